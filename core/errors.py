@@ -1,0 +1,115 @@
+"""The one exception hierarchy of redeemflow.
+
+Every failure a caller must react to is one of these; library exceptions (pymysql,
+SQLAlchemy, redis, confluent-kafka) are translated at the adapter edge with
+``raise ... from exc`` so callers never catch a driver's type.
+
+::
+
+    RedeemflowError
+    ├── RetryableError                  transient: back off and try the same work again
+    │   ├── StorageUnavailable          MySQL unreachable, deadlock, lock wait timeout
+    │   ├── CacheUnavailable            Redis unreachable or timing out
+    │   └── BrokerUnavailable           Kafka unreachable, delivery timed out
+    └── PermanentError                  retrying the same input fails the same way
+        ├── InvalidMessage              bytes that are not a valid contract message -> DLQ
+        ├── ConfigurationError          settings or environment unusable
+        ├── NotFound                    a named tenant/campaign/batch does not exist
+        │   ├── UnknownTenant
+        │   └── UnknownCampaign
+        ├── DomainRuleViolation         the request breaks a business rule
+        │   ├── TenantSuspended
+        │   ├── QuotaExceeded
+        │   ├── InvalidRule
+        │   ├── CodeSpaceTooSmall
+        │   ├── ConflictingCampaign
+        │   ├── ExportRefused
+        │   └── PoolExhausted
+        └── DeliveryFailed              the broker refused a message for good
+"""
+
+from __future__ import annotations
+
+
+class RedeemflowError(Exception):
+    """Base of every error redeemflow raises on purpose."""
+
+
+class RetryableError(RedeemflowError):
+    """A transient failure: the same work may succeed after a back-off."""
+
+
+class StorageUnavailable(RetryableError):
+    """MySQL could not be reached or asked us to retry (deadlock, lock wait timeout)."""
+
+
+class CacheUnavailable(RetryableError):
+    """Redis could not be reached or timed out."""
+
+
+class BrokerUnavailable(RetryableError):
+    """The Kafka broker could not be reached or a delivery timed out."""
+
+
+class PermanentError(RedeemflowError):
+    """A failure that repeats for the same input: route it (DLQ, error result), do not retry."""
+
+
+class InvalidMessage(PermanentError):
+    """Bytes that do not decode into a valid contract message."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ConfigurationError(PermanentError):
+    """Settings or the environment make the operation impossible."""
+
+
+class NotFound(PermanentError):
+    """A named object does not exist."""
+
+
+class UnknownTenant(NotFound):
+    """The tenant is not in the registry."""
+
+
+class UnknownCampaign(NotFound):
+    """The campaign does not exist for this tenant."""
+
+
+class DomainRuleViolation(PermanentError):
+    """The request breaks a business rule."""
+
+
+class TenantSuspended(DomainRuleViolation):
+    """The tenant exists but is not active."""
+
+
+class QuotaExceeded(DomainRuleViolation):
+    """The tenant's code quota would be exceeded."""
+
+
+class InvalidRule(DomainRuleViolation):
+    """A code generation or campaign rule is inconsistent."""
+
+
+class CodeSpaceTooSmall(DomainRuleViolation):
+    """A rule's code space cannot hold the requested number of codes safely."""
+
+
+class ConflictingCampaign(DomainRuleViolation):
+    """A campaign id is already taken with different content."""
+
+
+class ExportRefused(DomainRuleViolation):
+    """An export cannot be served (not enough codes, not the owner)."""
+
+
+class PoolExhausted(DomainRuleViolation):
+    """No pre-generated code is left to allocate."""
+
+
+class DeliveryFailed(PermanentError):
+    """The broker rejected a message permanently (too large, unknown topic...)."""

@@ -1,0 +1,88 @@
+"""Typed settings: the only module that reads the environment (prefix ``REDEEMFLOW_``)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+
+
+class RateLimitTier(BaseSettings):
+    """Redemption attempts allowed per product line in a sliding hour and day (seed 000 防刷)."""
+
+    hour: int = Field(default=100_000, ge=1)
+    day: int = Field(default=1_000_000, ge=1)
+
+
+class Settings(BaseSettings):
+    """Everything a redeemflow process needs to connect and to tune itself.
+
+    Defaults point at the services of a development machine: MariaDB root@127.0.0.1:3306
+    database ``redeemflow``, Redis 127.0.0.1:6379 and a Kafka-compatible broker on 9092.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="REDEEMFLOW_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_session_timeout_ms: int = Field(default=6000, ge=1000)
+    kafka_heartbeat_interval_ms: int = Field(default=1500, ge=100)
+    topic_partitions: int = Field(default=8, ge=1, le=1024)
+    topic_replication_factor: int = Field(default=1, ge=1)
+    topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
+    consumer_group: str = "redeemflow"
+    database_url: str = "mysql+pymysql://root@127.0.0.1:3306/redeemflow"
+    database_pool_size: int = Field(default=8, ge=1)
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_key_prefix: str = Field(default="rf", pattern=r"^[A-Za-z0-9_.-]+$")
+    code_secret: SecretStr = SecretStr("dev-only-code-secret-change-me")
+    tenant_code_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    compensation_threshold_seconds: int = Field(default=300, ge=1)
+    compensation_sweep_interval_seconds: int = Field(default=60, ge=1)
+    redeem_batch_size: int = Field(default=1000, ge=1)
+    redeem_batch_window_seconds: float = Field(default=0.01, gt=0)
+    negative_cache_seconds: int = Field(default=60, ge=1)
+    rate_limits: dict[str, RateLimitTier] = Field(default_factory=dict)
+    default_rate_limit: RateLimitTier = Field(default_factory=RateLimitTier)
+    user_failed_attempts_per_hour: int = Field(default=20, ge=1)
+    device_failed_attempts_per_hour: int = Field(default=50, ge=1)
+    worker_web_port: int = Field(default=6066, ge=0, le=65535)
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = Field(default=8080, ge=0, le=65535)
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_is_mysql(cls, value: str) -> str:
+        url = make_url(value)
+        if not url.drivername.startswith("mysql") and not url.drivername.startswith("mariadb"):
+            raise ValueError("database_url must be a MySQL/MariaDB URL (mysql+pymysql://...)")
+        if not url.database:
+            raise ValueError("database_url must name a database")
+        return value
+
+    @cached_property
+    def database(self) -> URL:
+        """The parsed database URL."""
+        return make_url(self.database_url)
+
+    def topic(self, name: str) -> str:
+        """The full topic name for a contract topic, with the optional per-deployment prefix."""
+        return f"{self.topic_prefix}{name}"
+
+    def code_secret_for(self, tenant_id: str) -> bytes:
+        """The HMAC secret that signs a tenant's codes (per-tenant override, else the default)."""
+        secret = self.tenant_code_secrets.get(tenant_id, self.code_secret)
+        return secret.get_secret_value().encode()
+
+    def rate_limit_for(self, product_code: str) -> RateLimitTier:
+        """The hour/day limits of a product line."""
+        return self.rate_limits.get(product_code, self.default_rate_limit)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, with explicit overrides winning."""
+    return Settings(**overrides)  # type: ignore[arg-type]
