@@ -1,0 +1,1 @@
+"""Pydantic models of the Kafka contract and of campaign rules. No I/O."""

@@ -1,0 +1,198 @@
+"""The versioned DDL of redeemflow's MySQL schema (MySQL 8 and MariaDB 10.11).
+
+Each migration is a tuple of statements applied once, in order, and recorded in
+``schema_migrations``. ``redeem_codes`` is partitioned by ``KEY(tenant_id)``: MySQL requires
+every unique key to contain the partitioning columns, so the primary key is
+``(tenant_id, id)`` and code uniqueness is ``UNIQUE(tenant_id, code)`` (seed 000's
+``PARTITION BY KEY(tenant_id, product_code)`` with ``code UNIQUE`` is rejected by both).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+CODE_PARTITIONS = 16
+
+
+class Migration(NamedTuple):
+    """One schema change: a version number, a description and its statements."""
+
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+_TENANTS = """
+CREATE TABLE tenants (
+    tenant_id VARCHAR(24) NOT NULL PRIMARY KEY,
+    name VARCHAR(64) NOT NULL,
+    type ENUM('PLATFORM','CHANNEL') NOT NULL,
+    status VARCHAR(16) NOT NULL,
+    code_quota BIGINT NOT NULL DEFAULT 0,
+    codes_issued BIGINT NOT NULL DEFAULT 0,
+    version BIGINT NOT NULL,
+    updated_at DATETIME(6) NOT NULL,
+    created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+"""
+
+_CAMPAIGNS = """
+CREATE TABLE campaigns (
+    campaign_id VARCHAR(32) NOT NULL PRIMARY KEY,
+    tenant_id VARCHAR(24) NOT NULL COMMENT 'tenant service id',
+    tenant_name VARCHAR(64) NULL COMMENT 'redundant copy, kept current by tenant.updated',
+    tenant_type ENUM('PLATFORM','CHANNEL') NULL COMMENT 'redundant copy',
+    product_code VARCHAR(16) NOT NULL,
+    name VARCHAR(128) NOT NULL DEFAULT '',
+    status VARCHAR(16) NOT NULL,
+    rule_json JSON NOT NULL,
+    request_hash CHAR(64) NOT NULL,
+    use_limit INT NOT NULL DEFAULT 1,
+    per_user_limit INT NOT NULL DEFAULT 1,
+    valid_from DATETIME(6) NOT NULL,
+    valid_until DATETIME(6) NULL,
+    codes_requested BIGINT NOT NULL DEFAULT 0,
+    created_by VARCHAR(64) NOT NULL,
+    created_at DATETIME(6) NOT NULL,
+    updated_at DATETIME(6) NOT NULL,
+    KEY idx_campaign_tenant (tenant_id, status)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+"""
+
+_REDEEM_CODES = f"""
+CREATE TABLE redeem_codes (
+    id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+    tenant_id VARCHAR(24) NOT NULL,
+    code VARCHAR(32) NOT NULL,
+    product_code VARCHAR(16) NOT NULL,
+    campaign_id VARCHAR(32) NOT NULL,
+    gen_batch_id VARCHAR(40) NOT NULL,
+    status TINYINT NOT NULL DEFAULT 0 COMMENT '0 unused 1 claimed 2 granted 3 voided',
+    use_limit INT NOT NULL DEFAULT 1,
+    used_count INT NOT NULL DEFAULT 0,
+    user_id VARCHAR(64) NULL COMMENT 'bound user after allocation',
+    export_status TINYINT NOT NULL DEFAULT 0 COMMENT '0 not exported 1 exported',
+    gen_account_id VARCHAR(64) NULL,
+    gen_time DATETIME(6) NOT NULL,
+    export_account_id VARCHAR(64) NULL,
+    export_time DATETIME(6) NULL,
+    export_batch_id VARCHAR(40) NULL,
+    act_user_id VARCHAR(64) NULL COMMENT 'last redeeming user',
+    act_time DATETIME(6) NULL,
+    claimed_at DATETIME(6) NULL,
+    valid_from DATETIME(6) NULL,
+    expired_at DATETIME(6) NULL,
+    extra_data JSON NULL,
+    remark TEXT CHARACTER SET utf8mb4 NULL,
+    updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE KEY uk_tenant_code (tenant_id, code),
+    KEY idx_id (id),
+    KEY idx_campaign_status (tenant_id, campaign_id, status),
+    KEY idx_tenant_product (tenant_id, product_code)
+) ENGINE=InnoDB DEFAULT CHARSET=ascii COLLATE=ascii_bin
+PARTITION BY KEY(tenant_id) PARTITIONS {CODE_PARTITIONS}
+"""
+
+_CODE_BATCHES = """
+CREATE TABLE code_batches (
+    batch_id VARCHAR(40) NOT NULL PRIMARY KEY,
+    tenant_id VARCHAR(24) NOT NULL,
+    campaign_id VARCHAR(32) NOT NULL,
+    requested BIGINT NOT NULL,
+    inserted BIGINT NOT NULL DEFAULT 0,
+    status VARCHAR(16) NOT NULL COMMENT 'RUNNING DONE ROLLED_BACK',
+    account_id VARCHAR(64) NULL,
+    created_at DATETIME(6) NOT NULL,
+    finished_at DATETIME(6) NULL,
+    KEY idx_batch_campaign (tenant_id, campaign_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+"""
+
+_REDEMPTIONS = """
+CREATE TABLE redemptions (
+    redemption_id VARCHAR(40) NOT NULL PRIMARY KEY,
+    request_id VARCHAR(64) NOT NULL,
+    tenant_id VARCHAR(24) NOT NULL,
+    code VARCHAR(32) NOT NULL,
+    campaign_id VARCHAR(32) NOT NULL,
+    product_code VARCHAR(16) NOT NULL,
+    user_id VARCHAR(64) NOT NULL,
+    device_id VARCHAR(64) NULL,
+    channel VARCHAR(8) NOT NULL,
+    status TINYINT NOT NULL COMMENT '1 claimed (grants pending) 2 granted',
+    grants_json JSON NOT NULL,
+    claimed_at DATETIME(6) NOT NULL,
+    granted_at DATETIME(6) NULL,
+    UNIQUE KEY uk_request (request_id),
+    KEY idx_pending (status, claimed_at),
+    KEY idx_code (tenant_id, code),
+    KEY idx_user (tenant_id, user_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+"""
+
+_REQUEST_OUTCOMES = """
+CREATE TABLE request_outcomes (
+    request_id VARCHAR(64) NOT NULL PRIMARY KEY,
+    tenant_id VARCHAR(24) NOT NULL,
+    user_id VARCHAR(64) NOT NULL,
+    outcome VARCHAR(32) NOT NULL,
+    redemption_id VARCHAR(40) NULL,
+    grant_ids_json JSON NULL,
+    processed_at DATETIME(6) NOT NULL,
+    KEY idx_outcome_time (processed_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+"""
+
+_CAMPAIGN_USER_USAGE = """
+CREATE TABLE campaign_user_usage (
+    tenant_id VARCHAR(24) NOT NULL,
+    campaign_id VARCHAR(32) NOT NULL,
+    user_id VARCHAR(64) NOT NULL,
+    used INT NOT NULL,
+    PRIMARY KEY (tenant_id, campaign_id, user_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+"""
+
+_REWARD_RECORDS = """
+CREATE TABLE reward_records (
+    grant_id VARCHAR(64) NOT NULL PRIMARY KEY,
+    redemption_id VARCHAR(40) NOT NULL,
+    tenant_id VARCHAR(24) NOT NULL,
+    user_id VARCHAR(64) NOT NULL,
+    campaign_id VARCHAR(32) NOT NULL,
+    code VARCHAR(32) NOT NULL,
+    reward_type VARCHAR(24) NOT NULL,
+    reward_id VARCHAR(64) NOT NULL,
+    quantity INT NOT NULL,
+    recorded_at DATETIME(6) NOT NULL,
+    KEY idx_reward_redemption (redemption_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+"""
+
+_EXPORT_BATCHES = """
+CREATE TABLE export_batches (
+    export_id VARCHAR(40) NOT NULL PRIMARY KEY,
+    tenant_id VARCHAR(24) NOT NULL,
+    campaign_id VARCHAR(32) NOT NULL,
+    account_id VARCHAR(64) NOT NULL,
+    owner_override TINYINT(1) NOT NULL DEFAULT 0,
+    code_count BIGINT NOT NULL,
+    file_format VARCHAR(8) NOT NULL,
+    file_name VARCHAR(255) NOT NULL,
+    file_sha256 CHAR(64) NULL,
+    created_at DATETIME(6) NOT NULL,
+    KEY idx_export_campaign (tenant_id, campaign_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "tenants and campaigns", (_TENANTS, _CAMPAIGNS)),
+    Migration(2, "partitioned redeem_codes and generation batches", (_REDEEM_CODES, _CODE_BATCHES)),
+    Migration(
+        3,
+        "redemptions, outcomes, per-user usage and reward records",
+        (_REDEMPTIONS, _REQUEST_OUTCOMES, _CAMPAIGN_USER_USAGE, _REWARD_RECORDS),
+    ),
+    Migration(4, "export batches", (_EXPORT_BATCHES,)),
+)

@@ -1,0 +1,59 @@
+"""Build the SQLAlchemy engine and translate driver errors into the error hierarchy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+
+from core.errors import PermanentError, StorageUnavailable
+from core.settings import Settings
+
+T = TypeVar("T")
+
+#: MySQL error numbers worth a retry: deadlock, lock wait timeout, gone away, lost, can't connect.
+RETRYABLE_MYSQL_ERRORS = frozenset({1205, 1213, 2003, 2006, 2013, 2055, 1040, 1053})
+
+
+def build_engine(settings: Settings) -> Engine:
+    """An engine with a bounded pool, pre-ping and LOCAL INFILE allowed for bulk loads."""
+    return create_engine(
+        settings.database,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"local_infile": True, "charset": "utf8mb4"},
+    )
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether a SQLAlchemy/driver error is transient."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    orig = getattr(exc, "orig", None)
+    args = getattr(orig, "args", ())
+    code = args[0] if args and isinstance(args[0], int) else None
+    if code in RETRYABLE_MYSQL_ERRORS:
+        return True
+    return isinstance(exc, OperationalError) and code is None
+
+
+def translate(exc: SQLAlchemyError, what: str) -> Exception:
+    """The redeemflow error for a SQLAlchemy error raised while doing ``what``."""
+    if is_retryable(exc):
+        return StorageUnavailable(f"{what}: {exc.__class__.__name__}: {getattr(exc, 'orig', exc)}")
+    if isinstance(exc, IntegrityError):
+        return PermanentError(f"{what}: integrity error: {exc.orig}")
+    return StorageUnavailable(f"{what}: {exc}")
+
+
+def guarded(what: str, work: Callable[[], T]) -> T:
+    """Run ``work`` and translate any SQLAlchemy error into the error hierarchy."""
+    try:
+        return work()
+    except SQLAlchemyError as exc:
+        raise translate(exc, what) from exc
