@@ -1,0 +1,1 @@
+"""The ``redeemflow`` command line: an entry point that parses, calls core and prints."""

@@ -1,0 +1,85 @@
+"""Redis key layout. Every key of a tenant carries the ``{tenant_id}`` hash tag, so all
+keys one Lua call touches fall into one Redis Cluster slot.
+
+    <p>:{t}:c:<code>            code entry "campaign|use_limit|used|status|bound_user"
+    <p>:{t}:neg:<code>          negative cache: MySQL has no such code (short TTL)
+    <p>:{t}:ready               the tenant's codes are fully loaded: a miss is authoritative
+    <p>:{t}:camp:<campaign>     campaign hash: status, from, until (epoch ms), products, pul
+    <p>:{t}:pu:<campaign>       per-user redemption counts of a campaign
+    <p>:{t}:req:<request_id>    a request's claim (idempotency across redeliveries)
+    <p>:{t}:pool:<campaign>     pre-generated, unallocated codes (set)
+    <p>:{t}:rl:p:<product>      product-line attempt windows (":<window index>" appended)
+    <p>:{t}:rl:u:<user>         failed attempts of a user
+    <p>:{t}:rl:d:<device>       failed attempts of a device
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RedisKeys:
+    """Builds the keys of one deployment (``prefix`` isolates deployments and test runs)."""
+
+    prefix: str
+
+    def tenant(self, tenant_id: str) -> str:
+        """The common start of every key of a tenant, hash tag included."""
+        return f"{self.prefix}:{{{tenant_id}}}:"
+
+    def code(self, tenant_id: str, code: str) -> str:
+        """The cache entry of one code."""
+        return f"{self.tenant(tenant_id)}c:{code}"
+
+    def negative(self, tenant_id: str, code: str) -> str:
+        """The negative-cache marker of a code MySQL does not know."""
+        return f"{self.tenant(tenant_id)}neg:{code}"
+
+    def ready(self, tenant_id: str) -> str:
+        """The marker saying the tenant's codes are all in the cache."""
+        return f"{self.tenant(tenant_id)}ready"
+
+    def campaign(self, tenant_id: str, campaign_id: str) -> str:
+        """The campaign hash."""
+        return f"{self.tenant(tenant_id)}camp:{campaign_id}"
+
+    def per_user(self, tenant_id: str, campaign_id: str) -> str:
+        """The hash of per-user redemption counts in a campaign."""
+        return f"{self.tenant(tenant_id)}pu:{campaign_id}"
+
+    def request(self, tenant_id: str, request_id: str) -> str:
+        """The claim record of one request."""
+        return f"{self.tenant(tenant_id)}req:{request_id}"
+
+    def pool(self, tenant_id: str, campaign_id: str) -> str:
+        """The set of pre-generated codes not yet allocated."""
+        return f"{self.tenant(tenant_id)}pool:{campaign_id}"
+
+    def product_attempts(self, tenant_id: str, product_code: str) -> str:
+        """Base of the product line's attempt windows."""
+        return f"{self.tenant(tenant_id)}rl:p:{product_code}"
+
+    def user_failures(self, tenant_id: str, user_id: str) -> str:
+        """Base of a user's failed-attempt windows."""
+        return f"{self.tenant(tenant_id)}rl:u:{user_id}"
+
+    def device_failures(self, tenant_id: str, device_id: str) -> str:
+        """Base of a device's failed-attempt windows."""
+        return f"{self.tenant(tenant_id)}rl:d:{device_id}"
+
+    def tenant_pattern(self, tenant_id: str | None = None) -> str:
+        """A SCAN pattern for one tenant's keys, or for the whole deployment."""
+        if tenant_id is None:
+            return f"{self.prefix}:*"
+        return f"{self.tenant(tenant_id)}*"
+
+
+def code_value(campaign_id: str, use_limit: int, used: int, status: int, bound_user: str) -> str:
+    """Encode a code entry the way claim.lua reads it."""
+    return f"{campaign_id}|{use_limit}|{used}|{status}|{bound_user}"
+
+
+def products_field(products: list[str]) -> str:
+    """Encode applicable products for a plain substring test in Lua ('' = every product)."""
+    return f",{','.join(products)}," if products else ""
