@@ -16,6 +16,7 @@ keys one Lua call touches fall into one Redis Cluster slot.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 
 @dataclass(frozen=True)
@@ -83,3 +84,29 @@ def code_value(campaign_id: str, use_limit: int, used: int, status: int, bound_u
 def products_field(products: list[str]) -> str:
     """Encode applicable products for a plain substring test in Lua ('' = every product)."""
     return f",{','.join(products)}," if products else ""
+
+
+def epoch_ms(moment: datetime | None) -> str:
+    """A naive-UTC or aware datetime as epoch milliseconds ('' for None), as Lua compares."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return str(int(moment.timestamp() * 1000))
+
+
+def campaign_fields(
+    status: str,
+    valid_from: datetime | None,
+    valid_until: datetime | None,
+    products: list[str],
+    per_user_limit: int,
+) -> dict[str, str]:
+    """The campaign hash as claim.lua reads it (one encoder for every writer)."""
+    return {
+        "status": status,
+        "from": epoch_ms(valid_from) or "0",
+        "until": epoch_ms(valid_until),
+        "products": products_field(products),
+        "pul": str(per_user_limit),
+    }
