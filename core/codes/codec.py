@@ -69,6 +69,17 @@ class CodeCodec:
         checks = self._checker.compute_many(payloads)
         return [prefix + p + c for p, c in zip(payloads, checks, strict=True)]
 
+    def encode(self, body: str) -> str:
+        """The full code for a given body (prefix, signature and check char added).
+
+        The single-code path of ``generate_many``: used to re-encode known bodies and by tests.
+        """
+        if len(body) != self.rule.length or not self._symbol_set.issuperset(body):
+            raise ValueError(f"body must be {self.rule.length} symbols of {self.alphabet.symbols}")
+        payload = body + self._sign(body) if self.rule.signed else body
+        check = self._checker.compute(payload) if self._checker is not None else ""
+        return self.rule.prefix + payload + check
+
     def _random_symbols(self, count: int) -> str:
         """``count`` uniform alphabet symbols from the CSPRNG, rejection-sampled per byte."""
         chunks: list[bytes] = []
