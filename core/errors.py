@@ -10,7 +10,8 @@ SQLAlchemy, redis, confluent-kafka) are translated at the adapter edge with
     ├── RetryableError                  transient: back off and try the same work again
     │   ├── StorageUnavailable          MySQL unreachable, deadlock, lock wait timeout
     │   ├── CacheUnavailable            Redis unreachable or timing out
-    │   └── BrokerUnavailable           Kafka unreachable, delivery timed out
+    │   ├── BrokerUnavailable           Kafka unreachable, delivery timed out
+    │   └── ConcurrentUpdate            another worker wrote the same request first
     └── PermanentError                  retrying the same input fails the same way
         ├── InvalidMessage              bytes that are not a valid contract message -> DLQ
         ├── ConfigurationError          settings or environment unusable
@@ -49,6 +50,10 @@ class CacheUnavailable(RetryableError):
 
 class BrokerUnavailable(RetryableError):
     """The Kafka broker could not be reached or a delivery timed out."""
+
+
+class ConcurrentUpdate(RetryableError):
+    """Another worker recorded the same request meanwhile; retrying replays its outcome."""
 
 
 class PermanentError(RedeemflowError):

@@ -1,0 +1,25 @@
+"""Ports: what the domain needs from the outside, as protocols the adapters implement."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """One message to produce: full topic name, key, value bytes and headers."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+class EventPublisher(Protocol):
+    """Produces messages and returns only once every one is durably on the broker."""
+
+    async def publish(self, messages: Sequence[OutboundMessage]) -> None:
+        """Deliver all messages (acks=all) or raise BrokerUnavailable / DeliveryFailed."""
+        ...

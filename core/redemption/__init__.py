@@ -1,0 +1,1 @@
+"""Redemption: from a RedeemRequested to one RedeemResult and its reward grants."""

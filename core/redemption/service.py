@@ -1,0 +1,199 @@
+"""The redemption pipeline for one batch of requests.
+
+    replay known outcomes -> offline format check -> Redis claim (fill misses from MySQL)
+    -> one MySQL transaction -> grants produced -> grants recorded -> results produced
+
+Every step is idempotent, so a batch that fails half-way (RetryableError) is simply run
+again: recorded outcomes are replayed, claims already made in Redis come back as DUP and
+MySQL's guarded commit decides once. Blocking MySQL work runs in an executor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, TypeVar
+
+from core.adapters.mysql.redemption_store import RedemptionStore
+from core.adapters.redis.claims import ClaimCache
+from core.ports import EventPublisher, OutboundMessage
+from core.redemption.formats import TenantCodeFormats
+from core.redemption.grants import build_grants
+from core.redemption.ids import redemption_id
+from core.redemption.model import Attempt, CampaignInfo
+from core.settings import Settings
+from core.topics import Topic
+from schemas.base import utc_now
+from schemas.events import RedeemOutcome, RedeemRequested, RedeemResult
+
+T = TypeVar("T")
+CLAIMED = frozenset({"CLAIMED", "DUP"})
+CAMPAIGN_CACHE_LIMIT = 10_000
+
+
+class RedemptionService:
+    """Processes batches of RedeemRequested into results and grants."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: RedemptionStore,
+        cache: ClaimCache,
+        publisher: EventPublisher,
+        executor: ThreadPoolExecutor | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._cache = cache
+        self._publisher = publisher
+        self._executor = executor or ThreadPoolExecutor(4, thread_name_prefix="redeem-db")
+        self._clock = clock
+        self._formats = TenantCodeFormats(store.tenant_code_rules, settings.code_secret_for)
+        self._campaigns: dict[str, CampaignInfo] = {}
+
+    async def start(self) -> None:
+        """Prepare the cache scripts."""
+        await self._cache.start()
+
+    async def process(self, requests: Sequence[RedeemRequested]) -> list[RedeemResult]:
+        """Decide, record and publish one batch; returns one result per request, in order."""
+        now = self._clock()
+        attempts = [Attempt(request, code=None) for request in requests]
+        unique = list({a.request_id: a for a in reversed(attempts)}.values())[::-1]
+        fresh = await self._replay_known(unique)
+        await self._check_formats(fresh)
+        claims = await self._claim([a for a in fresh if a.outcome is None], now)
+        decided = [a for a in fresh if a.outcome is not None]
+        campaigns = await self._campaign_infos({a.campaign_id or "" for a in claims})
+        for attempt in claims:
+            self._prepare_grants(attempt, campaigns, now)
+        naive_now = now.astimezone(UTC).replace(tzinfo=None)
+        if claims or decided:
+            await self._run(self._store.commit, claims, decided, campaigns, naive_now)
+            await self._cache.repair(claims)
+        await self._deliver_grants([a for a in unique if a.grants_pending], naive_now)
+        by_id = {a.request_id: a for a in unique}
+        results = [by_id[a.request_id].result(now) for a in attempts]
+        await self._publisher.publish([_result_message(self._settings, r) for r in results])
+        return results
+
+    async def _run(self, func: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, partial(func, *args))
+
+    async def _replay_known(self, attempts: list[Attempt]) -> list[Attempt]:
+        known = await self._run(self._store.known_outcomes, [a.request_id for a in attempts])
+        fresh = []
+        for attempt in attempts:
+            record = known.get(attempt.request_id)
+            if record is None:
+                fresh.append(attempt)
+                continue
+            attempt.replayed = True
+            attempt.decide(RedeemOutcome(record.outcome))
+            if attempt.outcome is RedeemOutcome.REDEEMED:
+                attempt.code = record.code
+                attempt.redemption_id, attempt.grants = record.redemption_id, record.grants
+                attempt.grants_pending = record.status == 1
+        return fresh
+
+    async def _check_formats(self, attempts: list[Attempt]) -> None:
+        tenants = {a.tenant_id for a in attempts}
+        for tenant in tenants:
+            if self._formats.needs_load(tenant):
+                await self._run(self._formats.load, tenant)
+        unparsed = self._parse_all(attempts)
+        for tenant in {a.tenant_id for a in unparsed}:
+            if self._formats.may_refresh(tenant):
+                await self._run(partial(self._formats.load, tenant, force=True))
+        for attempt in self._parse_all(unparsed):
+            attempt.decide(RedeemOutcome.NOT_FOUND)
+
+    def _parse_all(self, attempts: list[Attempt]) -> list[Attempt]:
+        failed = []
+        for attempt in attempts:
+            attempt.code = self._formats.parse(attempt.tenant_id, attempt.request.code)
+            if attempt.code is None:
+                failed.append(attempt)
+        return failed
+
+    async def _claim(self, attempts: list[Attempt], now: datetime) -> list[Attempt]:
+        if not attempts:
+            return []
+        now_ms = int(now.timestamp() * 1000)
+        replies = await self._cache.claim(attempts, now_ms)
+        misses = self._apply_replies(attempts, replies)
+        if misses:
+            await self._fill(misses)
+            for attempt in self._apply_replies(misses, await self._cache.claim(misses, now_ms)):
+                attempt.decide(RedeemOutcome.NOT_FOUND)
+        return [a for a in attempts if a.outcome is None]
+
+    @staticmethod
+    def _apply_replies(attempts: list[Attempt], replies: Sequence[Any]) -> list[Attempt]:
+        misses = []
+        for attempt, reply in zip(attempts, replies, strict=True):
+            if reply.verdict in CLAIMED:
+                attempt.campaign_id = reply.campaign_id
+            elif reply.verdict == "MISS":
+                misses.append(attempt)
+            else:
+                attempt.decide(RedeemOutcome(reply.verdict))
+        return misses
+
+    async def _fill(self, misses: list[Attempt]) -> None:
+        by_tenant: dict[str, list[Attempt]] = defaultdict(list)
+        for attempt in misses:
+            by_tenant[attempt.tenant_id].append(attempt)
+        for tenant, group in by_tenant.items():
+            states = await self._run(
+                self._store.lookup_codes, tenant, [a.code or "" for a in group]
+            )
+            campaign_ids = {s.campaign_id for s in states.values()}
+            campaigns = await self._campaign_infos(campaign_ids, refresh=True)
+            users = [a.request.user_id for a in group]
+            usage = await self._run(self._store.user_usage, tenant, sorted(campaign_ids), users)
+            await self._cache.fill(tenant, states, campaigns, usage, group)
+
+    async def _campaign_infos(
+        self, ids: set[str], *, refresh: bool = False
+    ) -> dict[str, CampaignInfo]:
+        ids.discard("")
+        missing = ids if refresh else {i for i in ids if i not in self._campaigns}
+        if missing:
+            if len(self._campaigns) > CAMPAIGN_CACHE_LIMIT:
+                self._campaigns.clear()
+            self._campaigns.update(await self._run(self._store.campaigns, missing))
+        return {i: self._campaigns[i] for i in ids if i in self._campaigns}
+
+    def _prepare_grants(
+        self, attempt: Attempt, campaigns: dict[str, CampaignInfo], now: datetime
+    ) -> None:
+        attempt.redemption_id = redemption_id(attempt.tenant_id, attempt.request_id)
+        campaign = campaigns.get(attempt.campaign_id or "")
+        attempt.grants = build_grants(attempt, campaign, now) if campaign else []
+
+    async def _deliver_grants(self, pending: list[Attempt], now: datetime) -> None:
+        if not pending:
+            return
+        topic = self._settings.topic(Topic.REWARD_GRANTS)
+        await self._publisher.publish(
+            [
+                OutboundMessage(topic, g.kafka_key().encode(), g.to_bytes())
+                for a in pending
+                for g in a.grants
+            ]
+        )
+        await self._run(self._store.record_grants, pending, now)
+        for attempt in pending:
+            attempt.grants_pending = False
+
+
+def _result_message(settings: Settings, result: RedeemResult) -> OutboundMessage:
+    topic = settings.topic(Topic.REDEEM_RESULTS)
+    return OutboundMessage(topic, result.request_id.encode(), result.to_bytes())

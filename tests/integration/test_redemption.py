@@ -1,0 +1,277 @@
+"""The redemption pipeline against real MariaDB and Redis (publisher recorded)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+from sqlalchemy import text
+
+from schemas.events import RedeemOutcome as O
+from schemas.events import RedeemResult, RewardGrant
+from tests.integration.redeem_support import (
+    flush_tenant,
+    make_service,
+    request,
+    seed_campaign,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def grants_of(publisher) -> list[RewardGrant]:
+    return [RewardGrant.from_bytes(m.value) for m in publisher.on("reward.grants")]
+
+
+def results_of(publisher) -> list[RedeemResult]:
+    return [RedeemResult.from_bytes(m.value) for m in publisher.on("redeem.results")]
+
+
+def code_row(container, tenant: str, code: str):
+    with container.engine.connect() as conn:
+        return conn.execute(
+            text("SELECT status, used_count FROM redeem_codes WHERE tenant_id=:t AND code=:c"),
+            {"t": tenant, "c": code},
+        ).one()
+
+
+async def test_redeem_then_duplicate_and_second_user(container) -> None:
+    seeded = seed_campaign(container, count=2)
+    service, publisher = make_service(container)
+    first = request(seeded, seeded.codes[0].lower())
+    [result] = await service.process([first])
+    assert result.outcome is O.REDEEMED
+    assert len(result.grant_ids) == 1
+    [grant] = grants_of(publisher)
+    assert grant.grant_id == result.grant_ids[0]
+    assert grant.reward.id == "WELCOME10"
+    assert code_row(container, seeded.tenant_id, seeded.codes[0]) == (2, 1)
+
+    again = await service.process([first, first])
+    assert [r.outcome for r in again] == [O.REDEEMED, O.REDEEMED]
+    assert {r.redemption_id for r in again} == {result.redemption_id}
+    assert len(grants_of(publisher)) == 1, "a redelivered request must not grant twice"
+
+    [other] = await service.process([request(seeded, seeded.codes[0])])
+    assert other.outcome is O.ALREADY_USED
+    with container.engine.connect() as conn:
+        n = conn.execute(
+            text("SELECT COUNT(*) FROM reward_records WHERE redemption_id=:r"),
+            {"r": result.redemption_id},
+        ).scalar()
+    assert n == 1
+
+
+async def test_same_code_twice_in_one_batch(container) -> None:
+    seeded = seed_campaign(container, count=1)
+    service, publisher = make_service(container)
+    code = seeded.codes[0]
+    results = await service.process([request(seeded, code), request(seeded, code)])
+    assert [r.outcome for r in results] == [O.REDEEMED, O.ALREADY_USED]
+    assert len(grants_of(publisher)) == 1
+
+
+async def test_unknown_foreign_and_malformed_codes_look_the_same(container) -> None:
+    mine = seed_campaign(container, count=1)
+    theirs = seed_campaign(container, count=1)
+    service, _ = make_service(container)
+    valid_unknown = mine.codec.generate()
+    typo = mine.codes[0][:-1] + ("2" if mine.codes[0][-1] != "2" else "3")
+    results = await service.process(
+        [
+            request(mine, valid_unknown),
+            request(mine, theirs.codes[0]),
+            request(mine, typo),
+            request(mine, "!!"[:1] + "x" if False else "ZZ"),
+        ]
+    )
+    assert {r.outcome for r in results} == {O.NOT_FOUND}
+    assert len({r.message for r in results}) == 1
+    # the typo was rejected offline: it never reached Redis (no negative-cache entry)
+    assert not container.redis.exists(container.keys.negative(mine.tenant_id, typo))
+    # the unknown-but-well-formed code reached MySQL once and is now negatively cached
+    assert container.redis.exists(container.keys.negative(mine.tenant_id, valid_unknown))
+
+
+async def test_validity_window_status_and_product(container) -> None:
+    now = datetime.now(UTC)
+    later = seed_campaign(
+        container,
+        rule={
+            "validFrom": (now + timedelta(days=1)).isoformat(),
+            "rewardRules": [{"type": "COUPON", "id": "X"}],
+        },
+    )
+    over = seed_campaign(
+        container,
+        rule={
+            "validFrom": (now - timedelta(days=2)).isoformat(),
+            "validUntil": (now - timedelta(days=1)).isoformat(),
+            "rewardRules": [{"type": "COUPON", "id": "X"}],
+        },
+    )
+    paused = seed_campaign(container, status="PAUSED")
+    other_product = seed_campaign(
+        container,
+        rule={"applicableProducts": ["MINI_B"], "rewardRules": [{"type": "COUPON", "id": "X"}]},
+    )
+    service, _ = make_service(container)
+    results = await service.process(
+        [
+            request(later, later.codes[0]),
+            request(over, over.codes[0]),
+            request(paused, paused.codes[0]),
+            request(other_product, other_product.codes[0]),
+        ]
+    )
+    assert [r.outcome for r in results] == [
+        O.NOT_YET_VALID,
+        O.EXPIRED,
+        O.CAMPAIGN_INACTIVE,
+        O.PRODUCT_NOT_APPLICABLE,
+    ]
+
+
+async def test_cache_loss_falls_back_to_mysql(container) -> None:
+    seeded = seed_campaign(container, count=3)
+    service, _ = make_service(container)
+    [used] = await service.process([request(seeded, seeded.codes[0])])
+    assert used.outcome is O.REDEEMED
+    assert flush_tenant(container, seeded.tenant_id) > 0
+    fresh_service, _ = make_service(container)
+    results = await fresh_service.process(
+        [request(seeded, seeded.codes[0]), request(seeded, seeded.codes[1])]
+    )
+    assert [r.outcome for r in results] == [O.ALREADY_USED, O.REDEEMED]
+    assert container.redis.exists(container.keys.code(seeded.tenant_id, seeded.codes[2])) == 0
+
+
+async def test_redis_says_unused_mysql_says_used(container) -> None:
+    seeded = seed_campaign(container, count=1)
+    code = seeded.codes[0]
+    with container.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE redeem_codes SET status=2, used_count=1 WHERE tenant_id=:t AND code=:c"),
+            {"t": seeded.tenant_id, "c": code},
+        )
+    service, publisher = make_service(container)
+    [result] = await service.process([request(seeded, code)])
+    assert result.outcome is O.ALREADY_USED
+    assert grants_of(publisher) == []
+    cached = container.redis.get(container.keys.code(seeded.tenant_id, code))
+    assert cached.split("|")[2] == "1", "Redis repaired to MySQL's used count"
+
+
+async def test_multi_use_code_with_per_user_limit_under_concurrency(container) -> None:
+    seeded = seed_campaign(
+        container,
+        count=1,
+        rule={"useLimit": 100, "perUserLimit": 1, "rewardRules": [{"type": "COUPON", "id": "X"}]},
+    )
+    code = seeded.codes[0]
+    users = [f"user{i}" for i in range(150)]
+    requests = [request(seeded, code, user=u) for u in users]
+    repeat = request(seeded, code, user=users[0])
+    services = [make_service(container)[0] for _ in range(3)]
+    chunks = [requests[i::3] for i in range(3)]
+    outcomes = await asyncio.gather(*(s.process(c) for s, c in zip(services, chunks, strict=True)))
+    flat = [r for batch in outcomes for r in batch]
+    redeemed = [r for r in flat if r.outcome is O.REDEEMED]
+    assert len(redeemed) == 100
+    assert len({r.user_id for r in redeemed}) == 100
+    assert {r.outcome for r in flat} - {O.REDEEMED} == {O.ALREADY_USED}
+    assert code_row(container, seeded.tenant_id, code)[1] == 100
+    [again] = await services[0].process([repeat])
+    assert again.outcome in {O.USER_LIMIT_REACHED, O.ALREADY_USED}
+
+
+async def test_per_user_limit_across_codes(container) -> None:
+    seeded = seed_campaign(
+        container,
+        count=3,
+        rule={"perUserLimit": 2, "rewardRules": [{"type": "COUPON", "id": "X"}]},
+    )
+    service, _ = make_service(container)
+    results = await service.process([request(seeded, c, user="same-user") for c in seeded.codes])
+    assert [r.outcome for r in results] == [O.REDEEMED, O.REDEEMED, O.USER_LIMIT_REACHED]
+
+
+async def test_reward_rules_follow_user_tags(container) -> None:
+    seeded = seed_campaign(
+        container,
+        count=2,
+        rule={
+            "rewardRules": [
+                {"type": "COUPON", "id": "BASE"},
+                {"type": "MEMBERSHIP_CARD", "id": "VIP", "condition": {"userTag": "invited_user"}},
+            ]
+        },
+    )
+    service, publisher = make_service(container)
+    tagged, plain = await service.process(
+        [
+            request(seeded, seeded.codes[0], user_tags=["invited_user"]),
+            request(seeded, seeded.codes[1]),
+        ]
+    )
+    assert len(tagged.grant_ids) == 2 and len(plain.grant_ids) == 1
+    kinds = {(g.user_id, g.reward.id) for g in grants_of(publisher)}
+    assert (tagged.user_id, "VIP") in kinds and (plain.user_id, "VIP") not in kinds
+
+
+async def test_rate_limits_per_product_and_failed_attempts(base_settings, container) -> None:
+    from core.bootstrap import bootstrap
+    from core.settings import RateLimitTier
+
+    seeded = seed_campaign(container, count=4)
+    strict = base_settings.model_copy(
+        update={"rate_limits": {"APP_A": RateLimitTier(hour=3, day=100)}}
+    )
+    with bootstrap(strict) as limited:
+        service, _ = make_service(limited)
+        results = await service.process([request(seeded, c) for c in seeded.codes])
+    assert [r.outcome for r in results].count(O.REDEEMED) == 3
+    assert results[-1].outcome is O.RATE_LIMITED
+
+    guesser = seed_campaign(container, count=1)
+    throttled = base_settings.model_copy(update={"user_failed_attempts_per_hour": 2})
+    with bootstrap(throttled) as limited:
+        service, _ = make_service(limited)
+        wrong = [request(guesser, guesser.codec.generate(), user="guesser") for _ in range(3)]
+        right = request(guesser, guesser.codes[0], user="guesser")
+        results = await service.process(wrong)
+        results += await service.process([right])
+        other_user = await service.process([request(guesser, guesser.codes[0], user="honest")])
+    assert [r.outcome for r in results] == [
+        O.NOT_FOUND,
+        O.NOT_FOUND,
+        O.RATE_LIMITED,
+        O.RATE_LIMITED,
+    ]
+    assert other_user[0].outcome is O.REDEEMED, "throttling is per user"
+
+
+async def test_crash_after_commit_before_grants_converges(container) -> None:
+    seeded = seed_campaign(container, count=1)
+    service, publisher = make_service(container)
+    req = request(seeded, seeded.codes[0])
+    publisher.fail_next = 1
+    with pytest.raises(Exception, match="broker down"):
+        await service.process([req])
+    with container.engine.connect() as conn:
+        status = conn.execute(
+            text("SELECT status FROM redemptions WHERE request_id=:r"), {"r": req.request_id}
+        ).scalar()
+    assert status == 1, "committed in MySQL, grant still pending"
+    [result] = await service.process([req])
+    assert result.outcome is O.REDEEMED
+    assert [g.grant_id for g in grants_of(publisher)] == result.grant_ids
+    assert code_row(container, seeded.tenant_id, seeded.codes[0])[0] == 2
+    with container.engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT grant_ids_json FROM request_outcomes WHERE request_id=:r"),
+            {"r": req.request_id},
+        ).scalar()
+    assert orjson.loads(stored) == result.grant_ids
