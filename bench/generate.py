@@ -1,0 +1,150 @@
+"""Benchmark: persist N generated codes into MySQL and Redis, against a plain bulk load.
+
+Uses its own throwaway database (created, migrated, dropped) and Redis key prefix (keys
+deleted afterwards). Measures, in one run:
+
+* ``generate``: ``core.generation.generate_codes`` for N codes of the seed's rule
+  (generation + uniqueness + MySQL LOAD DATA chunks + Redis MSET/SADD + accounting);
+* ``floor``: the same N codes, pre-generated, loaded with one plain ``LOAD DATA LOCAL
+  INFILE`` into an identical empty table (no generation, no Redis, no accounting).
+
+    python bench/generate.py --count 1000000 [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import create_engine, text
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from core.adapters.mysql.migrate import upgrade
+from core.bootstrap import bootstrap
+from core.campaigns import create_campaign
+from core.codes import CodeCodec, iter_unique_batches
+from core.generation import generate_codes
+from core.settings import Settings, load_settings
+from core.tenants import apply_tenant_update
+from schemas.campaign import CampaignRule, CreateCampaignRequest
+from schemas.events import TenantStatus, TenantType, TenantUpdated
+
+RULE = {"ruleId": "bench", "codeType": "RANDOM_ALPHANUM", "length": 12, "validDays": 30,
+        "useLimit": 1, "applicableProducts": ["APP_A"],
+        "rewardRules": [{"type": "COUPON", "id": "BENCH"}]}
+
+
+def _settings(run: str) -> Settings:
+    base = load_settings()
+    url = base.database._replace(database=f"rf_bench_{run}")
+    return Settings(**{**base.model_dump(), "database_url": url.render_as_string(False),
+                       "redis_key_prefix": f"rfbench{run}"})
+
+
+def _setup(container: object, tenant: str, campaign: str) -> None:
+    from core.bootstrap import Container
+
+    assert isinstance(container, Container)
+    upgrade(container.engine)
+    apply_tenant_update(container.engine, TenantUpdated(
+        tenant_id=tenant, name="bench", type=TenantType.PLATFORM, status=TenantStatus.ACTIVE,
+        code_quota=10**11, version=1))
+    result = create_campaign(container, CreateCampaignRequest(
+        campaign_id=campaign, tenant_id=tenant, product_code="APP_A",
+        rule=CampaignRule.model_validate(RULE), code_count=0))
+    assert result.outcome == "CREATED", result
+
+
+def _floor(container: object, codes: list[str], tenant: str) -> float:
+    """Seconds to LOAD DATA the codes into an empty copy of redeem_codes (one statement)."""
+    from core.bootstrap import Container
+
+    assert isinstance(container, Container)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with container.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE redeem_codes_floor LIKE redeem_codes"))
+    with tempfile.NamedTemporaryFile("w", dir="/dev/shm", suffix=".txt") as handle:
+        handle.write("\n".join(codes) + "\n")
+        handle.flush()
+        started = time.perf_counter()
+        with container.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "LOAD DATA LOCAL INFILE %s INTO TABLE redeem_codes_floor CHARACTER SET ascii"
+                " (code) SET tenant_id = %s, product_code = 'APP_A', campaign_id = 'floor',"
+                " gen_batch_id = 'floor', use_limit = 1, gen_time = %s, valid_from = %s",
+                (handle.name, tenant, now, now),
+            )
+        return time.perf_counter() - started
+
+
+def _cleanup(settings: Settings) -> None:
+    server = create_engine(settings.database._replace(database=None))
+    with server.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS `{settings.database.database}`"))
+    server.dispose()
+    with bootstrap(settings) as container:
+        keys = list(container.redis.scan_iter(match=f"{settings.redis_key_prefix}:*",
+                                              count=10_000))
+        for start in range(0, len(keys), 10_000):
+            container.redis.delete(*keys[start:start + 10_000])
+
+
+def run(count: int, chunk_size: int, quiet: bool) -> dict[str, float]:
+    """Run both measurements and return the figures."""
+    run_id = uuid.uuid4().hex[:8]
+    settings = _settings(run_id)
+    tenant, campaign = f"bt{run_id}", f"bc{run_id}"
+    err = Console(stderr=True, quiet=quiet)
+    try:
+        with bootstrap(settings) as container:
+            _setup(container, tenant, campaign)
+            err.print(f"generating {count:,} codes into MySQL and Redis ...")
+            result = generate_codes(container, tenant, campaign, count, chunk_size=chunk_size)
+            err.print("pre-generating the floor's codes (not timed) ...")
+            codec = CodeCodec(CampaignRule.model_validate(RULE).code, b"floor", tenant)
+            codes = next(iter_unique_batches(codec, count, count))
+            err.print("plain LOAD DATA of the same number of rows ...")
+            floor_s = _floor(container, codes, tenant)
+    finally:
+        _cleanup(settings)
+    gen_rate = result.written_now / result.seconds
+    floor_rate = count / floor_s
+    return {"count": count, "generate_seconds": round(result.seconds, 3),
+            "generate_codes_per_s": round(gen_rate), "floor_seconds": round(floor_s, 3),
+            "floor_rows_per_s": round(floor_rate), "ratio": round(result.seconds / floor_s, 2),
+            "collisions": result.collisions}
+
+
+def main() -> None:
+    """Parse arguments, run, print a table or JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=1_000_000)
+    parser.add_argument("--chunk-size", type=int, default=50_000)
+    parser.add_argument("--json", action="store_true", help="print JSON only")
+    args = parser.parse_args()
+    figures = run(args.count, args.chunk_size, args.json)
+    if args.json:
+        sys.stdout.write(orjson.dumps(figures).decode() + "\n")
+        return
+    table = Table(title=f"persist {args.count:,} codes (MySQL + Redis)")
+    for column in ("measure", "seconds", "rows/s"):
+        table.add_column(column, justify="right")
+    table.add_row("generate_codes", f"{figures['generate_seconds']:.2f}",
+                  f"{figures['generate_codes_per_s']:,}")
+    table.add_row("plain LOAD DATA (floor)", f"{figures['floor_seconds']:.2f}",
+                  f"{figures['floor_rows_per_s']:,}")
+    table.add_row("ratio generate/floor", f"{figures['ratio']:.2f}x", "")
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()

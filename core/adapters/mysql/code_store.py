@@ -1,0 +1,243 @@
+"""SQL for generated codes and their generation batches (``redeem_codes``, ``code_batches``).
+
+Bulk inserts use ``LOAD DATA LOCAL INFILE ... IGNORE`` with a file holding only the code
+column; every other column is a constant of the chunk set by the statement's SET clause, so
+the client ships ~14 bytes per row. IGNORE turns a duplicate (tenant_id, code) into a
+skipped row instead of an error; the caller finds the skipped codes and replaces them.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+RUNNING, DONE, ROLLED_BACK = "RUNNING", "DONE", "ROLLED_BACK"
+
+_BATCH_COLUMNS = (
+    "batch_id, tenant_id, campaign_id, requested, inserted, status, account_id, created_at,"
+    " finished_at"
+)
+_SCRATCH_DIR = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """One generation batch: how many codes were asked for and how many are committed."""
+
+    batch_id: str
+    tenant_id: str
+    campaign_id: str
+    requested: int
+    inserted: int
+    status: str
+    account_id: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RowTemplate:
+    """The columns every code row of one chunk shares (naive UTC times)."""
+
+    tenant_id: str
+    product_code: str
+    campaign_id: str
+    batch_id: str
+    use_limit: int
+    account_id: str | None
+    gen_time: datetime
+    valid_from: datetime | None
+    expired_at: datetime | None
+
+
+def _batch(row: Any) -> BatchRecord:
+    t = tuple(row)
+    return BatchRecord(t[0], t[1], t[2], int(t[3]), int(t[4]), t[5], t[6], t[7], t[8])
+
+
+def insert_batch(conn: Connection, record: BatchRecord) -> None:
+    """Insert a batch row (normally RUNNING with ``inserted`` 0)."""
+    conn.execute(
+        text(
+            f"INSERT INTO code_batches ({_BATCH_COLUMNS}) VALUES (:batch_id, :tenant_id,"
+            " :campaign_id, :requested, :inserted, :status, :account_id, :created_at,"
+            " :finished_at)"
+        ),
+        record.__dict__,
+    )
+
+
+def get_batch(conn: Connection, batch_id: str, *, lock: bool = False) -> BatchRecord | None:
+    """A batch by id, optionally locked FOR UPDATE (serialises writers of one batch)."""
+    sql = f"SELECT {_BATCH_COLUMNS} FROM code_batches WHERE batch_id = :b"
+    row = conn.execute(text(sql + (" FOR UPDATE" if lock else "")), {"b": batch_id}).first()
+    return _batch(row) if row is not None else None
+
+
+def campaign_batches(conn: Connection, tenant_id: str, campaign_id: str) -> list[BatchRecord]:
+    """Every batch of a campaign, oldest first."""
+    rows = conn.execute(
+        text(
+            f"SELECT {_BATCH_COLUMNS} FROM code_batches WHERE tenant_id = :t"
+            " AND campaign_id = :c ORDER BY created_at, batch_id"
+        ),
+        {"t": tenant_id, "c": campaign_id},
+    ).all()
+    return [_batch(r) for r in rows]
+
+
+def other_running_batches(conn: Connection, tenant_id: str, batch_id: str) -> int:
+    """How many other batches of the tenant are still RUNNING."""
+    value = conn.execute(
+        text(
+            "SELECT COUNT(*) FROM code_batches WHERE tenant_id = :t AND status = 'RUNNING'"
+            " AND batch_id <> :b"
+        ),
+        {"t": tenant_id, "b": batch_id},
+    ).scalar()
+    return int(value or 0)
+
+
+def tenant_has_other_codes(conn: Connection, tenant_id: str, batch_id: str) -> bool:
+    """Whether the tenant has committed codes outside this batch."""
+    other = conn.execute(
+        text(
+            "SELECT 1 FROM code_batches WHERE tenant_id = :t AND batch_id <> :b"
+            " AND inserted > 0 AND status <> 'ROLLED_BACK' LIMIT 1"
+        ),
+        {"t": tenant_id, "b": batch_id},
+    ).first()
+    if other is not None:
+        return True
+    mine = get_batch(conn, batch_id)
+    if mine is not None and mine.inserted > 0:
+        return False
+    row = conn.execute(
+        text("SELECT 1 FROM redeem_codes WHERE tenant_id = :t LIMIT 1"), {"t": tenant_id}
+    ).first()
+    return row is not None
+
+
+def finish_batch(conn: Connection, batch_id: str, status: str, now: datetime) -> None:
+    """Mark a batch DONE or ROLLED_BACK."""
+    conn.execute(
+        text("UPDATE code_batches SET status = :s, finished_at = :f WHERE batch_id = :b"),
+        {"s": status, "f": now, "b": batch_id},
+    )
+
+
+def add_inserted(conn: Connection, batch_id: str, delta: int) -> None:
+    """Count codes committed (or, negative, removed) for a batch."""
+    conn.execute(
+        text("UPDATE code_batches SET inserted = inserted + :d WHERE batch_id = :b"),
+        {"b": batch_id, "d": delta},
+    )
+
+
+def max_code_id(conn: Connection) -> int:
+    """The highest code row id visible now: rows inserted after this read have larger ids."""
+    return int(conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM redeem_codes")).scalar() or 0)
+
+
+def load_codes(conn: Connection, template: RowTemplate, codes: list[str]) -> int:
+    """Insert ``codes`` with LOAD DATA LOCAL INFILE IGNORE; returns rows actually inserted."""
+    if not codes:
+        return 0
+    with tempfile.NamedTemporaryFile(
+        "w", dir=_SCRATCH_DIR, prefix="rf-codes-", suffix=".txt", encoding="ascii"
+    ) as handle:
+        handle.write("\n".join(codes))
+        handle.write("\n")
+        handle.flush()
+        cursor = conn.exec_driver_sql(
+            "LOAD DATA LOCAL INFILE %s IGNORE INTO TABLE redeem_codes CHARACTER SET ascii"
+            " LINES TERMINATED BY '\\n' (code) SET tenant_id = %s, product_code = %s,"
+            " campaign_id = %s, gen_batch_id = %s, use_limit = %s, gen_account_id = %s,"
+            " gen_time = %s, valid_from = %s, expired_at = %s",
+            (
+                handle.name,
+                template.tenant_id,
+                template.product_code,
+                template.campaign_id,
+                template.batch_id,
+                template.use_limit,
+                template.account_id,
+                template.gen_time,
+                template.valid_from,
+                template.expired_at,
+            ),
+        )
+        return int(cursor.rowcount)
+
+
+def codes_inserted_since(
+    conn: Connection, tenant_id: str, batch_id: str, floor_id: int
+) -> list[str]:
+    """Codes of the batch with ids above ``floor_id`` (those this transaction inserted)."""
+    rows = conn.execute(
+        text(
+            "SELECT code FROM redeem_codes WHERE tenant_id = :t AND id > :f"
+            " AND gen_batch_id = :b ORDER BY id"
+        ),
+        {"t": tenant_id, "f": floor_id, "b": batch_id},
+    ).all()
+    return [r[0] for r in rows]
+
+
+def batch_rows(
+    conn: Connection, tenant_id: str, batch_id: str, after_id: int, limit: int
+) -> list[tuple[int, str, int, int, str | None]]:
+    """Up to ``limit`` (id, code, status, used_count, user_id) of a batch, ids > ``after_id``."""
+    rows = conn.execute(
+        text(
+            "SELECT id, code, status, used_count, user_id FROM redeem_codes"
+            " WHERE tenant_id = :t AND gen_batch_id = :b AND id > :a ORDER BY id LIMIT :n"
+        ),
+        {"t": tenant_id, "b": batch_id, "a": after_id, "n": limit},
+    ).all()
+    return [(int(r[0]), r[1], int(r[2]), int(r[3]), r[4]) for r in rows]
+
+
+def batch_codes_in_use(conn: Connection, tenant_id: str, batch_id: str) -> int:
+    """Codes of a batch that were redeemed, exported or bound to a user (block a rollback)."""
+    value = conn.execute(
+        text(
+            "SELECT COUNT(*) FROM redeem_codes WHERE tenant_id = :t AND gen_batch_id = :b"
+            " AND (status <> 0 OR used_count > 0 OR export_status <> 0 OR user_id IS NOT NULL)"
+        ),
+        {"t": tenant_id, "b": batch_id},
+    ).scalar()
+    return int(value or 0)
+
+
+def delete_rows(conn: Connection, tenant_id: str, ids: list[int]) -> int:
+    """Delete code rows by id; returns rows deleted."""
+    if not ids:
+        return 0
+    marks = ", ".join(str(int(i)) for i in ids)
+    result = conn.execute(
+        text(f"DELETE FROM redeem_codes WHERE tenant_id = :t AND id IN ({marks})"),
+        {"t": tenant_id},
+    )
+    return int(result.rowcount)
+
+
+def insert_code_rows(conn: Connection, template: RowTemplate, codes: list[str]) -> int:
+    """Plain multi-row INSERT IGNORE of codes (small inserts and tests); rows inserted."""
+    params = [{"code": c, **template.__dict__} for c in codes]
+    result = conn.execute(
+        text(
+            "INSERT IGNORE INTO redeem_codes (tenant_id, code, product_code, campaign_id,"
+            " gen_batch_id, use_limit, gen_account_id, gen_time, valid_from, expired_at)"
+            " VALUES (:tenant_id, :code, :product_code, :campaign_id, :batch_id, :use_limit,"
+            " :account_id, :gen_time, :valid_from, :expired_at)"
+        ),
+        params,
+    )
+    return int(result.rowcount)

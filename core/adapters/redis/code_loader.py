@@ -1,0 +1,157 @@
+"""Blocking Redis writes that mirror generated codes and campaigns into the cache.
+
+What is written (layout in ``keys.py``, read by ``claim.lua``):
+
+* ``c:<code>`` = ``code_value(campaign, use_limit, 0, 0, "")`` for every new code (MSET);
+* ``pool:<campaign>`` gets every new code (SADD: the pre-generated, unallocated pool);
+* ``camp:<campaign>`` hash: status, from, until (epoch ms or ""), products, pul;
+* ``ready`` = "1" once every code of the tenant is in the cache (a miss is then final).
+
+Commands carry many keys each and go out in one pipeline per chunk: round trips, not
+Redis, are the cost. Redis errors become ``CacheUnavailable``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import redis
+from redis.exceptions import RedisError
+
+from core.adapters.redis.keys import RedisKeys, code_value, products_field
+from core.errors import CacheUnavailable
+
+T = TypeVar("T")
+
+#: Keys per MSET / members per SADD; big enough to amortise, small enough not to stall Redis.
+KEYS_PER_COMMAND = 5_000
+
+
+@dataclass(frozen=True)
+class CampaignCacheEntry:
+    """The fields of a campaign hash (times are naive UTC or aware datetimes)."""
+
+    tenant_id: str
+    campaign_id: str
+    status: str
+    valid_from: datetime
+    valid_until: datetime | None
+    products: list[str]
+    per_user_limit: int
+
+
+def epoch_ms(value: datetime) -> int:
+    """Epoch milliseconds of a datetime; naive values are taken as UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return int(value.timestamp() * 1000)
+
+
+def _guard(what: str, work: Callable[[], T]) -> T:
+    try:
+        return work()
+    except RedisError as exc:
+        raise CacheUnavailable(f"{what}: {exc.__class__.__name__}: {exc}") from exc
+
+
+class CodeLoader:
+    """Writes codes, pools, campaign hashes and ready markers with the blocking client."""
+
+    def __init__(self, client: redis.Redis, keys: RedisKeys) -> None:
+        self._client = client
+        self._keys = keys
+
+    def write_campaign(self, entry: CampaignCacheEntry) -> None:
+        """Write the whole campaign hash (every field, so claim.lua never sees a partial one)."""
+        until = epoch_ms(entry.valid_until) if entry.valid_until is not None else ""
+        mapping: dict[Any, Any] = {
+            "status": entry.status,
+            "from": epoch_ms(entry.valid_from),
+            "until": until,
+            "products": products_field(entry.products),
+            "pul": entry.per_user_limit,
+        }
+        key = self._keys.campaign(entry.tenant_id, entry.campaign_id)
+        _guard("write campaign hash", lambda: self._client.hset(key, mapping=mapping))
+
+    def write_codes(
+        self, tenant_id: str, campaign_id: str, use_limit: int, codes: list[str]
+    ) -> None:
+        """MSET fresh entries for new codes and add them to the campaign's pool."""
+        value = code_value(campaign_id, use_limit, 0, 0, "")
+        code_key = self._keys.code
+        pool = self._keys.pool(tenant_id, campaign_id)
+
+        def work() -> None:
+            pipe = self._client.pipeline(transaction=False)
+            for part in _parts(codes):
+                pipe.mset({code_key(tenant_id, c): value for c in part})
+                pipe.sadd(pool, *part)
+            pipe.execute()
+
+        _guard("write codes", work)
+
+    def restore_codes(
+        self,
+        tenant_id: str,
+        campaign_id: str,
+        use_limit: int,
+        rows: Iterable[tuple[str, int, int, str | None]],
+    ) -> None:
+        """Write (code, status, used, user) entries from MySQL without overwriting any (SET NX).
+
+        Used when resuming a batch: entries already in Redis may be fresher than MySQL.
+        """
+        pipe = self._client.pipeline(transaction=False)
+        pool = self._keys.pool(tenant_id, campaign_id)
+        unallocated = []
+        for code, status, used, user in rows:
+            value = code_value(campaign_id, use_limit, used, status, user or "")
+            pipe.set(self._keys.code(tenant_id, code), value, nx=True)
+            if status == 0 and used == 0 and not user:
+                unallocated.append(code)
+        for part in _parts(unallocated):
+            pipe.sadd(pool, *part)
+        _guard("restore codes", pipe.execute)
+
+    def remove_codes(self, tenant_id: str, campaign_id: str, codes: list[str]) -> None:
+        """Delete code entries and take them out of the pool (batch rollback)."""
+
+        def work() -> None:
+            pipe = self._client.pipeline(transaction=False)
+            for part in _parts(codes):
+                pipe.delete(*(self._keys.code(tenant_id, c) for c in part))
+                pipe.srem(self._keys.pool(tenant_id, campaign_id), *part)
+            pipe.execute()
+
+        _guard("remove codes", work)
+
+    def set_campaign_status(self, tenant_id: str, campaign_id: str, status: str) -> bool:
+        """Change only the status of an existing campaign hash; False when it is absent."""
+        key = self._keys.campaign(tenant_id, campaign_id)
+        script = (
+            "if redis.call('EXISTS', KEYS[1]) == 1 then "
+            "redis.call('HSET', KEYS[1], 'status', ARGV[1]) return 1 end return 0"
+        )
+        found = _guard("set campaign status", lambda: self._client.eval(script, 1, key, status))
+        return bool(found)
+
+    def clear_ready(self, tenant_id: str) -> bool:
+        """Remove the tenant's ready marker; True if it was there."""
+        return bool(_guard("clear ready", lambda: self._client.delete(self._keys.ready(tenant_id))))
+
+    def set_ready(self, tenant_id: str) -> None:
+        """Declare every code of the tenant cached: a miss is now an authoritative NOT_FOUND."""
+        _guard("set ready", lambda: self._client.set(self._keys.ready(tenant_id), "1"))
+
+    def is_ready(self, tenant_id: str) -> bool:
+        """Whether the tenant's ready marker is set."""
+        return bool(_guard("read ready", lambda: self._client.exists(self._keys.ready(tenant_id))))
+
+
+def _parts(codes: list[str]) -> Iterable[list[str]]:
+    for start in range(0, len(codes), KEYS_PER_COMMAND):
+        yield codes[start : start + KEYS_PER_COMMAND]
