@@ -1,0 +1,56 @@
+"""``redeemflow tenant``: publish a tenant change event, show the local registry's row."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+
+from cli.common import JSON_OPTION, container, emit_json, out, reports_errors
+from schemas.events import TenantStatus, TenantType, TenantUpdated
+
+app = typer.Typer(help="Tenant registry (fed by tenant.updated events).", no_args_is_help=True)
+
+
+@app.command("update")
+@reports_errors
+def update(
+    tenant_id: str = typer.Option(..., "--tenant-id"),
+    name: str = typer.Option(..., "--name"),
+    type_: TenantType = typer.Option(..., "--type", case_sensitive=False),
+    status: TenantStatus = typer.Option(TenantStatus.ACTIVE, "--status", case_sensitive=False),
+    quota: int = typer.Option(..., "--quota", min=0, help="Code quota."),
+    version: int = typer.Option(None, "--version", help="Default: now in epoch ms."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Publish a TenantUpdated event to tenant.updated (applied by the tenant agent)."""
+    from core.topics import Topic
+
+    event = TenantUpdated(tenant_id=tenant_id, name=name, type=type_, status=status,
+                          code_quota=quota, version=version or time.time_ns() // 1_000_000)
+    with container() as built:
+        topic = built.settings.topic(Topic.TENANT_UPDATED)
+        built.producer.produce(topic, tenant_id.encode(), event.to_bytes())
+        built.producer.flush()
+    if as_json:
+        emit_json({"topic": topic, "event": event.model_dump(mode="json")})
+    else:
+        out.print(f"published {tenant_id} v{event.version} to {topic}")
+
+
+@app.command("show")
+@reports_errors
+def show(tenant_id: str = typer.Option(..., "--tenant-id"), as_json: bool = JSON_OPTION) -> None:
+    """Print the tenant as the local registry has it."""
+    from core.errors import UnknownTenant
+    from core.tenants import get_tenant
+
+    with container() as built:
+        tenant = get_tenant(built.engine, tenant_id)
+    if tenant is None:
+        raise UnknownTenant(f"tenant {tenant_id} is not registered")
+    if as_json:
+        emit_json({**tenant.__dict__, "updated_at": tenant.updated_at.isoformat()})
+        return
+    for field, value in tenant.__dict__.items():
+        out.print(f"{field:>13}: {value}")
