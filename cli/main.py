@@ -45,3 +45,7 @@ _register_optional()
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()

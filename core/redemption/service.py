@@ -55,13 +55,17 @@ class RedemptionService:
         self._clock = clock
         self._formats = TenantCodeFormats(store.tenant_code_rules, settings.code_secret_for)
         self._campaigns: dict[str, CampaignInfo] = {}
+        self._started = False
 
     async def start(self) -> None:
-        """Prepare the cache scripts."""
-        await self._cache.start()
+        """Register the cache scripts once (also done lazily by the first batch)."""
+        if not self._started:
+            await self._cache.start()
+            self._started = True
 
     async def process(self, requests: Sequence[RedeemRequested]) -> list[RedeemResult]:
         """Decide, record and publish one batch; returns one result per request, in order."""
+        await self.start()
         now = self._clock()
         attempts = [Attempt(request, code=None) for request in requests]
         unique = list({a.request_id: a for a in reversed(attempts)}.values())[::-1]

@@ -1,0 +1,38 @@
+"""``redeemflow worker``: run every agent in the foreground."""
+
+from __future__ import annotations
+
+import typer
+
+from cli.common import reports_errors
+
+app = typer.Typer(help="Run a stream worker (all agents) in the foreground.")
+
+
+@app.callback(invoke_without_command=True)
+@reports_errors
+def worker(
+    web_port: int = typer.Option(
+        None, "--web-port", help="faust web port (0 disables; distinct per worker on one host)."
+    ),
+    batch_size: int = typer.Option(None, "--batch-size", help="Max requests per batch."),
+    batch_window: float = typer.Option(
+        None, "--batch-window", help="Seconds to wait while filling a batch."
+    ),
+    loglevel: str = typer.Option("info", "--loglevel", help="faust log level."),
+) -> None:
+    """Consume the contract topics until SIGTERM/Ctrl-C; the batch in hand is finished first."""
+    from consumers.worker import run_worker
+    from core.bootstrap import bootstrap
+    from core.settings import load_settings
+
+    overrides: dict[str, object] = {}
+    if batch_size is not None:
+        overrides["redeem_batch_size"] = batch_size
+    if batch_window is not None:
+        overrides["redeem_batch_window_seconds"] = batch_window
+    container = bootstrap(load_settings(**overrides))
+    try:
+        run_worker(container, web_port=web_port, loglevel=loglevel)
+    finally:
+        container.close()

@@ -1,0 +1,135 @@
+"""How every agent handles a batch of Kafka events without ever losing one.
+
+faust acks a ``take_events`` batch when the loop body returns or raises, so nothing may
+escape the body: malformed messages go to ``<topic>.dlq`` with the reason in headers,
+transient failures are retried with back-off until they pass (processing pauses instead of
+dropping), and a batch interrupted by shutdown is finished before the cancellation goes on.
+A batch failing with an unexpected error is split, and only the message that fails alone
+goes to the dead-letter topic, with the error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from core.errors import PermanentError, RetryableError
+from core.ports import EventPublisher, OutboundMessage
+from schemas.base import MessageDecodeError
+
+M = TypeVar("M")
+log = logging.getLogger("redeemflow.consumers")
+
+BACKOFF_START_SECONDS = 0.1
+BACKOFF_MAX_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class RawEvent:
+    """The parts of a consumed Kafka record an agent needs (and a DLQ entry keeps)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+def raw_events(events: Sequence[Any]) -> list[RawEvent]:
+    """faust events -> RawEvent (the message's own bytes, untouched)."""
+    return [
+        RawEvent(e.message.topic, e.message.partition, e.message.offset, e.message.key,
+                 e.message.value or b"")
+        for e in events
+    ]
+
+
+def dead_letter(event: RawEvent, error: BaseException, field: str | None = None) -> OutboundMessage:
+    """The DLQ copy of an event: original key and bytes, the reason in headers."""
+    headers = [
+        ("error", str(error)[:1000].encode()),
+        ("error_type", type(error).__name__.encode()),
+        ("source_topic", event.topic.encode()),
+        ("source_partition", str(event.partition).encode()),
+        ("source_offset", str(event.offset).encode()),
+    ]
+    if field:
+        headers.append(("error_field", field.encode()))
+    return OutboundMessage(f"{event.topic}.dlq", event.key or b"", event.value, headers)
+
+
+class BatchRunner(Generic[M]):
+    """Decode, process with retries, dead-letter what cannot be processed."""
+
+    def __init__(
+        self,
+        decode: Callable[[bytes], M],
+        process: Callable[[list[M]], Awaitable[object]],
+        publisher: EventPublisher,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._decode = decode
+        self._process = process
+        self._publisher = publisher
+        self._sleep = sleep
+        self.dead_lettered = 0
+
+    async def run(self, events: Sequence[RawEvent]) -> None:
+        """Handle one batch completely, even if the calling task is cancelled meanwhile."""
+        task = asyncio.ensure_future(self._handle(list(events)))
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            log.info("shutdown requested: finishing the batch in hand (%d events)", len(events))
+            await task
+            raise
+
+    async def _handle(self, events: list[RawEvent]) -> None:
+        good: list[tuple[RawEvent, M]] = []
+        dead: list[OutboundMessage] = []
+        for event in events:
+            try:
+                good.append((event, self._decode(event.value)))
+            except MessageDecodeError as exc:
+                dead.append(dead_letter(event, exc, exc.field))
+        if dead:
+            await self._retrying(lambda: self._publisher.publish(dead))
+            self.dead_lettered += len(dead)
+        if good:
+            await self._process_or_split(good)
+
+    async def _process_or_split(self, items: list[tuple[RawEvent, M]]) -> None:
+        try:
+            await self._retrying(lambda: self._process([m for _, m in items]))
+        except PermanentError as exc:
+            await self._split(items, exc)
+        except Exception as exc:  # noqa: BLE001 - a bug must not lose the batch: isolate it
+            await self._split(items, exc)
+
+    async def _split(self, items: list[tuple[RawEvent, M]], error: BaseException) -> None:
+        if len(items) == 1:
+            event = items[0][0]
+            log.error("dead-lettering %s[%d]@%d: %s\n%s", event.topic, event.partition,
+                      event.offset, error, "".join(traceback.format_exception(error)))
+            await self._retrying(lambda: self._publisher.publish([dead_letter(event, error)]))
+            self.dead_lettered += 1
+            return
+        middle = len(items) // 2
+        await self._process_or_split(items[:middle])
+        await self._process_or_split(items[middle:])
+
+    async def _retrying(self, attempt: Callable[[], Awaitable[object]]) -> None:
+        delay = BACKOFF_START_SECONDS
+        while True:
+            try:
+                await attempt()
+                return
+            except RetryableError as exc:
+                log.warning("transient failure, retrying in %.1fs: %s", delay, exc)
+                await self._sleep(delay)
+                delay = min(delay * 2, BACKOFF_MAX_SECONDS)

@@ -1,0 +1,64 @@
+"""A worker process: one faust app running every agent over shared adapters."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import faust
+
+from consumers.app import create_faust_app
+from consumers.redeem_agent import register_redeem_agent
+from core.adapters.kafka.publisher import KafkaPublisher
+from core.adapters.mysql.redemption_store import RedemptionStore
+from core.adapters.redis.claims import ClaimCache
+from core.bootstrap import Container
+from core.redemption.service import RedemptionService
+
+log = logging.getLogger("redeemflow.worker")
+
+
+@dataclass
+class WorkerApp:
+    """The faust app and what its agents share."""
+
+    app: faust.App
+    container: Container
+    service: RedemptionService
+
+
+def build_worker(container: Container, *, web_port: int | None = None) -> WorkerApp:
+    """Wire the faust app and register every agent (no connection is made here)."""
+    settings = container.settings
+    app = create_faust_app(settings, web_port=web_port)
+    publisher = KafkaPublisher(container.producer)
+    cache = ClaimCache(container.async_redis(), container.keys, settings)
+    service = RedemptionService(settings, RedemptionStore(container.engine), cache, publisher)
+    register_redeem_agent(app, settings, service, publisher)
+    _register_optional_agents(app, container)
+
+    return WorkerApp(app, container, service)
+
+
+def _register_optional_agents(app: faust.App, container: Container) -> None:
+    """Agents of other packages, registered when present."""
+    import importlib
+
+    for module, function in (
+        ("consumers.tenant_agent", "register_tenant_agent"),
+        ("consumers.campaign_agent", "register_campaign_agent"),
+        ("compensation.agent", "register_compensation_agent"),
+    ):
+        try:
+            registered = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        getattr(registered, function)(app, container)
+
+
+def run_worker(container: Container, *, web_port: int | None = None, loglevel: str = "info") -> None:
+    """Run a worker in the foreground until SIGTERM/SIGINT (then finish the batch in hand)."""
+    worker = build_worker(container, web_port=web_port)
+    faust.Worker(worker.app, loglevel=loglevel).execute_from_commandline()
