@@ -21,12 +21,13 @@ def register_redeem_agent(
     runner: BatchRunner[RedeemRequested] = BatchRunner(
         RedeemRequested.from_bytes, service.process, runner_publisher
     )
-    topic = app.topic(settings.topic(Topic.REDEEM_REQUESTS), key_serializer="raw",
-                      value_serializer="raw")
+    topic = app.topic(
+        settings.topic(Topic.REDEEM_REQUESTS), key_serializer="raw", value_serializer="raw"
+    )
 
     @app.agent(topic, name="redeem", concurrency=1)
     async def redeem(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(
+        async for events in stream.take_events(  # type: ignore[attr-defined]
             settings.redeem_batch_size, within=settings.redeem_batch_window_seconds
         ):
             await runner.run(raw_events(events))

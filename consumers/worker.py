@@ -58,7 +58,9 @@ def _register_optional_agents(app: faust.App, container: Container) -> None:
         getattr(registered, function)(app, container)
 
 
-def run_worker(container: Container, *, web_port: int | None = None, loglevel: str = "info") -> None:
+def run_worker(
+    container: Container, *, web_port: int | None = None, loglevel: str = "info"
+) -> None:
     """Run a worker in the foreground until SIGTERM/SIGINT (then finish the batch in hand)."""
     worker = build_worker(container, web_port=web_port)
     faust.Worker(worker.app, loglevel=loglevel).execute_from_commandline()

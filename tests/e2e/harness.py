@@ -51,9 +51,21 @@ class WorkerProcess:
     def start(self) -> WorkerProcess:
         """Spawn the worker (web server off)."""
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "worker", "--web-port", "0", "--loglevel", "warning"],
-            cwd=ROOT, env=settings_env(self._settings), stdout=self._log,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "cli.main",
+                "worker",
+                "--web-port",
+                "0",
+                "--loglevel",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=settings_env(self._settings),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         return self
 

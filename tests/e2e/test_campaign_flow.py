@@ -36,8 +36,13 @@ RULE = orjson.loads((Path(__file__).resolve().parents[2] / "examples" / "rule.js
 def read(settings: Settings, topic: str, count: int, timeout: float = 30.0) -> list[Message]:
     """Read at least ``count`` records of a topic from the beginning (or what came in time)."""
     name = settings.topic(topic)
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers,
-                         "group.id": f"reader-{uuid.uuid4().hex}", "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap_servers,
+            "group.id": f"reader-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+        }
+    )
     try:
         partitions = consumer.list_topics(name, timeout=10).topics[name].partitions
         consumer.assign([TopicPartition(name, p, OFFSET_BEGINNING) for p in partitions])
@@ -58,8 +63,13 @@ async def wait_for(condition: Callable[[], bool], timeout: float) -> None:
 
 
 def request(tenant: str, campaign: str, count: int) -> CreateCampaignRequest:
-    return CreateCampaignRequest(campaign_id=campaign, tenant_id=tenant, product_code="APP_A",
-                                 rule=CampaignRule.model_validate(RULE), code_count=count)
+    return CreateCampaignRequest(
+        campaign_id=campaign,
+        tenant_id=tenant,
+        product_code="APP_A",
+        rule=CampaignRule.model_validate(RULE),
+        code_count=count,
+    )
 
 
 @pytest.mark.timeout(120)
@@ -74,19 +84,31 @@ async def test_campaign_flow_over_kafka(e2e_settings: Settings, tmp_path: Path) 
         try:
             await wait_for(lambda: bool(app.consumer.assignment()), 30)
             async with EventProducer(settings) as producer:
-                event = TenantUpdated(tenant_id=tenant, name="Channel", type=TenantType.CHANNEL,
-                                      status=TenantStatus.ACTIVE, code_quota=10_000, version=1)
-                await producer.produce_and_wait(settings.topic(Topic.TENANT_UPDATED),
-                                                tenant, event.to_bytes())
-                await producer.produce_and_wait(settings.topic(Topic.TENANT_UPDATED),
-                                                tenant, b'{"tenant_id": 1}')
+                event = TenantUpdated(
+                    tenant_id=tenant,
+                    name="Channel",
+                    type=TenantType.CHANNEL,
+                    status=TenantStatus.ACTIVE,
+                    code_quota=10_000,
+                    version=1,
+                )
+                await producer.produce_and_wait(
+                    settings.topic(Topic.TENANT_UPDATED), tenant, event.to_bytes()
+                )
+                await producer.produce_and_wait(
+                    settings.topic(Topic.TENANT_UPDATED), tenant, b'{"tenant_id": 1}'
+                )
                 await wait_for(lambda: get_tenant(container.engine, tenant) is not None, 30)
                 first = request(tenant, campaign, 2_000)
-                for body in (first.to_bytes(), request(tenant, campaign, 2_000).to_bytes(),
-                             request(unique_id("t"), unique_id("c"), 10).to_bytes(),
-                             b"not json"):
-                    await producer.produce_and_wait(settings.topic(Topic.CAMPAIGN_REQUESTS),
-                                                    campaign, body)
+                for body in (
+                    first.to_bytes(),
+                    request(tenant, campaign, 2_000).to_bytes(),
+                    request(unique_id("t"), unique_id("c"), 10).to_bytes(),
+                    b"not json",
+                ):
+                    await producer.produce_and_wait(
+                        settings.topic(Topic.CAMPAIGN_REQUESTS), campaign, body
+                    )
             records = await asyncio.to_thread(read, settings, Topic.CAMPAIGN_RESULTS, 3)
         finally:
             await app.stop()

@@ -25,8 +25,11 @@ def test_worker_redeems_dedups_and_dead_letters(e2e_settings, tmp_path) -> None:
     malformed = [(b"t:x", b"{not json"), (b"t:y", orjson.dumps({"request_id": "r"}))]
     worker = WorkerProcess(e2e_settings, tmp_path).start()
     try:
-        publish(e2e_settings, Topic.REDEEM_REQUESTS,
-                [(r.kafka_key(), r.to_bytes()) for r in [*requests, duplicate]] + malformed)
+        publish(
+            e2e_settings,
+            Topic.REDEEM_REQUESTS,
+            [(r.kafka_key(), r.to_bytes()) for r in [*requests, duplicate]] + malformed,
+        )
         results = consume_all(e2e_settings, Topic.REDEEM_RESULTS, expected=6, timeout=90)
         dead = consume_all(e2e_settings, Topic.REDEEM_REQUESTS.dlq, expected=2, timeout=30)
         grants = consume_all(e2e_settings, Topic.REWARD_GRANTS, expected=5, timeout=30)
@@ -58,7 +61,9 @@ def test_two_workers_race_200_codes_by_10_users(e2e_settings, tmp_path) -> None:
     requests = [request(seeded, code, user=u) for u in users for code in seeded.codes]
     workers = [WorkerProcess(e2e_settings, tmp_path, f"w{i}").start() for i in range(2)]
     try:
-        publish(e2e_settings, Topic.REDEEM_REQUESTS, [(r.kafka_key(), r.to_bytes()) for r in requests])
+        publish(
+            e2e_settings, Topic.REDEEM_REQUESTS, [(r.kafka_key(), r.to_bytes()) for r in requests]
+        )
         results = consume_all(e2e_settings, Topic.REDEEM_RESULTS, expected=2000, timeout=180)
         grants = consume_all(e2e_settings, Topic.REWARD_GRANTS, expected=200, timeout=30)
     finally:

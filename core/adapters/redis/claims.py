@@ -76,6 +76,7 @@ class ClaimCache:
             s.user_failed_attempts_per_hour,
             s.device_failed_attempts_per_hour,
             k.tenant(tenant),
+            code,
         ]
         return keys, args
 

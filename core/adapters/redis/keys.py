@@ -6,7 +6,7 @@ keys one Lua call touches fall into one Redis Cluster slot.
     <p>:{t}:ready               the tenant's codes are fully loaded: a miss is authoritative
     <p>:{t}:camp:<campaign>     campaign hash: status, from, until (epoch ms), products, pul
     <p>:{t}:pu:<campaign>       per-user redemption counts of a campaign
-    <p>:{t}:req:<request_id>    a request's claim (idempotency across redeliveries)
+    <p>:{t}:req:<request_id>    a request's claim "campaign|code|user|claimed_ms" (24 h TTL)
     <p>:{t}:pool:<campaign>     pre-generated, unallocated codes (set)
     <p>:{t}:rl:p:<product>      product-line attempt windows (":<window index>" appended)
     <p>:{t}:rl:u:<user>         failed attempts of a user

@@ -4,7 +4,7 @@
 -- KEYS: 1 code, 2 negative-cache, 3 tenant-ready marker, 4 request, 5 product-hour,
 --       6 product-day, 7 user-failures, 8 device-failures ('' when no device)
 -- ARGV: 1 now_ms, 2 product_code, 3 user_id, 4 request_ttl_ms, 5 hour_limit, 6 day_limit,
---       7 user_fail_limit, 8 device_fail_limit, 9 tenant key prefix ("<p>:{t}:")
+--       7 user_fail_limit, 8 device_fail_limit, 9 tenant key prefix ("<p>:{t}:"), 10 code
 -- Reply: {verdict, campaign_id, used, use_limit}; verdicts: CLAIMED, DUP, MISS, RATE_LIMITED,
 --        NOT_FOUND, CAMPAIGN_INACTIVE, NOT_YET_VALID, EXPIRED, PRODUCT_NOT_APPLICABLE,
 --        ALREADY_USED, USER_LIMIT_REACHED
@@ -36,9 +36,11 @@ local function fail(verdict, campaign)
   return {verdict, campaign or '', '0', '0'}
 end
 
+-- the request record is "campaign|code|user|claimed_ms": enough to release a claim that
+-- never reached MySQL (compensation) and to recognise a redelivered request
 local previous = redis.call('GET', KEYS[4])
 if previous then
-  return {'DUP', previous, '0', '0'}
+  return {'DUP', string.match(previous, '^([^|]*)') or '', '0', '0'}
 end
 
 local value = redis.call('GET', KEYS[1])
@@ -87,5 +89,6 @@ local new_status = '0'
 if used >= use_limit then new_status = '1' end
 redis.call('SET', KEYS[1], campaign .. '|' .. limit_s .. '|' .. used .. '|' .. new_status .. '|' .. bound, 'KEEPTTL')
 redis.call('HINCRBY', pu_key, ARGV[3], 1)
-redis.call('SET', KEYS[4], campaign, 'PX', tonumber(ARGV[4]))
+redis.call('SET', KEYS[4], campaign .. '|' .. ARGV[10] .. '|' .. ARGV[3] .. '|' .. ARGV[1],
+           'PX', tonumber(ARGV[4]))
 return {'CLAIMED', campaign, tostring(used), limit_s}
