@@ -53,6 +53,16 @@ class Settings(BaseSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = Field(default=8080, ge=0, le=65535)
     log_level: str = "INFO"
+    # -- observability and the HTTP gateway (docs/gateway.md) --------------------------
+    log_format: str = Field(default="json", pattern=r"^(json|text)$")
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9108, ge=0, le=65535)
+    consumer_lag_interval_seconds: float = Field(default=15.0, gt=0)
+    gateway_result_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    gateway_max_body_bytes: int = Field(default=4096, ge=256, le=1_048_576)
+    gateway_result_cache_size: int = Field(default=10_000, ge=1)
+    api_key_cache_seconds: float = Field(default=30.0, ge=0)
+    readiness_timeout_seconds: float = Field(default=2.0, gt=0)
 
     @field_validator("database_url")
     @classmethod

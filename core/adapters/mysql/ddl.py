@@ -186,6 +186,50 @@ CREATE TABLE export_batches (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
 """
 
+_API_KEYS = """
+CREATE TABLE api_keys (
+    key_id VARCHAR(24) NOT NULL PRIMARY KEY COMMENT 'public id, part of the key, safe to show',
+    key_hash CHAR(64) NOT NULL COMMENT 'sha256 hex of the whole key; the key is never stored',
+    tenant_id VARCHAR(24) NOT NULL,
+    name VARCHAR(64) NOT NULL DEFAULT '',
+    created_at DATETIME(6) NOT NULL,
+    revoked_at DATETIME(6) NULL,
+    UNIQUE KEY uk_api_key_hash (key_hash),
+    KEY idx_api_key_tenant (tenant_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+"""
+
+_COMPENSATION_JOBS = """
+CREATE TABLE compensation_jobs (
+    job_id VARCHAR(64) NOT NULL PRIMARY KEY,
+    tenant_id VARCHAR(24) NULL,
+    campaign_id VARCHAR(32) NULL,
+    older_than_seconds INT NOT NULL,
+    requested_by VARCHAR(64) NOT NULL,
+    status VARCHAR(16) NOT NULL COMMENT 'RUNNING DONE',
+    report_json JSON NULL COMMENT 'the CompensationReport, replayed for the same job_id',
+    started_at DATETIME(6) NOT NULL,
+    finished_at DATETIME(6) NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+"""
+
+# compensation looks for codes left in status 1 long ago: without this index every sweep
+# would scan the whole (partitioned) code table
+_CODES_STATUS_INDEX = "ALTER TABLE redeem_codes ADD KEY idx_status_claimed (status, claimed_at)"
+
+_CODE_ALLOCATIONS = """
+CREATE TABLE code_allocations (
+    tenant_id VARCHAR(24) NOT NULL,
+    code VARCHAR(32) NOT NULL,
+    campaign_id VARCHAR(32) NOT NULL,
+    user_id VARCHAR(64) NOT NULL,
+    source VARCHAR(8) NOT NULL COMMENT 'pool (Redis SPOP) or mysql (fallback)',
+    allocated_at DATETIME(6) NOT NULL,
+    PRIMARY KEY (tenant_id, code),
+    KEY idx_allocation_user (tenant_id, campaign_id, user_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tenants and campaigns", (_TENANTS, _CAMPAIGNS)),
     Migration(2, "partitioned redeem_codes and generation batches", (_REDEEM_CODES, _CODE_BATCHES)),
@@ -195,4 +239,6 @@ MIGRATIONS: tuple[Migration, ...] = (
         (_REDEMPTIONS, _REQUEST_OUTCOMES, _CAMPAIGN_USER_USAGE, _REWARD_RECORDS),
     ),
     Migration(4, "export batches", (_EXPORT_BATCHES,)),
+    Migration(6, "code allocations audit", (_CODE_ALLOCATIONS,)),
+    Migration(7, "gateway API keys", (_API_KEYS,)),
 )

@@ -158,3 +158,36 @@ export_batches = Table(
     Column("file_sha256", String(64)),
     Column("created_at", DateTime, nullable=False),
 )
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("key_id", String(24), primary_key=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("tenant_id", String(24), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime),
+)
+
+compensation_jobs = Table(
+    "compensation_jobs", metadata,
+    Column("job_id", String(64), primary_key=True),
+    Column("tenant_id", String(24)),
+    Column("campaign_id", String(32)),
+    Column("older_than_seconds", Integer, nullable=False),
+    Column("requested_by", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("report_json", JSON),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+)
+
+code_allocations = Table(
+    "code_allocations", metadata,
+    Column("tenant_id", String(24), primary_key=True),
+    Column("code", String(32), primary_key=True),
+    Column("campaign_id", String(32), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("source", String(8), nullable=False),
+    Column("allocated_at", DateTime, nullable=False),
+)
