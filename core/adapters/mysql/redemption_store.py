@@ -386,8 +386,31 @@ def _insert_outcomes(conn: Connection, attempts: list[Attempt], now: datetime) -
         )
 
 
+@dataclass(frozen=True)
+class GrantedRedemption:
+    """A redemption whose grants are on the broker: what recording them needs."""
+
+    tenant_id: str
+    redemption_id: str
+    code: str
+    grants: list[RewardGrant]
+
+
 def _record(conn: Connection, redeemed: list[Attempt], now: datetime) -> None:
-    grants = [(a, g) for a in redeemed for g in a.grants]
+    record_granted(
+        conn,
+        [
+            GrantedRedemption(a.tenant_id, a.redemption_id or "", a.code or "", a.grants)
+            for a in redeemed
+        ],
+        now,
+    )
+
+
+def record_granted(conn: Connection, redeemed: Sequence[GrantedRedemption], now: datetime) -> None:
+    """Reward records (INSERT IGNORE by grant_id), redemption status 2, and code status 2 once
+    no redemption of the code is pending. Shared by the redemption path and compensation."""
+    grants = [(r, g) for r in redeemed for g in r.grants]
     if grants:
         conn.execute(
             text(
@@ -402,13 +425,13 @@ def _record(conn: Connection, redeemed: list[Attempt], now: datetime) -> None:
                     "t": g.tenant_id,
                     "u": g.user_id,
                     "c": g.campaign_id,
-                    "code": a.code,
+                    "code": r.code,
                     "rt": g.reward.type.value,
                     "ri": g.reward.id,
                     "q": g.reward.quantity,
                     "now": now,
                 }
-                for a, g in grants
+                for r, g in grants
             ],
         )
     conn.execute(
@@ -416,11 +439,11 @@ def _record(conn: Connection, redeemed: list[Attempt], now: datetime) -> None:
             "UPDATE redemptions SET status = 2, granted_at = :now"
             " WHERE redemption_id IN :ids AND status = 1"
         ).bindparams(bindparam("ids", expanding=True)),
-        {"now": now, "ids": [a.redemption_id for a in redeemed]},
+        {"now": now, "ids": [r.redemption_id for r in redeemed]},
     )
     by_tenant: dict[str, set[str]] = defaultdict(set)
-    for attempt in redeemed:
-        by_tenant[attempt.tenant_id].add(attempt.code or "")
+    for item in redeemed:
+        by_tenant[item.tenant_id].add(item.code)
     for tenant_id, codes in by_tenant.items():
         conn.execute(
             text(
