@@ -1,0 +1,179 @@
+"""SQL of the operator side of codes: allocation to users, listings and voiding.
+
+Allocation binds ``user_id`` with a guarded UPDATE (only a code still unused, unexported
+and unbound) and records the hand-out in ``code_allocations`` (primary key
+``(tenant_id, code)``: a code can be allocated once, even if every other guard failed).
+Rows are taken ``FOR UPDATE SKIP LOCKED`` so an allocation never waits behind an export.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+_FREE = "status = 0 AND used_count = 0 AND export_status = 0 AND user_id IS NULL"
+
+
+@dataclass(frozen=True)
+class BoundCode:
+    """A code just bound to a user (what the Redis entry needs)."""
+
+    code: str
+    campaign_id: str
+    use_limit: int
+
+
+@dataclass(frozen=True)
+class CodeListing:
+    """One code as an operator sees it (the code itself is masked by the caller)."""
+
+    row_id: int
+    code: str
+    status: int
+    use_limit: int
+    used_count: int
+    export_status: int
+    gen_account_id: str | None
+    gen_time: datetime
+    export_account_id: str | None
+    export_time: datetime | None
+    export_batch_id: str | None
+    bound_user: str | None
+    allocated_at: datetime | None
+    act_user_id: str | None
+    act_time: datetime | None
+    valid_from: datetime | None
+    expired_at: datetime | None
+    remark: str | None
+
+
+@dataclass(frozen=True)
+class VoidCandidate:
+    """A locked, voidable code (status 0, never redeemed)."""
+
+    row_id: int
+    code: str
+    campaign_id: str
+    use_limit: int
+    bound_user: str | None
+
+
+def _bind(conn: Connection, tenant_id: str, campaign_id: str, row: Any, user_id: str,
+          source: str, now: datetime) -> BoundCode | None:
+    changed = conn.execute(
+        text(f"UPDATE redeem_codes SET user_id = :u WHERE tenant_id = :t AND id = :id AND {_FREE}"),
+        {"u": user_id, "t": tenant_id, "id": int(row[0])},
+    ).rowcount
+    if changed != 1:
+        return None
+    conn.execute(
+        text("INSERT INTO code_allocations (tenant_id, code, campaign_id, user_id, source,"
+             " allocated_at) VALUES (:t, :code, :c, :u, :s, :now)"),
+        {"t": tenant_id, "code": row[1], "c": campaign_id, "u": user_id, "s": source,
+         "now": now},
+    )
+    return BoundCode(row[1], campaign_id, int(row[2]))
+
+
+def bind_code(conn: Connection, tenant_id: str, campaign_id: str, code: str, user_id: str,
+              now: datetime) -> BoundCode | None:
+    """Bind one named code (popped from the pool); None if it is no longer free."""
+    row = conn.execute(
+        text("SELECT id, code, use_limit FROM redeem_codes WHERE tenant_id = :t AND code = :code"
+             f" AND campaign_id = :c AND {_FREE} FOR UPDATE SKIP LOCKED"),
+        {"t": tenant_id, "code": code, "c": campaign_id},
+    ).first()
+    return _bind(conn, tenant_id, campaign_id, row, user_id, "pool", now) if row else None
+
+
+def bind_any_free(conn: Connection, tenant_id: str, campaign_id: str, user_id: str,
+                  now: datetime) -> BoundCode | None:
+    """Bind the lowest free code no other transaction holds (the MySQL fallback)."""
+    row = conn.execute(
+        text("SELECT id, code, use_limit FROM redeem_codes WHERE tenant_id = :t"
+             f" AND campaign_id = :c AND {_FREE} ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"),
+        {"t": tenant_id, "c": campaign_id},
+    ).first()
+    return _bind(conn, tenant_id, campaign_id, row, user_id, "mysql", now) if row else None
+
+
+def campaign_exists(conn: Connection, tenant_id: str, campaign_id: str) -> bool:
+    """Whether the tenant has this campaign."""
+    row = conn.execute(
+        text("SELECT 1 FROM campaigns WHERE tenant_id = :t AND campaign_id = :c"),
+        {"t": tenant_id, "c": campaign_id},
+    ).first()
+    return row is not None
+
+
+_LIST_COLUMNS = (
+    "r.id, r.code, r.status, r.use_limit, r.used_count, r.export_status, r.gen_account_id,"
+    " r.gen_time, r.export_account_id, r.export_time, r.export_batch_id, r.user_id,"
+    " a.allocated_at, r.act_user_id, r.act_time, r.valid_from, r.expired_at, r.remark"
+)
+
+
+def list_codes(conn: Connection, tenant_id: str, campaign_id: str, *, status: int | None,
+               exported: bool | None, after_id: int, limit: int) -> list[CodeListing]:
+    """A page of a campaign's codes in id order, ids above ``after_id`` (keyset)."""
+    sql = (f"SELECT {_LIST_COLUMNS} FROM redeem_codes r LEFT JOIN code_allocations a"
+           " ON a.tenant_id = r.tenant_id AND a.code = r.code"
+           " WHERE r.tenant_id = :t AND r.campaign_id = :c AND r.id > :after")
+    params: dict[str, Any] = {"t": tenant_id, "c": campaign_id, "after": after_id, "n": limit}
+    if status is not None:
+        sql += " AND r.status = :s"
+        params["s"] = status
+    if exported is not None:
+        sql += " AND r.export_status = :e"
+        params["e"] = int(exported)
+    rows = conn.execute(text(sql + " ORDER BY r.id LIMIT :n"), params).all()
+    return [CodeListing(*row) for row in rows]
+
+
+def _selector(by: str) -> str:
+    return {
+        "code": "code = :v",
+        "campaign": "campaign_id = :v",
+        "export": "campaign_id = :c AND export_batch_id = :v",
+    }[by]
+
+
+def lock_voidable(conn: Connection, tenant_id: str, by: str, value: str, after_id: int,
+                  limit: int, campaign_id: str | None = None) -> list[VoidCandidate]:
+    """Lock up to ``limit`` never-redeemed codes matching the selector, ids > ``after_id``."""
+    rows = conn.execute(
+        text("SELECT id, code, campaign_id, use_limit, user_id FROM redeem_codes"
+             f" WHERE tenant_id = :t AND {_selector(by)} AND status = 0 AND used_count = 0"
+             " AND id > :after ORDER BY id LIMIT :n FOR UPDATE"),
+        {"t": tenant_id, "v": value, "c": campaign_id, "after": after_id, "n": limit},
+    ).all()
+    return [VoidCandidate(int(r[0]), r[1], r[2], int(r[3]), r[4]) for r in rows]
+
+
+def void_rows(conn: Connection, tenant_id: str, ids: list[int], note: str) -> int:
+    """Set status 3 on locked codes and append ``note`` to their remark."""
+    if not ids:
+        return 0
+    marks = ", ".join(str(int(i)) for i in ids)
+    return int(conn.execute(
+        text("UPDATE redeem_codes SET status = 3, remark = CONCAT_WS('\\n', remark, :note)"
+             f" WHERE tenant_id = :t AND id IN ({marks}) AND status = 0 AND used_count = 0"),
+        {"note": note, "t": tenant_id},
+    ).rowcount)
+
+
+def void_census(conn: Connection, tenant_id: str, by: str, value: str,
+                campaign_id: str | None = None) -> dict[str, int]:
+    """Codes matching the selector that were not voidable: voided, partly used, used."""
+    row = conn.execute(
+        text("SELECT COUNT(*), COALESCE(SUM(status = 3), 0),"
+             " COALESCE(SUM(status = 0 AND used_count > 0), 0), COALESCE(SUM(status IN (1, 2)), 0)"
+             f" FROM redeem_codes WHERE tenant_id = :t AND {_selector(by)}"),
+        {"t": tenant_id, "v": value, "c": campaign_id},
+    ).one()
+    return {"matched": int(row[0]), "already_voided": int(row[1]),
+            "partly_used": int(row[2]), "used": int(row[3])}

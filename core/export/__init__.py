@@ -1,0 +1,20 @@
+"""Exporting codes to files (seed 002 §3 and §5): streamed, audited, owner-checked."""
+
+from core.export.service import (
+    DEFAULT_CHUNK,
+    ExportJob,
+    ExportResult,
+    NotEnoughCodes,
+    export_codes,
+)
+from core.export.writers import HEADER, ExportFormat
+
+__all__ = [
+    "DEFAULT_CHUNK",
+    "HEADER",
+    "ExportFormat",
+    "ExportJob",
+    "ExportResult",
+    "NotEnoughCodes",
+    "export_codes",
+]

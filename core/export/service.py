@@ -1,0 +1,289 @@
+"""Export N unexported codes of a campaign to an .xlsx or .csv file, in one transaction.
+
+    preflight count -> [BEGIN (READ COMMITTED)
+        repeat: lock a chunk FOR UPDATE SKIP LOCKED -> write its rows -> mark it exported
+        fewer than N locked? -> refuse (rollback, delete the file)
+        close + fsync + sha256 the file -> insert the export_batches audit row
+    COMMIT] -> rename the file into place
+
+"Who generates, exports" (seed 002 §5): an account exports only codes it generated unless
+``override_owner`` (recorded in the audit row). Exported codes leave the Redis pool so they
+are never allocated; allocation in turn binds ``user_id``, which every export excludes.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.engine import Connection
+
+from core.adapters.mysql import export_store as store
+from core.adapters.mysql.campaign_store import get_campaign
+from core.adapters.mysql.engine import guarded
+from core.adapters.redis.pool import CodePool
+from core.bootstrap import Container
+from core.errors import CacheUnavailable, ExportRefused, StorageUnavailable, UnknownCampaign
+from core.export import files
+from core.export.writers import ExportFormat, Row, RowWriter, open_writer
+from schemas.campaign import CampaignRule
+
+ProgressFn = Callable[[int, int], None]
+DEFAULT_CHUNK = 5_000
+
+
+class NotEnoughCodes(ExportRefused):
+    """Fewer exportable codes than asked for; nothing was exported."""
+
+    def __init__(self, message: str, *, requested: int, available: int) -> None:
+        super().__init__(message)
+        self.requested = requested
+        self.available = available
+
+
+@dataclass(frozen=True)
+class ExportJob:
+    """What to export, by whom, to where."""
+
+    tenant_id: str
+    campaign_id: str
+    account_id: str
+    count: int
+    file_format: ExportFormat
+    output: Path
+    override_owner: bool = False
+    chunk_size: int = DEFAULT_CHUNK
+
+    @property
+    def owner_filter(self) -> str | None:
+        """The generator the codes must come from (None with the override)."""
+        return None if self.override_owner else self.account_id
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """A committed export: the audit id, the file and how long it took."""
+
+    export_id: str
+    tenant_id: str
+    campaign_id: str
+    account_id: str
+    count: int
+    file_format: str
+    path: str
+    sha256: str
+    owner_override: bool
+    seconds: float
+    pool_synced: bool
+
+    @property
+    def rows_per_second(self) -> float:
+        """Codes exported per second."""
+        return self.count / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class _Progress:
+    written: int = 0
+    low_id: int = 0
+    high_id: int = 0
+    pool_synced: bool = True
+
+
+def export_codes(
+    container: Container,
+    tenant_id: str,
+    campaign_id: str,
+    account_id: str,
+    count: int,
+    file_format: ExportFormat | str,
+    output: Path | str,
+    *,
+    override_owner: bool = False,
+    progress: ProgressFn | None = None,
+    chunk_size: int = DEFAULT_CHUNK,
+) -> ExportResult:
+    """Export ``count`` codes to ``output`` and mark them exported by ``account_id``.
+
+    Raises ExportRefused (NotEnoughCodes with the numbers; output exists), UnknownCampaign,
+    StorageUnavailable. On any failure nothing is marked and no file is left at ``output``.
+    """
+    job = ExportJob(tenant_id, campaign_id, account_id, count, ExportFormat(file_format),
+                    Path(output).resolve(), override_owner, chunk_size)
+    started = time.perf_counter()
+    reward = _reward_text(container, job)
+    _preflight(container, job)
+    export_id = f"exp-{uuid.uuid4().hex}"
+    temp = files.temp_path(job.output, export_id)
+    state = _Progress()
+    try:
+        sha = _run(container, job, export_id, reward, temp, state, progress)
+    except BaseException:
+        files.discard(temp)
+        _repair_pool(container, job, state)
+        raise
+    files.publish(temp, job.output)
+    return ExportResult(export_id, tenant_id, campaign_id, account_id, count,
+                        job.file_format.value, str(job.output), sha, override_owner,
+                        time.perf_counter() - started, state.pool_synced)
+
+
+def _reward_text(container: Container, job: ExportJob) -> str:
+    def work() -> object:
+        with container.engine.connect() as conn:
+            return get_campaign(conn, job.campaign_id, tenant_id=job.tenant_id)
+
+    campaign = guarded("read campaign", work)
+    if campaign is None:
+        raise UnknownCampaign(f"tenant {job.tenant_id} has no campaign {job.campaign_id}")
+    rule = CampaignRule.model_validate(campaign.rule)  # type: ignore[attr-defined]
+    return "; ".join(
+        f"{r.type.value}:{r.id}" + (f" x{r.quantity}" if r.quantity > 1 else "")
+        for r in rule.reward_rules
+    )
+
+
+def _preflight(container: Container, job: ExportJob) -> None:
+    if job.count < 1:
+        raise ExportRefused("an export needs a count of at least 1")
+    if job.output.exists():
+        raise ExportRefused(f"{job.output} already exists; choose a new file name")
+    if not job.output.parent.is_dir():
+        raise ExportRefused(f"directory {job.output.parent} does not exist")
+
+    def work() -> tuple[int, int]:
+        with container.engine.connect() as conn:
+            total = store.count_exportable(conn, job.tenant_id, job.campaign_id, None)
+            if job.override_owner:
+                return total, total
+            return total, store.count_exportable(
+                conn, job.tenant_id, job.campaign_id, job.account_id
+            )
+
+    total, mine = guarded("count exportable codes", work)
+    if mine >= job.count:
+        return
+    message = (f"cannot export {job.count:,} codes of campaign {job.campaign_id}: only "
+               f"{mine:,} unexported codes")
+    if job.override_owner:
+        message += " are left"
+    else:
+        message += f" generated by account {job.account_id} are left"
+        if total > mine:
+            message += (f" ({total - mine:,} more were generated by other accounts; an admin "
+                        "may take them with --override-owner)")
+    raise NotEnoughCodes(message, requested=job.count, available=mine)
+
+
+def _run(container: Container, job: ExportJob, export_id: str, reward: str, temp: Path,
+         state: _Progress, progress: ProgressFn | None) -> str:
+    """The transaction; on an ambiguous commit error the audit row tells what happened."""
+    sha: list[str] = []
+
+    def work() -> None:
+        with container.engine.connect() as raw:
+            conn = raw.execution_options(isolation_level="READ COMMITTED")
+            with conn.begin():
+                sha.append(_fill(conn, container, job, export_id, reward, temp, state,
+                                 progress))
+        # leaving begin() committed; the audit row is now durable with the file's hash
+
+    try:
+        guarded("export codes", work)
+    except StorageUnavailable:
+        if not sha or not _committed(container, export_id):
+            raise
+    return sha[0]
+
+
+def _fill(conn: Connection, container: Container, job: ExportJob, export_id: str,
+          reward: str, temp: Path, state: _Progress, progress: ProgressFn | None) -> str:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    writer = open_writer(job.file_format, temp)
+    try:
+        _stream(conn, container, job, export_id, reward, writer, state, now, progress)
+    finally:
+        writer.close()
+    if state.written < job.count:
+        raise NotEnoughCodes(
+            f"cannot export {job.count:,} codes of campaign {job.campaign_id}: only "
+            f"{state.written:,} could be reserved (others are being exported or allocated "
+            "right now); nothing was exported",
+            requested=job.count, available=state.written)
+    sha = files.fsync_and_hash(temp)
+    store.insert_export_batch(conn, store.ExportBatchRecord(
+        export_id, job.tenant_id, job.campaign_id, job.account_id, job.override_owner,
+        state.written, job.file_format.value, _file_name(job.output), sha, now))
+    return sha
+
+
+def _stream(conn: Connection, container: Container, job: ExportJob, export_id: str,
+            reward: str, writer: RowWriter, state: _Progress, now: datetime,
+            progress: ProgressFn | None) -> None:
+    pool = CodePool(container.redis, container.keys)
+    after = 0
+    while state.written < job.count:
+        want = min(job.chunk_size, job.count - state.written)
+        rows = store.lock_chunk(conn, job.tenant_id, job.campaign_id, job.owner_filter,
+                                after, want)
+        if not rows:
+            return
+        for row in rows:
+            line: Row = (row.code, job.campaign_id, reward, row.valid_from, row.expired_at)
+            writer.write(line)
+        ids = [r.row_id for r in rows]
+        store.mark_exported(conn, job.tenant_id, ids, job.account_id, export_id, now)
+        state.low_id = state.low_id or ids[0]
+        state.written, after = state.written + len(rows), ids[-1]
+        state.high_id = after
+        state.pool_synced = _leave_pool(pool, job, [r.code for r in rows]) and state.pool_synced
+        if progress is not None:
+            progress(state.written, job.count)
+
+
+def _leave_pool(pool: CodePool, job: ExportJob, codes: list[str]) -> bool:
+    """Take exported codes out of the allocation pool (best effort: allocation re-checks)."""
+    try:
+        pool.remove(job.tenant_id, job.campaign_id, codes)
+    except CacheUnavailable:
+        return False
+    return True
+
+
+def _repair_pool(container: Container, job: ExportJob, state: _Progress) -> None:
+    """After a rollback, put the still-free codes this export took out back into the pool."""
+    if not state.high_id:
+        return
+    pool = CodePool(container.redis, container.keys)
+    after = state.low_id - 1
+    try:
+        while True:
+            with container.engine.connect() as conn:
+                page = store.free_codes_page(conn, job.tenant_id, job.campaign_id, after,
+                                             state.high_id, DEFAULT_CHUNK)
+            if not page:
+                return
+            pool.add(job.tenant_id, job.campaign_id, [code for _, code in page])
+            after = page[-1][0]
+    except Exception:  # noqa: BLE001 - best effort: the MySQL fallback still finds them
+        return
+
+
+def _committed(container: Container, export_id: str) -> bool:
+    def work() -> bool:
+        with container.engine.connect() as conn:
+            return store.get_export_batch(conn, export_id) is not None
+
+    try:
+        return guarded("check export commit", work)
+    except StorageUnavailable:
+        return False
+
+
+def _file_name(output: Path) -> str:
+    name = str(output)
+    return name if len(name) <= 255 else output.name[-255:]

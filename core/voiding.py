@@ -1,0 +1,131 @@
+"""Voiding codes (status 3): one code, every code of an export batch, or a whole campaign.
+
+Only codes never redeemed are voided: status 0 and ``used_count = 0``. A multi-use code
+already redeemed at least once (status 0, ``used_count > 0``) is left alone and counted as
+``partly_used``: someone holds it and has used it, so cutting off their remaining uses is
+a decision for support, not a bulk operation. Claimed/granted codes are counted as
+``used``; codes voided before as ``already_voided`` (voiding again changes nothing).
+
+Each chunk of up to 5,000 codes is locked, voided (the reason appended to ``remark``) and
+committed, then its Redis entries are rewritten with status 3 in one pipeline and the codes
+leave the allocation pool: from then on ``claim.lua`` answers NOT_FOUND without MySQL. If
+Redis misses the rewrite, the MySQL judge refuses the claim (NOT_FOUND) and repairs the
+entry. An interrupted campaign void is finished by running it again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from core.adapters.mysql import code_admin_store as store
+from core.adapters.mysql import export_store
+from core.adapters.mysql.engine import guarded
+from core.adapters.redis.keys import code_value
+from core.adapters.redis.pool import CodePool
+from core.bootstrap import Container
+from core.codes.normalise import clean
+from core.errors import CacheUnavailable, NotFound, UnknownCampaign
+
+CHUNK = 5_000
+
+
+@dataclass
+class VoidResult:
+    """What a void did; ``cache_synced`` is False when Redis could not be rewritten."""
+
+    tenant_id: str
+    target: str
+    voided: int = 0
+    already_voided: int = 0
+    partly_used: int = 0
+    used: int = 0
+    cache_synced: bool = True
+    campaigns: set[str] = field(default_factory=set)
+
+
+def void_codes(
+    container: Container,
+    tenant_id: str,
+    *,
+    code: str | None = None,
+    export_batch_id: str | None = None,
+    campaign_id: str | None = None,
+    reason: str = "",
+) -> VoidResult:
+    """Void one code, an export batch's codes or a campaign's codes (exactly one selector)."""
+    given = [(k, v) for k, v in (("code", code), ("export", export_batch_id),
+                                 ("campaign", campaign_id)) if v]
+    if len(given) != 1:
+        raise ValueError("give exactly one of code, export_batch_id, campaign_id")
+    by, value = given[0]
+    value = clean(value) if by == "code" else value
+    scope = _scope(container, tenant_id, by, value)
+    result = VoidResult(tenant_id, f"{by} {value}")
+    stamp = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
+    note = f"voided {stamp} UTC: {reason.strip() or 'no reason given'}"
+    after = 0
+    while True:
+        done = _void_chunk(container, tenant_id, by, value, scope, after, note)
+        if not done:
+            break
+        result.voided += len(done)
+        result.campaigns.update(c.campaign_id for c in done)
+        result.cache_synced = _sync_cache(container, tenant_id, done) and result.cache_synced
+        after = done[-1].row_id
+    census = guarded("count codes", lambda: _census(container, tenant_id, by, value, scope))
+    result.already_voided = census["already_voided"] - result.voided
+    result.partly_used, result.used = census["partly_used"], census["used"]
+    return result
+
+
+def _scope(container: Container, tenant_id: str, by: str, value: str) -> str | None:
+    """Check the target exists; for an export batch, its campaign (used to narrow scans)."""
+
+    def work() -> tuple[bool, str | None]:
+        with container.engine.connect() as conn:
+            if by == "campaign":
+                return store.campaign_exists(conn, tenant_id, value), None
+            if by == "export":
+                batch = export_store.get_export_batch(conn, value)
+                ok = batch is not None and batch.tenant_id == tenant_id
+                return ok, batch.campaign_id if batch and ok else None
+            return store.void_census(conn, tenant_id, "code", value)["matched"] > 0, None
+
+    found, campaign = guarded("find void target", work)
+    if not found:
+        if by == "campaign":
+            raise UnknownCampaign(f"tenant {tenant_id} has no campaign {value}")
+        raise NotFound(f"tenant {tenant_id} has no {'export batch' if by == 'export' else by}"
+                       f" {value}")
+    return campaign
+
+
+def _void_chunk(container: Container, tenant_id: str, by: str, value: str,
+                scope: str | None, after: int, note: str) -> list[store.VoidCandidate]:
+    def work() -> list[store.VoidCandidate]:
+        with container.engine.begin() as conn:
+            rows = store.lock_voidable(conn, tenant_id, by, value, after, CHUNK, scope)
+            store.void_rows(conn, tenant_id, [r.row_id for r in rows], note)
+            return rows
+
+    return guarded("void codes", work)
+
+
+def _census(container: Container, tenant_id: str, by: str, value: str,
+            scope: str | None) -> dict[str, int]:
+    with container.engine.connect() as conn:
+        return store.void_census(conn, tenant_id, by, value, scope)
+
+
+def _sync_cache(container: Container, tenant_id: str, rows: list[store.VoidCandidate]) -> bool:
+    pool = CodePool(container.redis, container.keys)
+    entries = [(r.code, code_value(r.campaign_id, r.use_limit, 0, 3, r.bound_user or ""))
+               for r in rows]
+    try:
+        pool.set_entries(tenant_id, entries)
+        for campaign in {r.campaign_id for r in rows}:
+            pool.remove(tenant_id, campaign, [r.code for r in rows if r.campaign_id == campaign])
+    except CacheUnavailable:
+        return False
+    return True
