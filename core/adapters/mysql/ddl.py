@@ -230,24 +230,6 @@ CREATE TABLE code_allocations (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
 """
 
-_COMPENSATION_JOBS = """
-CREATE TABLE compensation_jobs (
-    job_id VARCHAR(64) NOT NULL PRIMARY KEY,
-    tenant_id VARCHAR(24) NULL,
-    campaign_id VARCHAR(32) NULL,
-    older_than_seconds INT NOT NULL,
-    requested_by VARCHAR(64) NOT NULL,
-    status VARCHAR(16) NOT NULL COMMENT 'RUNNING DONE',
-    report_json JSON NULL COMMENT 'the CompensationReport, replayed for the same job_id',
-    started_at DATETIME(6) NOT NULL,
-    finished_at DATETIME(6) NULL
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
-"""
-
-# compensation looks for codes left in status 1 long ago: without this index every sweep
-# would scan the whole (partitioned) code table
-_CODES_STATUS_INDEX = "ALTER TABLE redeem_codes ADD KEY idx_status_claimed (status, claimed_at)"
-
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tenants and campaigns", (_TENANTS, _CAMPAIGNS)),
     Migration(2, "partitioned redeem_codes and generation batches", (_REDEEM_CODES, _CODE_BATCHES)),

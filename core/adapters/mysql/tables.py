@@ -191,16 +191,3 @@ code_allocations = Table(
     Column("source", String(8), nullable=False),
     Column("allocated_at", DateTime, nullable=False),
 )
-
-compensation_jobs = Table(
-    "compensation_jobs", metadata,
-    Column("job_id", String(64), primary_key=True),
-    Column("tenant_id", String(24)),
-    Column("campaign_id", String(32)),
-    Column("older_than_seconds", Integer, nullable=False),
-    Column("requested_by", String(64), nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("report_json", JSON),
-    Column("started_at", DateTime, nullable=False),
-    Column("finished_at", DateTime),
-)
