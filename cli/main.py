@@ -37,6 +37,7 @@ def _register_optional() -> None:
                 raise
             continue
         app.add_typer(sub.app, name=name)
+    import cli.codes_ops  # noqa: F401  (registers export/allocate/list/void)
 
 
 _register_optional()

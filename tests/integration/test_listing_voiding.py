@@ -117,3 +117,38 @@ async def test_void_export_batch_keeps_bound_user(container, tmp_path: Path) -> 
     service, _ = make_service(container)
     [res] = await service.process([request(seeded, mine, user="gina")])
     assert res.outcome is O.NOT_FOUND
+
+
+def test_cli_export_list_allocate_void(container, base_settings, tmp_path: Path,
+                                       monkeypatch) -> None:
+    import orjson
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    seeded = seed_campaign(container, count=6)
+    CodePool(container.redis, container.keys).add(seeded.tenant_id, seeded.campaign_id,
+                                                  seeded.codes)
+    monkeypatch.setenv("REDEEMFLOW_DATABASE_URL", base_settings.database_url)
+    monkeypatch.setenv("REDEEMFLOW_REDIS_URL", base_settings.redis_url)
+    monkeypatch.setenv("REDEEMFLOW_REDIS_KEY_PREFIX", base_settings.redis_key_prefix)
+    runner = CliRunner()
+    ids = ["--tenant-id", seeded.tenant_id, "--campaign-id", seeded.campaign_id]
+    out = tmp_path / "cli.xlsx"
+    done = runner.invoke(app, ["codes", "export", *ids, "--account-id", "tester", "--count", "2",
+                               "--format", "xlsx", "--output", str(out), "--json"])
+    assert done.exit_code == 0, done.output
+    assert orjson.loads(done.stdout)["count"] == 2 and out.exists()
+    refused = runner.invoke(app, ["codes", "export", *ids, "--account-id", "tester",
+                                  "--count", "9", "--format", "csv", "--output",
+                                  str(tmp_path / "no.csv")])
+    assert refused.exit_code == 2 and not (tmp_path / "no.csv").exists()
+    given = runner.invoke(app, ["codes", "allocate", *ids, "--user-id", "hana", "--json"])
+    assert given.exit_code == 0, given.output
+    code = orjson.loads(given.stdout)["code"]
+    listed = runner.invoke(app, ["codes", "list", *ids, "--json", "--limit", "10"])
+    assert listed.exit_code == 0 and code not in listed.stdout
+    assert "hana" in listed.stdout
+    voided = runner.invoke(app, ["codes", "void", "--tenant-id", seeded.tenant_id,
+                                 "--campaign-id", seeded.campaign_id, "--json"])
+    assert voided.exit_code == 0 and orjson.loads(voided.stdout)["voided"] == 6
