@@ -1,0 +1,232 @@
+"""MySQL side of compensation: the job ledger, redemptions left pending, stuck codes and
+requests without an outcome. Blocking: call it from an executor, never the event loop.
+
+Recording a re-emitted grant reuses ``redemption_store.record_granted`` (the exact SQL the
+redemption path runs), so both paths converge on the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+from sqlalchemy import bindparam, text
+from sqlalchemy.engine import Engine
+
+from core.adapters.mysql.engine import guarded
+from core.adapters.mysql.redemption_store import GrantedRedemption, record_granted
+from schemas.events import CompensationJob, CompensationReport, RewardGrant
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which rows a job looks at: an optional tenant and campaign, claimed before a cutoff."""
+
+    tenant_id: str | None
+    campaign_id: str | None
+    cutoff: datetime  # naive UTC
+
+    def sql(self, alias: str) -> str:
+        """The WHERE fragment of the optional filters (bound as :t and :c)."""
+        parts = []
+        if self.tenant_id is not None:
+            parts.append(f" AND {alias}.tenant_id = :t")
+        if self.campaign_id is not None:
+            parts.append(f" AND {alias}.campaign_id = :c")
+        return "".join(parts)
+
+    def params(self) -> dict[str, object]:
+        """The bound values of :func:`sql` and the cutoff."""
+        return {"t": self.tenant_id, "c": self.campaign_id, "cutoff": self.cutoff}
+
+
+@dataclass(frozen=True)
+class PendingRedemption:
+    """A redemption in status 1 and the grants it must emit."""
+
+    redemption_id: str
+    tenant_id: str
+    code: str
+    claimed_at: datetime
+    grants: list[RewardGrant]
+
+    def granted(self) -> GrantedRedemption:
+        """The record to write once its grants are on the broker."""
+        return GrantedRedemption(self.tenant_id, self.redemption_id, self.code, self.grants)
+
+
+@dataclass(frozen=True)
+class StuckCode:
+    """A code in status 1 with no pending redemption; ``granted`` if one is recorded."""
+
+    tenant_id: str
+    code: str
+    granted: bool
+
+
+class CompensationStore:
+    """Reads and writes of a compensation job, each one short transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def stored_report(self, job_id: str) -> CompensationReport | None:
+        """The report of a job that already finished (a replayed job returns it)."""
+
+        def work() -> CompensationReport | None:
+            with self._engine.connect() as conn:
+                raw = conn.execute(
+                    text("SELECT report_json FROM compensation_jobs"
+                         " WHERE job_id = :j AND status = 'DONE'"),
+                    {"j": job_id},
+                ).scalar()
+            if raw is None:
+                return None
+            data = raw if isinstance(raw, dict) else orjson.loads(raw)
+            return CompensationReport.model_validate(data)
+
+        return guarded("read compensation job", work)
+
+    def start_job(self, job: CompensationJob, now: datetime) -> None:
+        """Record that a job runs (a crashed run leaves RUNNING and is simply run again)."""
+
+        def work() -> None:
+            with self._engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "INSERT IGNORE INTO compensation_jobs (job_id, tenant_id, campaign_id,"
+                        " older_than_seconds, requested_by, status, started_at)"
+                        " VALUES (:j, :t, :c, :o, :by, 'RUNNING', :now)"
+                    ),
+                    {"j": job.job_id, "t": job.tenant_id, "c": job.campaign_id,
+                     "o": job.older_than_seconds, "by": job.requested_by, "now": now},
+                )
+
+        guarded("start compensation job", work)
+
+    def finish_job(self, report: CompensationReport, now: datetime) -> None:
+        """Store the report; the first finished run of a job_id wins."""
+
+        def work() -> None:
+            with self._engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "UPDATE compensation_jobs SET status = 'DONE', report_json = :r,"
+                        " finished_at = :now WHERE job_id = :j AND status = 'RUNNING'"
+                    ),
+                    {"j": report.job_id, "r": report.model_dump_json(), "now": now},
+                )
+
+        guarded("finish compensation job", work)
+
+    def pending_redemptions(
+        self, scope: Scope, after: tuple[datetime, str] | None, limit: int
+    ) -> list[PendingRedemption]:
+        """Status-1 redemptions claimed before the cutoff, keyset-paged by (claimed_at, id)."""
+        sql = (
+            "SELECT redemption_id, tenant_id, code, claimed_at, grants_json FROM redemptions r"
+            " WHERE r.status = 1 AND r.claimed_at < :cutoff" + scope.sql("r")
+        )
+        params = {**scope.params(), "n": limit}
+        if after is not None:
+            sql += " AND (r.claimed_at, r.redemption_id) > (:at, :rid)"
+            params.update({"at": after[0], "rid": after[1]})
+        sql += " ORDER BY r.claimed_at, r.redemption_id LIMIT :n"
+
+        def work() -> list[PendingRedemption]:
+            with self._engine.connect() as conn:
+                rows = conn.execute(text(sql), params).all()
+            return [
+                PendingRedemption(r[0], r[1], r[2], r[3], _grants(r[4])) for r in rows
+            ]
+
+        return guarded("read pending redemptions", work)
+
+    def recorded_grant_ids(self, redemption_ids: Sequence[str]) -> set[str]:
+        """Grant ids that already have a reward record."""
+        if not redemption_ids:
+            return set()
+        statement = text(
+            "SELECT grant_id FROM reward_records WHERE redemption_id IN :ids"
+        ).bindparams(bindparam("ids", expanding=True))
+
+        def work() -> set[str]:
+            with self._engine.connect() as conn:
+                return {r[0] for r in conn.execute(statement, {"ids": list(redemption_ids)})}
+
+        return guarded("read reward records", work)
+
+    def record(self, redeemed: Sequence[PendingRedemption], now: datetime) -> None:
+        """Reward records, redemption status 2, code status 2 (the redemption path's SQL)."""
+        if not redeemed:
+            return
+
+        def work() -> None:
+            with self._engine.begin() as conn:
+                record_granted(conn, [r.granted() for r in redeemed], now)
+
+        guarded("record compensated grants", work)
+
+    def known_requests(self, request_ids: Sequence[str]) -> set[str]:
+        """Request ids that have an outcome in MySQL."""
+        if not request_ids:
+            return set()
+        statement = text(
+            "SELECT request_id FROM request_outcomes WHERE request_id IN :ids"
+        ).bindparams(bindparam("ids", expanding=True))
+
+        def work() -> set[str]:
+            with self._engine.connect() as conn:
+                return {r[0] for r in conn.execute(statement, {"ids": list(request_ids)})}
+
+        return guarded("read request outcomes", work)
+
+    def stuck_codes(
+        self, scope: Scope, after: tuple[str, str] | None, limit: int
+    ) -> list[StuckCode]:
+        """Codes in status 1 since before the cutoff with no pending redemption, keyset-paged
+        by (tenant_id, code); ``granted`` when a redemption of the code is recorded."""
+        sql = (
+            "SELECT c.tenant_id, c.code, EXISTS (SELECT 1 FROM redemptions g"
+            " WHERE g.tenant_id = c.tenant_id AND g.code = c.code AND g.status = 2)"
+            " FROM redeem_codes c WHERE c.status = 1"
+            " AND (c.claimed_at IS NULL OR c.claimed_at < :cutoff)" + scope.sql("c") +
+            " AND NOT EXISTS (SELECT 1 FROM redemptions p WHERE p.tenant_id = c.tenant_id"
+            " AND p.code = c.code AND p.status = 1)"
+        )
+        params = {**scope.params(), "n": limit}
+        if after is not None:
+            sql += " AND (c.tenant_id, c.code) > (:at, :ac)"
+            params.update({"at": after[0], "ac": after[1]})
+        sql += " ORDER BY c.tenant_id, c.code LIMIT :n"
+
+        def work() -> list[StuckCode]:
+            with self._engine.connect() as conn:
+                rows = conn.execute(text(sql), params).all()
+            return [StuckCode(r[0], r[1], bool(r[2])) for r in rows]
+
+        return guarded("read stuck codes", work)
+
+    def mark_codes_granted(self, codes: Sequence[StuckCode]) -> int:
+        """Status 1 -> 2 for codes with no pending redemption left; rows changed."""
+        statement = text(
+            "UPDATE redeem_codes c SET c.status = 2 WHERE c.tenant_id = :t AND c.code = :code"
+            " AND c.status = 1 AND NOT EXISTS (SELECT 1 FROM redemptions r"
+            " WHERE r.tenant_id = c.tenant_id AND r.code = c.code AND r.status = 1)"
+        )
+
+        def work() -> int:
+            with self._engine.begin() as conn:
+                return sum(
+                    conn.execute(statement, {"t": c.tenant_id, "code": c.code}).rowcount
+                    for c in codes
+                )
+
+        return guarded("mark codes granted", work) if codes else 0
+
+
+def _grants(raw: object) -> list[RewardGrant]:
+    data = raw if isinstance(raw, list) else orjson.loads(raw)  # type: ignore[arg-type]
+    return [RewardGrant.model_validate(g) for g in data]

@@ -1,0 +1,143 @@
+"""Redis side of compensation: find request records (claims) and release the abandoned ones.
+
+A request record ``<p>:{t}:req:<request_id>`` = ``campaign|code|user|claimed_ms`` is written
+by claim.lua. A record old enough whose request has no outcome in MySQL is a claim a worker
+made and never committed (it died in between): the code's entry and the user's count in
+Redis still include it. Releasing writes MySQL's view of both back and deletes the record,
+in one script that first checks the record is still the one we looked at, so two
+compensation runs at once release a claim once (concurrent sweeps are harmless).
+
+Blocking client: call from an executor. Redis errors become ``CacheUnavailable``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import redis
+from redis.exceptions import RedisError
+
+from core.adapters.redis.keys import RedisKeys, code_value
+from core.errors import CacheUnavailable
+from core.redemption.model import CodeState
+
+T = TypeVar("T")
+
+SCAN_COUNT = 2000
+
+# KEYS: 1 request record, 2 code entry, 3 per-user hash
+# ARGV: 1 record value seen, 2 code value from MySQL ('' deletes), 3 user, 4 user's count
+_RELEASE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('DEL', KEYS[2]) else redis.call('SET', KEYS[2], ARGV[2]) end
+redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One claim record as claim.lua wrote it."""
+
+    key: str
+    raw: str
+    tenant_id: str
+    request_id: str
+    campaign_id: str
+    code: str
+    user_id: str
+    claimed_ms: int
+
+
+@dataclass(frozen=True)
+class Release:
+    """What to write for one abandoned claim: MySQL's code state and the user's count."""
+
+    record: RequestRecord
+    state: CodeState | None
+    user_count: int
+
+
+def state_value(state: CodeState | None) -> str:
+    """The Redis code entry for MySQL's state ('' = no such code), as claim.lua reads it."""
+    if state is None:
+        return ""
+    exhausted = state.used_count >= state.use_limit
+    status = 3 if state.status == 3 else (1 if exhausted else 0)
+    return code_value(
+        state.campaign_id, state.use_limit, state.used_count, status, state.bound_user or ""
+    )
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _guard(what: str, work: Callable[[], T]) -> T:
+    try:
+        return work()
+    except RedisError as exc:
+        raise CacheUnavailable(f"{what}: {exc.__class__.__name__}: {exc}") from exc
+
+
+class ClaimRecords:
+    """Scans and releases request records with the blocking client."""
+
+    def __init__(self, client: redis.Redis, keys: RedisKeys) -> None:
+        self._client = client
+        self._keys = keys
+        self._release = client.register_script(_RELEASE)
+
+    def pattern(self, tenant_id: str | None) -> str:
+        """The SCAN pattern of one tenant's request records, or of every tenant's."""
+        if tenant_id is not None:
+            return self._keys.request(tenant_id, "*")
+        return f"{self._keys.prefix}:{{*}}:req:*"
+
+    def scan_page(self, pattern: str, cursor: int) -> tuple[int, list[RequestRecord]]:
+        """One SCAN step and the records it found (values read in one round trip)."""
+
+        def work() -> tuple[int, list[RequestRecord]]:
+            next_cursor, keys = self._client.scan(cursor, match=pattern, count=SCAN_COUNT)
+            if not keys:
+                return int(next_cursor), []
+            values = self._client.mget(keys)
+            pairs = [(_text(k), _text(v)) for k, v in zip(keys, values, strict=True) if v]
+            found = [self._parse(k, v) for k, v in pairs]
+            return int(next_cursor), [r for r in found if r is not None]
+
+        return _guard("scan request records", work)
+
+    def _parse(self, key: str, value: str) -> RequestRecord | None:
+        head = f"{self._keys.prefix}:{{"
+        tenant, sep, request_id = key[len(head):].partition("}:req:")
+        parts = value.split("|")
+        if not key.startswith(head) or not sep or len(parts) != 4 or not parts[3].isdigit():
+            return None
+        campaign, code, user, claimed = parts
+        return RequestRecord(key, value, tenant, request_id, campaign, code, user, int(claimed))
+
+    def release(self, releases: Sequence[Release]) -> int:
+        """Write MySQL's view back for abandoned claims; how many were still there."""
+        if not releases:
+            return 0
+
+        def work() -> int:
+            pipe = self._client.pipeline(transaction=False)
+            for item in releases:
+                record = item.record
+                self._release(
+                    keys=[
+                        record.key,
+                        self._keys.code(record.tenant_id, record.code),
+                        self._keys.per_user(record.tenant_id, record.campaign_id),
+                    ],
+                    args=[record.raw, state_value(item.state), record.user_id, item.user_count],
+                    client=pipe,
+                )
+            return sum(int(r) for r in pipe.execute())
+
+        return _guard("release abandoned claims", work)

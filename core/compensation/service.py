@@ -1,0 +1,194 @@
+"""Run one compensation job: converge everything a crashed worker may have left behind.
+
+Three passes, each idempotent and safe next to live workers (only rows older than the job's
+threshold are touched):
+
+1. **Pending redemptions** (status 1, claimed before the cutoff): when every grant of
+   ``grants_json`` has a reward record, the redemption (and its code, once no other
+   redemption of it is pending) is marked granted; otherwise the grants are produced again
+   with their deterministic ids, then recorded with the redemption path's own SQL.
+2. **Abandoned claims**: Redis request records older than the cutoff whose request has no
+   outcome in MySQL are released (MySQL's view of the code and user count written back).
+3. **Stuck codes**: codes in status 1 with no pending redemption go to status 2 when a
+   granted redemption exists; otherwise they are counted as ``failed`` (an operator looks).
+
+A finished job's report is stored under its ``job_id`` and returned again on a replay. A dry
+run counts what it would do and writes nothing, not even the ledger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any, TypeVar
+
+from core.adapters.mysql.compensation_store import CompensationStore, PendingRedemption, Scope
+from core.adapters.mysql.redemption_store import RedemptionStore
+from core.compensation.claims import ClaimRecords, Release, RequestRecord
+from core.ports import EventPublisher, OutboundMessage
+from core.settings import Settings
+from core.topics import Topic
+from schemas.base import utc_now
+from schemas.events import CompensationJob, CompensationReport
+
+T = TypeVar("T")
+PAGE_SIZE = 500
+Progress = Callable[[str, int], None]
+
+
+@dataclass
+class Tally:
+    """Counters of one run (the report's numbers)."""
+
+    examined: int = 0
+    marked_granted: int = 0
+    regranted: int = 0
+    released_in_cache: int = 0
+    failed: int = 0
+
+
+class Compensator:
+    """Runs compensation jobs over the real stores; one instance per process is enough."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: CompensationStore,
+        redemptions: RedemptionStore,
+        claims: ClaimRecords,
+        publisher: EventPublisher,
+        executor: ThreadPoolExecutor | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._redemptions = redemptions
+        self._claims = claims
+        self._publisher = publisher
+        self._executor = executor or ThreadPoolExecutor(2, thread_name_prefix="compensate")
+        self._clock = clock
+
+    async def run(
+        self, job: CompensationJob, progress: Progress | None = None
+    ) -> CompensationReport:
+        """Run ``job`` (or return its stored report) and return what it did."""
+        started = time.monotonic()
+        stored = await self._run(self._store.stored_report, job.job_id)
+        if stored is not None:
+            return stored
+        now = _naive(self._clock())
+        cutoff = now - timedelta(seconds=job.older_than_seconds)
+        scope = Scope(job.tenant_id, job.campaign_id, cutoff)
+        if not job.dry_run:
+            await self._run(self._store.start_job, job, now)
+        tally = Tally()
+        note = progress or (lambda _phase, _n: None)
+        await self._pending(scope, job.dry_run, now, tally, note)
+        await self._abandoned_claims(scope, job.dry_run, tally, note)
+        await self._stuck_codes(scope, job.dry_run, tally, note)
+        report = CompensationReport(
+            job_id=job.job_id,
+            dry_run=job.dry_run,
+            duration_seconds=round(time.monotonic() - started, 3),
+            **tally.__dict__,
+        )
+        if not job.dry_run:
+            await self._run(self._store.finish_job, report, _naive(self._clock()))
+        return report
+
+    async def _run(self, func: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, partial(func, *args))
+
+    async def _pending(
+        self, scope: Scope, dry_run: bool, now: datetime, tally: Tally, note: Progress
+    ) -> None:
+        after: tuple[datetime, str] | None = None
+        while page := await self._run(self._store.pending_redemptions, scope, after, PAGE_SIZE):
+            after = (page[-1].claimed_at, page[-1].redemption_id)
+            recorded = await self._run(
+                self._store.recorded_grant_ids, [p.redemption_id for p in page]
+            )
+            missing = [p for p in page if any(g.grant_id not in recorded for g in p.grants)]
+            if not dry_run:
+                await self._publisher.publish(self._grant_messages(missing))
+                await self._run(self._store.record, page, now)
+            tally.examined += len(page)
+            tally.regranted += len(missing)
+            tally.marked_granted += len(page) - len(missing)
+            note("redemptions", len(page))
+
+    def _grant_messages(self, pending: list[PendingRedemption]) -> list[OutboundMessage]:
+        topic = self._settings.topic(Topic.REWARD_GRANTS)
+        return [
+            OutboundMessage(topic, g.kafka_key().encode(), g.to_bytes())
+            for p in pending
+            for g in p.grants
+        ]
+
+    async def _abandoned_claims(
+        self, scope: Scope, dry_run: bool, tally: Tally, note: Progress
+    ) -> None:
+        pattern = self._claims.pattern(scope.tenant_id)
+        cutoff_ms = int(scope.cutoff.replace(tzinfo=UTC).timestamp() * 1000)
+        cursor = 0
+        while True:
+            cursor, records = await self._run(self._claims.scan_page, pattern, cursor)
+            old = [
+                r for r in records
+                if r.claimed_ms < cutoff_ms
+                and scope.campaign_id in (None, r.campaign_id)
+            ]
+            if old:
+                known = await self._run(self._store.known_requests, [r.request_id for r in old])
+                abandoned = [r for r in old if r.request_id not in known]
+                tally.examined += len(abandoned)
+                if dry_run:
+                    tally.released_in_cache += len(abandoned)
+                elif abandoned:
+                    tally.released_in_cache += await self._release(abandoned)
+                note("claims", len(abandoned))
+            if cursor == 0:
+                return
+
+    async def _release(self, records: list[RequestRecord]) -> int:
+        by_tenant: dict[str, list[RequestRecord]] = defaultdict(list)
+        for record in records:
+            by_tenant[record.tenant_id].append(record)
+        released = 0
+        for tenant, group in by_tenant.items():
+            states = await self._run(
+                self._redemptions.lookup_codes, tenant, [r.code for r in group]
+            )
+            campaigns = sorted({r.campaign_id for r in group})
+            users = sorted({r.user_id for r in group})
+            usage = await self._run(self._redemptions.user_usage, tenant, campaigns, users)
+            releases = [
+                Release(r, states.get(r.code), usage.get((r.campaign_id, r.user_id), 0))
+                for r in group
+            ]
+            released += await self._run(self._claims.release, releases)
+        return released
+
+    async def _stuck_codes(self, scope: Scope, dry_run: bool, tally: Tally, note: Progress) -> None:
+        after: tuple[str, str] | None = None
+        while page := await self._run(self._store.stuck_codes, scope, after, PAGE_SIZE):
+            after = (page[-1].tenant_id, page[-1].code)
+            granted = [c for c in page if c.granted]
+            tally.examined += len(page)
+            tally.failed += len(page) - len(granted)
+            if dry_run:
+                tally.marked_granted += len(granted)
+            else:
+                tally.marked_granted += await self._run(self._store.mark_codes_granted, granted)
+            note("codes", len(page))
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)

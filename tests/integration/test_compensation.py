@@ -1,0 +1,227 @@
+"""Compensation against real MariaDB and Redis: the crash-point matrix, dry run, replay,
+scopes. A 'crash' is a WorkerKilled raised at an exact step of a batch; the 'restarted
+worker' is a fresh RedemptionService publishing into the same recorded topic log."""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Sequence
+
+import orjson
+import pytest
+from sqlalchemy import text
+
+from core.adapters.mysql.redemption_store import RedemptionStore
+from core.adapters.redis.claims import ClaimCache
+from core.bootstrap import Container
+from core.cache_rebuild import cache_mismatches
+from core.compensation import build_compensator, new_job
+from core.ports import OutboundMessage
+from core.redemption.service import RedemptionService
+from schemas.events import CompensationReport, RedeemOutcome, RedeemResult, RewardGrant
+from tests.fakes import RecordingPublisher
+from tests.integration.redeem_support import request, seed_campaign
+
+pytestmark = pytest.mark.integration
+
+
+class WorkerKilled(Exception):
+    """Stands for a SIGKILL at an exact step: nothing after it runs."""
+
+
+class CrashPublisher(RecordingPublisher):
+    """Records like the fake, but 'dies' once when asked to publish on a topic suffix."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.crash_on: str | None = None
+
+    async def publish(self, messages: Sequence[OutboundMessage]) -> None:
+        suffix = self.crash_on
+        if suffix and any(m.topic.endswith(suffix) for m in messages):
+            self.crash_on = None
+            raise WorkerKilled(f"killed before publishing on {suffix}")
+        await super().publish(messages)
+
+
+class CrashStore(RedemptionStore):
+    """A RedemptionStore that 'dies' once at ``commit`` or ``record_grants``."""
+
+    def __init__(self, engine, crash_at: str | None) -> None:
+        super().__init__(engine)
+        self.crash_at = crash_at
+
+    def commit(self, *args, **kwargs) -> None:
+        if self.crash_at == "commit":
+            self.crash_at = None
+            raise WorkerKilled("after the Redis claim, before the MySQL commit")
+        super().commit(*args, **kwargs)
+
+    def record_grants(self, *args, **kwargs) -> None:
+        if self.crash_at == "record":
+            self.crash_at = None
+            raise WorkerKilled("after producing the grants, before the reward records")
+        super().record_grants(*args, **kwargs)
+
+
+def worker(container: Container, log: CrashPublisher, crash_at: str | None = None):
+    """A fresh 'worker process': new service and Redis client, the same topic log."""
+    cache = ClaimCache(container.async_redis(), container.keys, container.settings)
+    store = CrashStore(container.engine, crash_at)
+    return RedemptionService(container.settings, store, cache, log)
+
+
+async def compensate(container: Container, log, tenant_id, **job) -> CompensationReport:
+    fields = {"tenant_id": tenant_id, "older_than_seconds": 0, **job}
+    return await build_compensator(container, log).run(new_job(**fields))
+
+
+def assert_converged(container: Container, tenant: str, request_ids, log) -> None:
+    """Every request one result; redeemed ones granted with exactly their grant ids (dups
+    only as the same id); no code in status 1; Redis agrees with MySQL."""
+    seen = collections.defaultdict(set)
+    for message in log.on("redeem.results"):
+        r = RedeemResult.from_bytes(message.value)
+        seen[r.request_id].add((r.outcome, r.redemption_id, tuple(r.grant_ids)))
+    on_topic = collections.defaultdict(set)
+    for message in log.on("reward.grants"):
+        grant = RewardGrant.from_bytes(message.value)
+        on_topic[grant.redemption_id].add(grant.grant_id)
+    with container.engine.connect() as conn:
+        rows = {r[1]: r for r in conn.execute(text(
+            "SELECT redemption_id, request_id, status, grants_json FROM redemptions"
+            " WHERE tenant_id = :t"), {"t": tenant})}
+        recorded = {r[0] for r in conn.execute(
+            text("SELECT grant_id FROM reward_records WHERE tenant_id = :t"), {"t": tenant})}
+        claimed = conn.execute(text("SELECT COUNT(*) FROM redeem_codes WHERE tenant_id = :t"
+                                    " AND status = 1"), {"t": tenant}).scalar()
+    for request_id in request_ids:
+        assert len(seen[request_id]) == 1, (request_id, seen[request_id])
+        ((outcome, redemption_id, grant_ids),) = seen[request_id]
+        if outcome is not RedeemOutcome.REDEEMED:
+            assert request_id not in rows
+            continue
+        row = rows[request_id]
+        assert (row[0], row[2]) == (redemption_id, 2)
+        assert sorted(g["grant_id"] for g in orjson.loads(row[3])) == sorted(grant_ids)
+        assert on_topic[redemption_id] == set(grant_ids)
+        assert set(grant_ids) <= recorded
+    assert set(on_topic) <= {r[0] for r in rows.values()}, "no grant without a redemption"
+    assert claimed == 0, "no code left in status 1"
+    assert cache_mismatches(container, tenant) == []
+
+
+CRASH_POINTS = {
+    "after_claim": ("commit", None),
+    "after_commit": (None, "reward.grants"),
+    "after_grants": ("record", None),
+    "after_record": (None, "redeem.results"),
+}
+
+
+@pytest.mark.parametrize("order", ["compensate_first", "redeliver_first"])
+@pytest.mark.parametrize("point", list(CRASH_POINTS))
+async def test_crash_point_converges(container, point: str, order: str) -> None:
+    single = seed_campaign(container, count=2)
+    multi = seed_campaign(container, count=1, tenant_id=single.tenant_id,
+                          rule={"useLimit": 2, "rewardRules": [{"type": "COUPON", "id": "M"},
+                                                                {"type": "POINTS", "id": "P100"}]})
+    batch = [request(single, single.codes[0]), request(multi, multi.codes[0]),
+             request(multi, multi.codes[0]), request(single, single.codes[1])]
+    batch.append(batch[0])  # a duplicate delivery inside the batch
+    log = CrashPublisher()
+    store_crash, publish_crash = CRASH_POINTS[point]
+    log.crash_on = publish_crash
+    with pytest.raises(WorkerKilled):
+        await worker(container, log, store_crash).process(batch)
+
+    if order == "compensate_first":
+        await compensate(container, log, single.tenant_id)
+    results = await worker(container, log).process(batch)  # redelivery to a restarted worker
+    if order == "redeliver_first":
+        await compensate(container, log, single.tenant_id)
+
+    assert [r.outcome for r in results] == [RedeemOutcome.REDEEMED] * 5
+    assert_converged(container, single.tenant_id, [r.request_id for r in batch], log)
+    again = await compensate(container, log, single.tenant_id)
+    assert (again.examined, again.regranted, again.marked_granted) == (0, 0, 0)
+
+
+async def test_abandoned_claim_is_released_and_the_code_redeemable(container) -> None:
+    seeded = seed_campaign(container, count=1)
+    log = CrashPublisher()
+    lost = request(seeded, seeded.codes[0])
+    with pytest.raises(WorkerKilled):
+        await worker(container, log, "commit").process([lost])
+    dry = await compensate(container, log, seeded.tenant_id, dry_run=True)
+    assert (dry.examined, dry.released_in_cache) == (1, 1)
+    assert cache_mismatches(container, seeded.tenant_id) != [], "dry run changes nothing"
+    report = await compensate(container, log, seeded.tenant_id)
+    assert (report.released_in_cache, report.failed) == (1, 0)
+    assert cache_mismatches(container, seeded.tenant_id) == []
+    other = request(seeded, seeded.codes[0])
+    [result] = await worker(container, log).process([other])
+    assert result.outcome is RedeemOutcome.REDEEMED
+    [late] = await worker(container, log).process([lost])  # the lost one shows up at last
+    assert late.outcome is RedeemOutcome.ALREADY_USED
+    assert_converged(container, seeded.tenant_id, [other.request_id, lost.request_id], log)
+
+
+async def test_dry_run_then_run_then_replay(container) -> None:
+    seeded = seed_campaign(container, count=3)
+    log = CrashPublisher()
+    log.crash_on = "reward.grants"
+    batch = [request(seeded, code) for code in seeded.codes]
+    with pytest.raises(WorkerKilled):
+        await worker(container, log).process(batch)
+
+    dry = await compensate(container, log, seeded.tenant_id, dry_run=True)
+    assert (dry.dry_run, dry.examined, dry.regranted) == (True, 3, 3)
+    assert log.on("reward.grants") == []
+    job = new_job(tenant_id=seeded.tenant_id, older_than_seconds=0)
+    first = await build_compensator(container, log).run(job)
+    assert (first.examined, first.regranted, first.marked_granted, first.failed) == (3, 3, 0, 0)
+    assert len(log.on("reward.grants")) == 3
+    replay = await build_compensator(container, log).run(job)
+    assert replay == first, "the same job_id returns its stored report"
+    second = await compensate(container, log, seeded.tenant_id)
+    assert (second.examined, second.regranted) == (0, 0)
+    assert len(log.on("reward.grants")) == 3, "nothing re-emitted the second time"
+
+
+async def test_recorded_rewards_are_marked_granted_without_regrant(container) -> None:
+    seeded = seed_campaign(container, count=2)
+    log = CrashPublisher()
+    reqs = [request(seeded, code) for code in seeded.codes]
+    await worker(container, log).process(reqs)
+    with container.engine.begin() as conn:  # as if the status updates were lost
+        conn.execute(text("UPDATE redemptions SET status = 1 WHERE request_id = :r"),
+                     {"r": reqs[0].request_id})
+        conn.execute(text("UPDATE redeem_codes SET status = 1 WHERE tenant_id = :t"),
+                     {"t": seeded.tenant_id})
+    grants_before = len(log.on("reward.grants"))
+    report = await compensate(container, log, seeded.tenant_id)
+    assert (report.marked_granted, report.regranted) == (2, 0)  # one redemption, one code
+    assert len(log.on("reward.grants")) == grants_before
+    assert_converged(container, seeded.tenant_id, [r.request_id for r in reqs], log)
+
+
+async def test_scope_and_threshold(container) -> None:
+    mine = seed_campaign(container, count=1)
+    theirs = seed_campaign(container, count=1)
+    log = CrashPublisher()
+    for seeded in (mine, theirs):
+        log.crash_on = "reward.grants"
+        with pytest.raises(WorkerKilled):
+            await worker(container, log).process([request(seeded, seeded.codes[0])])
+    recent = await compensate(container, log, mine.tenant_id, older_than_seconds=3600)
+    assert recent.examined == 0, "younger than the threshold: left to the live worker"
+    wrong = await compensate(container, log, mine.tenant_id, campaign_id=theirs.campaign_id)
+    assert wrong.examined == 0
+    report = await compensate(container, log, mine.tenant_id, campaign_id=mine.campaign_id)
+    assert report.regranted == 1
+    with container.engine.connect() as conn:
+        pending = conn.execute(text("SELECT COUNT(*) FROM redemptions WHERE tenant_id = :t"
+                                    " AND status = 1"), {"t": theirs.tenant_id}).scalar()
+    assert pending == 1, "another tenant's rows are not touched"
+    await compensate(container, log, theirs.tenant_id)
