@@ -29,6 +29,9 @@ def _register_optional() -> None:
         ("cli.redeem", "redeem"),
         ("cli.worker", "worker"),
         ("cli.demo", "demo"),
+        ("cli.compensate", "compensate"),
+        ("cli.cache", "cache"),
+        ("cli.dlq", "dlq"),
     ):
         try:
             sub = importlib.import_module(module)
