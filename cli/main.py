@@ -32,6 +32,8 @@ def _register_optional() -> None:
         ("cli.compensate", "compensate"),
         ("cli.cache", "cache"),
         ("cli.dlq", "dlq"),
+        ("cli.gateway", "gateway"),
+        ("cli.apikey", "apikey"),
     ):
         try:
             sub = importlib.import_module(module)

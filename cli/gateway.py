@@ -1,0 +1,43 @@
+"""``redeemflow gateway``: serve the HTTP redeem API (uvicorn) until SIGTERM/Ctrl-C."""
+
+from __future__ import annotations
+
+import typer
+
+from cli.common import reports_errors
+
+app = typer.Typer(help="Run the HTTP gateway (POST /api/redeem) in the foreground.")
+
+
+@app.callback(invoke_without_command=True)
+@reports_errors
+def gateway(
+    host: str = typer.Option(None, "--host", help="Bind address (default: settings)."),
+    port: int = typer.Option(None, "--port", help="TCP port (default: settings)."),
+    timeout: float = typer.Option(
+        None, "--result-timeout", help="Seconds to wait for a result before answering 202."
+    ),
+) -> None:
+    """Serve /api/redeem, /healthz, /readyz, /metrics and /docs."""
+    import uvicorn
+
+    from core.bootstrap import bootstrap
+    from core.logging_setup import configure_logging
+    from core.settings import load_settings
+    from producers.gateway import create_app
+
+    overrides: dict[str, object] = {}
+    if timeout is not None:
+        overrides["gateway_result_timeout_seconds"] = timeout
+    settings = load_settings(**overrides)
+    configure_logging(settings)
+    with bootstrap(settings) as container:
+        uvicorn.run(
+            create_app(container),
+            host=host or settings.gateway_host,
+            port=settings.gateway_port if port is None else port,
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            timeout_graceful_shutdown=10,
+        )

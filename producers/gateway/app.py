@@ -1,0 +1,93 @@
+"""The FastAPI application factory of the HTTP gateway (``redeemflow gateway``).
+
+``create_app(container)`` builds the app without connecting anywhere; the lifespan wires the
+shared state, starts the ``redeem.results`` listener and tears it all down on shutdown. The
+caller owns the container (and closes it after the server stopped).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from core.bootstrap import Container
+from core.errors import PermanentError, RetryableError
+from producers.gateway.middleware import BodyLimitMiddleware, MetricsMiddleware
+from producers.gateway.models import ErrorAnswer
+from producers.gateway.routes import router
+from producers.gateway.state import GatewayState, Unauthorized
+
+log = logging.getLogger("redeemflow.gateway")
+_LISTENER_START_WAIT_SECONDS = 10.0
+
+
+def create_app(container: Container) -> FastAPI:
+    """The gateway app over ``container``'s settings and adapters."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = GatewayState.build(container)
+        app.state.gateway = state
+        state.listener.start()
+        if not await state.listener.wait_ready(_LISTENER_START_WAIT_SECONDS):
+            log.warning("results listener not ready yet; /readyz reports it")
+        try:
+            yield
+        finally:
+            await state.close()
+
+    app = FastAPI(
+        title="redeemflow gateway",
+        version="1.0.0",
+        description="Redeem codes over HTTP (seed 000 §八). See docs/gateway.md.",
+        lifespan=lifespan,
+    )
+    app.include_router(router)
+    app.add_middleware(BodyLimitMiddleware, limit=container.settings.gateway_max_body_bytes)
+    app.add_middleware(MetricsMiddleware)
+    _install_error_handlers(app)
+    return app
+
+
+def _error(status: int, error: str, message: str, **extra: object) -> JSONResponse:
+    body = ErrorAnswer(error=error, message=message, **extra)  # type: ignore[arg-type]
+    return JSONResponse(body.model_dump(), status_code=status)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Unauthorized)
+    async def unauthorized(request: Request, exc: Unauthorized) -> JSONResponse:
+        response = _error(401, "unauthorized", str(exc))
+        response.headers["WWW-Authenticate"] = "ApiKey"
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = [_field(e) for e in exc.errors()]
+        summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
+        return _error(422, "validation_error", f"invalid field(s): {summary}", fields=fields)
+
+    @app.exception_handler(RetryableError)
+    async def unavailable(request: Request, exc: RetryableError) -> JSONResponse:
+        log.warning("dependency unavailable: %s", exc)
+        response = _error(503, "unavailable", "a backing service is unavailable; retry later")
+        response.headers["Retry-After"] = "1"
+        return response
+
+    @app.exception_handler(PermanentError)
+    async def refused(request: Request, exc: PermanentError) -> JSONResponse:
+        log.error("request failed: %s", exc)
+        return _error(503, "unavailable", "the request could not be published")
+
+
+def _field(error: dict[str, object]) -> dict[str, str]:
+    """``{"field", "location", "message"}`` of one pydantic/FastAPI validation error."""
+    loc = [str(p) for p in error.get("loc", ()) or ()]  # type: ignore[attr-defined]
+    location = loc[0] if loc else ""
+    name = ".".join(loc[1:]) if len(loc) > 1 else location
+    return {"field": name, "location": location, "message": str(error.get("msg", ""))}

@@ -1,0 +1,130 @@
+"""The gateway's producer side: publish a RedeemRequested, await its RedeemResult.
+
+Request ids are scoped to the tenant: the ``Idempotency-Key`` of a request becomes
+``gw-`` + sha256(tenant, key)[:40], so the same key sent twice by one tenant is the same
+request (redeemed at most once, same answer), while two tenants using the same key never
+share an outcome (``request_outcomes`` is keyed by request id alone). Without a key the
+request id is a fresh uuid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import uuid
+from concurrent.futures import Executor
+
+from core.adapters.kafka.producer import EventProducer
+from core.adapters.mysql.apikey_store import OutcomeReader, RecordedOutcome
+from core.logging_setup import mask_code
+from core.redemption.model import OUTCOME_MESSAGES
+from producers.gateway.models import PENDING_MESSAGE, RedeemAnswer
+from producers.gateway.results import ResultListener
+from schemas.events import RedeemOutcome, RedeemRequested, RedeemResult
+
+log = logging.getLogger("redeemflow.gateway")
+
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+
+
+def valid_idempotency_key(key: str) -> bool:
+    """Whether a client's Idempotency-Key is acceptable (1-128 of ``[A-Za-z0-9_.:-]``)."""
+    return bool(_IDEMPOTENCY_KEY.match(key))
+
+
+def request_id_for(tenant_id: str, idempotency_key: str | None) -> str:
+    """The request id of a call: derived from (tenant, key) when a key is given."""
+    if idempotency_key is None:
+        return f"gw-{uuid.uuid4().hex}"
+    digest = hashlib.sha256(f"{tenant_id}\n{idempotency_key}".encode()).hexdigest()
+    return f"gw-{digest[:40]}"
+
+
+def answer_from_result(result: RedeemResult) -> RedeemAnswer:
+    """The HTTP answer of a decided request (NOT_FOUND always has the generic message)."""
+    return RedeemAnswer(
+        request_id=result.request_id,
+        outcome=result.outcome,
+        message=OUTCOME_MESSAGES[result.outcome],
+        redemption_id=result.redemption_id,
+        grant_ids=list(result.grant_ids),
+    )
+
+
+def answer_from_record(record: RecordedOutcome) -> RedeemAnswer:
+    """The HTTP answer of an outcome read back from ``request_outcomes``."""
+    outcome = RedeemOutcome(record.outcome)
+    return RedeemAnswer(
+        request_id=record.request_id,
+        outcome=outcome,
+        message=OUTCOME_MESSAGES[outcome],
+        redemption_id=record.redemption_id,
+        grant_ids=record.grant_ids,
+    )
+
+
+def pending_answer(request_id: str) -> RedeemAnswer:
+    """The 202 answer: the request is on its way, its result is not here yet."""
+    return RedeemAnswer(request_id=request_id, outcome="PENDING", message=PENDING_MESSAGE)
+
+
+class Redeemer:
+    """Publishes requests (awaiting durable delivery) and waits a bounded time for results."""
+
+    def __init__(
+        self,
+        producer: EventProducer,
+        listener: ResultListener,
+        outcomes: OutcomeReader,
+        executor: Executor,
+        *,
+        topic: str,
+        timeout: float,
+    ) -> None:
+        self._producer = producer
+        self._listener = listener
+        self._outcomes = outcomes
+        self._executor = executor
+        self._topic = topic
+        self._timeout = timeout
+
+    async def redeem(self, request: RedeemRequested) -> RedeemAnswer:
+        """Publish ``request`` and answer its result, or PENDING after the timeout.
+
+        Raises BrokerUnavailable / DeliveryFailed when the request could not be published.
+        """
+        known = self._listener.recent(request.request_id)
+        if known is not None and known.tenant_id == request.tenant_id:
+            return answer_from_result(known)
+        future = self._listener.expect(request.request_id, request.tenant_id)
+        try:
+            await self._producer.produce_and_wait(
+                self._topic, request.kafka_key(), request.to_bytes()
+            )
+            log.debug("published redeem request code=%s", mask_code(request.code))
+            result = await asyncio.wait_for(asyncio.shield(future), self._timeout)
+        except TimeoutError:
+            log.info("no result within %.1fs: answering PENDING", self._timeout)
+            return pending_answer(request.request_id)
+        finally:
+            self._listener.forget(request.request_id, future)
+        return answer_from_result(result)
+
+    async def lookup(self, tenant_id: str, request_id: str) -> RedeemAnswer | None:
+        """A request's answer from the LRU, else MySQL; PENDING if published here lately."""
+        known = self._listener.recent(request_id)
+        if known is not None:
+            return answer_from_result(known) if known.tenant_id == tenant_id else None
+        loop = asyncio.get_running_loop()
+        record = await loop.run_in_executor(
+            self._executor, self._outcomes.find, tenant_id, request_id
+        )
+        if record is not None:
+            return answer_from_record(record)
+        if self._listener.watching(request_id) == tenant_id:
+            return pending_answer(request_id)
+        return None
+
