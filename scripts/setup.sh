@@ -44,3 +44,6 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 log "ready: $(.venv/bin/redeemflow --help >/dev/null && echo 'redeemflow CLI installed')"
+
+# The TypeScript SDK's build and test tools (tests/e2e/test_sdk.py runs them).
+if [ -f sdk/typescript/package.json ]; then (cd sdk/typescript && npm ci --no-audit --no-fund); fi
