@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -42,8 +43,13 @@ class RawEvent:
 def raw_events(events: Sequence[Any]) -> list[RawEvent]:
     """faust events -> RawEvent (the message's own bytes, untouched)."""
     return [
-        RawEvent(e.message.topic, e.message.partition, e.message.offset, e.message.key,
-                 e.message.value or b"")
+        RawEvent(
+            e.message.topic,
+            e.message.partition,
+            e.message.offset,
+            e.message.key,
+            e.message.value or b"",
+        )
         for e in events
     ]
 
@@ -90,6 +96,17 @@ class BatchRunner(Generic[M]):
             raise
 
     async def _handle(self, events: list[RawEvent]) -> None:
+        started = time.perf_counter()
+        try:
+            await self._decode_and_process(events)
+        finally:
+            log.debug(
+                "batch of %d handled in %.1f ms",
+                len(events),
+                (time.perf_counter() - started) * 1000,
+            )
+
+    async def _decode_and_process(self, events: list[RawEvent]) -> None:
         good: list[tuple[RawEvent, M]] = []
         dead: list[OutboundMessage] = []
         for event in events:
@@ -114,8 +131,14 @@ class BatchRunner(Generic[M]):
     async def _split(self, items: list[tuple[RawEvent, M]], error: BaseException) -> None:
         if len(items) == 1:
             event = items[0][0]
-            log.error("dead-lettering %s[%d]@%d: %s\n%s", event.topic, event.partition,
-                      event.offset, error, "".join(traceback.format_exception(error)))
+            log.error(
+                "dead-lettering %s[%d]@%d: %s\n%s",
+                event.topic,
+                event.partition,
+                event.offset,
+                error,
+                "".join(traceback.format_exception(error)),
+            )
             await self._retrying(lambda: self._publisher.publish([dead_letter(event, error)]))
             self.dead_lettered += 1
             return

@@ -42,6 +42,8 @@ Tag = Annotated[
 
 
 def _require_utc(value: datetime) -> datetime:
+    if value.tzinfo is UTC:
+        return value
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("timestamp must carry a timezone (UTC)")
     return value.astimezone(UTC)

@@ -31,6 +31,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
             "REDEEMFLOW_TOPIC_PREFIX": settings.topic_prefix,
             "REDEEMFLOW_TOPIC_PARTITIONS": str(settings.topic_partitions),
             "REDEEMFLOW_CONSUMER_GROUP": settings.consumer_group,
+            "REDEEMFLOW_REDEEM_BATCH_SIZE": str(settings.redeem_batch_size),
+            "REDEEMFLOW_REDEEM_BATCH_WINDOW_SECONDS": str(settings.redeem_batch_window_seconds),
             "REDEEMFLOW_USER_FAILED_ATTEMPTS_PER_HOUR": str(settings.user_failed_attempts_per_hour),
             "REDEEMFLOW_DEVICE_FAILED_ATTEMPTS_PER_HOUR": str(
                 settings.device_failed_attempts_per_hour

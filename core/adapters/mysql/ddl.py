@@ -126,8 +126,7 @@ CREATE TABLE redemptions (
     granted_at DATETIME(6) NULL,
     UNIQUE KEY uk_request (request_id),
     KEY idx_pending (status, claimed_at),
-    KEY idx_code (tenant_id, code),
-    KEY idx_user (tenant_id, user_id)
+    KEY idx_code (tenant_id, code)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
 """
 

@@ -288,7 +288,7 @@ def _commit_tenant(
             text(
                 "INSERT INTO redemptions (redemption_id, request_id, tenant_id, code, campaign_id,"
                 " product_code, user_id, device_id, channel, status, grants_json, claimed_at)"
-                " VALUES (:rid, :req, :t, :code, :c, :p, :u, :d, :ch, 1, :g, :now)"
+                " VALUES (:rid, :req, :t, :code, :c, :p, :u, :d, :ch, :st, :g, :now)"
             ),
             redemptions,
         )
@@ -321,26 +321,26 @@ def _write_codes(
     claims: list[Attempt],
     now: datetime,
 ) -> None:
+    """One UPDATE for every changed code of the tenant (joined to a derived table of values)."""
     changed = [s for code, s in states.items() if used[code] != s.used_count]
     if not changed:
         return
     last_user = {a.code: a.request.user_id for a in claims if a.outcome is RedeemOutcome.REDEEMED}
+    params: dict[str, object] = {"t": tenant_id, "now": now}
+    selects = []
+    for i, state in enumerate(changed):
+        selects.append(f"SELECT :id{i} AS id, :n{i} AS n, :s{i} AS s, :u{i} AS u")
+        params[f"id{i}"] = state.row_id
+        params[f"n{i}"] = used[state.code]
+        params[f"s{i}"] = 1 if used[state.code] >= state.use_limit else 0
+        params[f"u{i}"] = last_user.get(state.code)
     conn.execute(
         text(
-            "UPDATE redeem_codes SET used_count = :n, status = :s, act_user_id = :u,"
-            " act_time = :now, claimed_at = :now WHERE tenant_id = :t AND id = :id"
+            "UPDATE redeem_codes c JOIN (" + " UNION ALL ".join(selects) + ") v ON c.id = v.id"
+            " SET c.used_count = v.n, c.status = v.s, c.act_user_id = v.u, c.act_time = :now,"
+            " c.claimed_at = :now WHERE c.tenant_id = :t"
         ),
-        [
-            {
-                "n": used[s.code],
-                "s": 1 if used[s.code] >= s.use_limit else 0,
-                "u": last_user.get(s.code),
-                "now": now,
-                "t": tenant_id,
-                "id": s.row_id,
-            }
-            for s in changed
-        ],
+        params,
     )
 
 
@@ -354,6 +354,7 @@ def _redemption_row(attempt: Attempt, state: CodeState, now: datetime) -> dict[s
         "c": state.campaign_id,
         "p": request.product_code,
         "u": request.user_id,
+        "st": 1,
         "d": request.device_id,
         "ch": request.channel.value,
         "g": orjson.dumps([g.model_dump(mode="json") for g in attempt.grants]).decode(),

@@ -1,0 +1,256 @@
+"""Redemption throughput and latency through real worker processes.
+
+Measures, on its own embedded broker, database and Redis prefix:
+
+1. sustained: N requests for N fresh single-use codes published as fast as possible to one
+   worker (batched path); time from the first publish to the last result;
+2. latency: requests offered at a fixed rate (default 500/s), p50/p99 from publish to result;
+3. naive: the same workload as 1 through the same worker run with batches of one request
+   (one Lua call, its own MySQL transaction, an awaited produce per request).
+
+    python bench/redeem.py [--requests 20000] [--rate 500] [--seconds 10] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+from confluent_kafka import Consumer, TopicPartition
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._stack import throwaway_stack
+from bench.seed import seed_codes
+from core.adapters.kafka.producer import EventProducer
+from core.bootstrap import bootstrap
+from core.settings import Settings
+from core.topics import Topic
+from schemas.events import RedeemRequested
+from tests.e2e.harness import WorkerProcess
+
+console = Console(stderr=True)
+
+
+class ResultWatcher:
+    """Reads redeem.results in a thread and stamps the arrival time of each request_id."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.arrived: dict[str, float] = {}
+        self.outcomes: dict[str, str] = {}
+        self._stop = threading.Event()
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": settings.kafka_bootstrap_servers,
+                "group.id": f"bench-{uuid.uuid4().hex[:6]}",
+                "enable.auto.commit": False,
+                "fetch.wait.max.ms": 5,
+            }
+        )
+        topic = settings.topic(Topic.REDEEM_RESULTS)
+        parts = self._consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        self._consumer.assign([TopicPartition(topic, p, 0) for p in parts])
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for message in self._consumer.consume(2000, 0.05):
+                if message.error():
+                    continue
+                now = time.perf_counter()
+                rid = (message.key() or b"").decode()
+                self.arrived.setdefault(rid, now)
+                self.outcomes.setdefault(rid, orjson.loads(message.value())["outcome"])
+
+    def wait_for(self, ids: list[str], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(i in self.arrived for i in ids):
+                return True
+            time.sleep(0.01)
+        return False
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._consumer.close()
+
+
+def make_requests(tenant: str, campaign_codes: list[str]) -> list[RedeemRequested]:
+    return [
+        RedeemRequested(
+            request_id=f"b{uuid.uuid4().hex}",
+            tenant_id=tenant,
+            product_code="APP_A",
+            code=code,
+            user_id=f"u{i}",
+            channel="app",
+        )
+        for i, code in enumerate(campaign_codes)
+    ]
+
+
+def warm_up(
+    settings: Settings, producer: EventProducer, watcher: ResultWatcher, tenant: str, code: str
+) -> None:
+    """Publish one request and wait for its result: the worker has joined and is warm."""
+    [req] = make_requests(tenant, [code])
+    producer.produce(settings.topic(Topic.REDEEM_REQUESTS), req.kafka_key(), req.to_bytes())
+    producer.flush(30)
+    if not watcher.wait_for([req.request_id], 90):
+        raise SystemExit("worker did not answer the warm-up request")
+
+
+def sustained(
+    settings: Settings,
+    producer: EventProducer,
+    watcher: ResultWatcher,
+    requests: list[RedeemRequested],
+) -> dict[str, float]:
+    topic = settings.topic(Topic.REDEEM_REQUESTS)
+    start = time.perf_counter()
+    for req in requests:
+        producer.produce(topic, req.kafka_key(), req.to_bytes())
+    producer.flush(60)
+    published = time.perf_counter()
+    ids = [r.request_id for r in requests]
+    if not watcher.wait_for(ids, 600):
+        missing = sum(1 for i in ids if i not in watcher.arrived)
+        raise SystemExit(f"{missing} results missing")
+    end = max(watcher.arrived[i] for i in ids)
+    redeemed = sum(1 for i in ids if watcher.outcomes[i] == "REDEEMED")
+    return {
+        "requests": len(ids),
+        "redeemed": redeemed,
+        "seconds": end - start,
+        "per_second": len(ids) / (end - start),
+        "publish_seconds": published - start,
+    }
+
+
+def offered(
+    settings: Settings,
+    producer: EventProducer,
+    watcher: ResultWatcher,
+    requests: list[RedeemRequested],
+    rate: float,
+) -> dict[str, float]:
+    topic = settings.topic(Topic.REDEEM_REQUESTS)
+    sent: dict[str, float] = {}
+    start = time.perf_counter()
+    for index, req in enumerate(requests):
+        due = start + index / rate
+        while (now := time.perf_counter()) < due:
+            time.sleep(min(due - now, 0.002))
+        sent[req.request_id] = time.perf_counter()
+        producer.produce(topic, req.kafka_key(), req.to_bytes())
+        producer.poll(0)
+    producer.flush(60)
+    ids = list(sent)
+    if not watcher.wait_for(ids, 120):
+        raise SystemExit("latency run: results missing")
+    latencies = sorted((watcher.arrived[i] - sent[i]) * 1000 for i in ids)
+    return {
+        "requests": len(ids),
+        "rate": rate,
+        "p50_ms": statistics.median(latencies),
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1],
+        "max_ms": latencies[-1],
+    }
+
+
+def run_worker_phase(
+    settings: Settings, tenant: str, codes: list[str], log_dir: Path, batch: int, phase
+) -> dict[str, float]:
+    worker_settings = settings.model_copy(update={"redeem_batch_size": batch})
+    worker = WorkerProcess(worker_settings, log_dir, f"worker-b{batch}").start()
+    watcher = ResultWatcher(settings)
+    try:
+        with EventProducer(settings, linger_ms=2) as producer:
+            warm_up(settings, producer, watcher, tenant, codes[0])
+            return phase(producer, watcher, codes[1:])
+    finally:
+        watcher.close()
+        worker.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--rate", type=float, default=500.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--naive-requests", type=int, default=3_000)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    latency_n = int(args.rate * args.seconds)
+    total = args.requests + latency_n + args.naive_requests + 3
+    log_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"redeemflow-bench-{uuid.uuid4().hex[:6]}"
+    log_dir.mkdir(parents=True)
+    with throwaway_stack(partitions=8, user_failed_attempts_per_hour=10**9) as settings:
+        with bootstrap(settings) as container:
+            console.print(f"seeding {total:,} codes ...")
+            tenant, codes = seed_codes(container, total)
+        fast_codes = codes[: args.requests + 1]
+        lat_codes = codes[args.requests + 1 : args.requests + 2 + latency_n]
+        naive_codes = codes[args.requests + 2 + latency_n :]
+        console.print("batched worker: sustained run ...")
+        fast = run_worker_phase(
+            settings,
+            tenant,
+            fast_codes,
+            log_dir,
+            1000,
+            lambda p, w, c: sustained(settings, p, w, make_requests(tenant, c)),
+        )
+        console.print(f"batched worker: latency at {args.rate:.0f}/s offered ...")
+        lat = run_worker_phase(
+            settings,
+            tenant,
+            lat_codes,
+            log_dir,
+            1000,
+            lambda p, w, c: offered(settings, p, w, make_requests(tenant, c), args.rate),
+        )
+        console.print("naive worker (batch of 1) ...")
+        naive = run_worker_phase(
+            settings,
+            tenant,
+            naive_codes,
+            log_dir,
+            1,
+            lambda p, w, c: sustained(settings, p, w, make_requests(tenant, c)),
+        )
+    report = {
+        "sustained": fast,
+        "latency": lat,
+        "naive": naive,
+        "speedup_vs_naive": fast["per_second"] / naive["per_second"],
+    }
+    if args.json:
+        print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+        return
+    table = Table(title="redeemflow redemption benchmark (1 worker, 2 cores)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_column("goal", justify="right")
+    table.add_row("sustained redemptions/s", f"{fast['per_second']:,.0f}", ">= 3,000")
+    table.add_row("  requests / redeemed", f"{fast['requests']:,} / {fast['redeemed']:,}", "")
+    table.add_row(f"p50 latency at {args.rate:.0f}/s (ms)", f"{lat['p50_ms']:.1f}", "")
+    table.add_row(f"p99 latency at {args.rate:.0f}/s (ms)", f"{lat['p99_ms']:.1f}", "<= 100")
+    table.add_row("naive path redemptions/s", f"{naive['per_second']:,.0f}", "")
+    table.add_row("batched / naive", f"{report['speedup_vs_naive']:.1f}x", ">= 3x")
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
