@@ -225,3 +225,43 @@ async def test_scope_and_threshold(container) -> None:
                                     " AND status = 1"), {"t": theirs.tenant_id}).scalar()
     assert pending == 1, "another tenant's rows are not touched"
     await compensate(container, log, theirs.tenant_id)
+
+
+async def test_sweep_publishes_one_job_id_per_interval(base_settings) -> None:
+    from datetime import UTC, datetime
+
+    from compensation.sweep import publish_sweep
+    from schemas.events import CompensationJob
+
+    log = CrashPublisher()
+    at = datetime(2026, 1, 1, 12, 0, 5, tzinfo=UTC)
+    first = await publish_sweep(base_settings, log, lambda: at)
+    same = await publish_sweep(base_settings, log, lambda: at.replace(second=40))
+    later = await publish_sweep(base_settings, log, lambda: at.replace(minute=1, second=5))
+    assert first and same and later
+    assert first.job_id == same.job_id != later.job_id
+    assert first.older_than_seconds == base_settings.compensation_threshold_seconds
+    [message, *_] = log.on("compensation.jobs")
+    assert CompensationJob.from_bytes(message.value).job_id == first.job_id
+    log.fail_next = 1
+    assert await publish_sweep(base_settings, log, lambda: at) is None, "logged, not raised"
+
+
+def test_cli_inline_dry_run_json(container, base_settings) -> None:
+    from typer.testing import CliRunner
+
+    from cli.compensate import app
+    from core.compensation import parse_duration
+    from tests.e2e.harness import settings_env
+
+    assert [parse_duration(t) for t in ("30s", "5m", "2h", "90")] == [30, 300, 7200, 90]
+    seeded = seed_campaign(container, count=1)
+    result = CliRunner().invoke(
+        app, ["--tenant-id", seeded.tenant_id, "--older-than", "0s", "--dry-run", "--inline",
+              "--json"], env=settings_env(base_settings))
+    assert result.exit_code == 0, result.output
+    report = orjson.loads(result.stdout[result.stdout.index("{"):])
+    assert report["dry_run"] is True and report["examined"] == 0
+    bad = CliRunner().invoke(app, ["--older-than", "soon", "--inline"],
+                             env=settings_env(base_settings))
+    assert bad.exit_code == 2

@@ -1,0 +1,179 @@
+"""Chaos bench: N requests over 2 worker processes, SIGKILLs, a Redis loss, compensation.
+
+While requests are published at a steady pace, a random worker is SIGKILLed and replaced
+``--kills`` times at random moments, and this run's Redis keys are deleted once. When every
+request has a result, one compensation job runs through the workers' agent; then the
+invariants I1-I7 are checked from the topics and the database. Exit status 1 on FAIL.
+
+    python bench/chaos.py [--requests 20000] [--kills 5] [--seed S] [--json]
+
+Own embedded broker, database and Redis prefix (all removed at the end).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench._harness import (
+    TopicReader,
+    Workload,
+    build_workload,
+    check_invariants,
+    flush_prefix,
+    throwaway_stack,
+)
+from core.adapters.kafka.producer import EventProducer
+from core.bootstrap import bootstrap
+from core.compensation import new_job
+from core.compensation.reports import ReportWatcher, publish_job
+from core.settings import Settings
+from core.topics import Topic
+from schemas.events import RedeemResult
+from tests.e2e.harness import WorkerProcess
+
+err = Console(stderr=True)
+
+
+def publish_paced(
+    settings: Settings, work: Workload, seconds: float, done: threading.Event
+) -> None:
+    """Publish the requests in chunks spread over ``seconds`` (so the chaos hits mid-stream)."""
+    chunks = max(int(seconds / 0.25), 1)
+    size = -(-len(work.requests) // chunks)
+    with EventProducer(settings) as producer:
+        for start in range(0, len(work.requests), size):
+            for r in work.requests[start:start + size]:
+                producer.produce(settings.topic(Topic.REDEEM_REQUESTS), r.kafka_key(), r.to_bytes())
+            producer.flush(60)
+            time.sleep(0.25)
+    done.set()
+
+
+def chaos(settings: Settings, workers: list[WorkerProcess], kills: int, window: float,
+          rng: random.Random, log_dir: Path, events: list[str]) -> None:
+    """Kill and replace a random worker ``kills`` times, and flush Redis once, at random."""
+    moments = sorted(rng.uniform(2.0, window) for _ in range(kills))
+    flush_at = rng.uniform(2.0, window)
+    started = time.monotonic()
+    for i, moment in enumerate(moments):
+        time.sleep(max(0.0, moment - (time.monotonic() - started)))
+        if flush_at <= moment and flush_at >= 0:
+            events.append(f"{time.monotonic() - started:5.1f}s redis flush: "
+                          f"{flush_prefix(settings)} keys")
+            flush_at = -1.0
+        victim = rng.randrange(len(workers))
+        workers[victim].kill()
+        workers[victim] = WorkerProcess(settings, log_dir, f"w{victim}-{i + 1}").start()
+        events.append(f"{time.monotonic() - started:5.1f}s SIGKILL worker {victim}, restarted")
+    if flush_at >= 0:
+        events.append(f"{time.monotonic() - started:5.1f}s redis flush: "
+                      f"{flush_prefix(settings)} keys")
+
+
+def wait_for_results(settings: Settings, work: Workload, timeout: float) -> TopicReader:
+    """Read results until every request id has one (progress bar on stderr)."""
+    reader = TopicReader(settings, Topic.REDEEM_RESULTS)
+    wanted = {r.request_id for r in work.requests}
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout
+    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err) as bar:
+        task = bar.add_task("results", total=len(wanted))
+        while len(seen) < len(wanted) and time.monotonic() < deadline:
+            before = len(reader.values)
+            reader.poll(0.5)
+            seen.update(RedeemResult.from_bytes(v).request_id for v in reader.values[before:])
+            bar.update(task, completed=len(seen & wanted))
+    return reader
+
+
+def run(args: argparse.Namespace) -> dict[str, object]:
+    rng = random.Random(args.seed)
+    run_id = uuid.uuid4().hex[:8]
+    log_dir = Path(tempfile.mkdtemp(prefix=f"chaos-{run_id}-"))
+    with throwaway_stack(run_id) as settings, bootstrap(settings) as container:
+        err.print(f"[bold]chaos {run_id}[/bold]: seeding {args.requests} requests...")
+        work = build_workload(container, args.requests, rng)
+        workers = [WorkerProcess(settings, log_dir, f"w{i}").start() for i in range(2)]
+        events: list[str] = []
+        published = threading.Event()
+        window = max(args.requests / 1000.0, 10.0)
+        started = time.monotonic()
+        publisher = threading.Thread(target=publish_paced, args=(settings, work, window, published))
+        publisher.start()
+        try:
+            chaos(settings, workers, args.kills, window, rng, log_dir, events)
+            publisher.join()
+            results = wait_for_results(settings, work, timeout=600)
+            processing = time.monotonic() - started
+            job = new_job(older_than_seconds=0, requested_by="chaos")
+            with ReportWatcher(settings) as watcher:
+                publish_job(container, job)
+                report = watcher.wait(job.job_id, timeout=300)
+        finally:
+            codes = [w.stop() for w in workers]
+        grants = TopicReader(settings, Topic.REWARD_GRANTS)
+        while grants.poll(1.0):
+            pass
+        figures = check_invariants(container, work, results.values, grants.values)
+        results.close()
+        grants.close()
+    for event in events:
+        err.print(event)
+    figures.update({
+        "processing_seconds": round(processing, 1), "kills": args.kills, "redis_flushes": 1,
+        "compensation": report.model_dump(mode="json") if report else None,
+        "worker_exit_codes": codes, "worker_logs": str(log_dir),
+    })
+    verdicts = [figures[k] for k in ("I1", "I2", "I3", "I4", "I5", "I6", "I7")]
+    figures["verdict"] = "PASS" if all(verdicts) and report is not None else "FAIL"
+    return figures
+
+
+def print_table(figures: dict[str, object]) -> None:
+    table = Table(title="chaos bench")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in figures.items():
+        if key == "compensation" and isinstance(value, dict):
+            value = ", ".join(f"{k} {value[k]}" for k in (
+                "examined", "marked_granted", "regranted", "released_in_cache", "failed"))
+        if isinstance(value, bool):
+            value = "PASS" if value else "FAIL"
+        table.add_row(key, str(value))
+    Console().print(table)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--kills", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    figures = run(args)
+    if args.json:
+        import orjson
+
+        sys.stdout.write(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        print_table(figures)
+    return 0 if figures["verdict"] == "PASS" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
