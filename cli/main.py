@@ -29,6 +29,7 @@ def _register_optional() -> None:
         ("cli.redeem", "redeem"),
         ("cli.worker", "worker"),
         ("cli.demo", "demo"),
+        ("cli.up", "up"),
         ("cli.compensate", "compensate"),
         ("cli.cache", "cache"),
         ("cli.dlq", "dlq"),

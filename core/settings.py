@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 
+import orjson
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
@@ -91,6 +93,24 @@ class Settings(BaseSettings):
     def rate_limit_for(self, product_code: str) -> RateLimitTier:
         """The hour/day limits of a product line."""
         return self.rate_limits.get(product_code, self.default_rate_limit)
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as ``REDEEMFLOW_*`` variables, so a child process sees the same."""
+        env = {}
+        for name, value in self.model_dump(mode="json").items():
+            if isinstance(getattr(self, name), SecretStr):
+                value = getattr(self, name).get_secret_value()
+            elif name == "tenant_code_secrets":
+                value = {k: v.get_secret_value() for k, v in self.tenant_code_secrets.items()}
+            text = value if isinstance(value, str) else orjson.dumps(value).decode()
+            env[f"REDEEMFLOW_{name.upper()}"] = text
+        return env
+
+
+def child_environment(settings: Settings) -> dict[str, str]:
+    """The current environment without ``REDEEMFLOW_*`` variables, plus ``settings`` as such."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("REDEEMFLOW_")}
+    return {**base, **settings.to_env()}
 
 
 def load_settings(**overrides: object) -> Settings:

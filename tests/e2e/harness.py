@@ -6,40 +6,20 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
-from confluent_kafka import Consumer, TopicPartition
-
 from core.adapters.kafka.producer import EventProducer
-from core.settings import Settings
+from core.settings import Settings, child_environment
+from producers.reader import read_topic
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a child process see ``settings``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REDEEMFLOW_")}
-    env.update(
-        {
-            "REDEEMFLOW_DATABASE_URL": settings.database_url,
-            "REDEEMFLOW_REDIS_URL": settings.redis_url,
-            "REDEEMFLOW_REDIS_KEY_PREFIX": settings.redis_key_prefix,
-            "REDEEMFLOW_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-            "REDEEMFLOW_TOPIC_PREFIX": settings.topic_prefix,
-            "REDEEMFLOW_TOPIC_PARTITIONS": str(settings.topic_partitions),
-            "REDEEMFLOW_CONSUMER_GROUP": settings.consumer_group,
-            "REDEEMFLOW_REDEEM_BATCH_SIZE": str(settings.redeem_batch_size),
-            "REDEEMFLOW_REDEEM_BATCH_WINDOW_SECONDS": str(settings.redeem_batch_window_seconds),
-            "REDEEMFLOW_USER_FAILED_ATTEMPTS_PER_HOUR": str(settings.user_failed_attempts_per_hour),
-            "REDEEMFLOW_DEVICE_FAILED_ATTEMPTS_PER_HOUR": str(
-                settings.device_failed_attempts_per_hour
-            ),
-        }
-    )
-    return env
+    return child_environment(settings)
 
 
 class WorkerProcess:
@@ -108,25 +88,9 @@ def publish(settings: Settings, topic: str, messages: Iterable[tuple[bytes | str
 
 
 def consume_all(settings: Settings, topic: str, expected: int, timeout: float = 120.0) -> list:
-    """Read a topic from the beginning until ``expected`` records arrived or time ran out."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap_servers,
-            "group.id": f"test-reader-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-        }
+    """Read a topic from the beginning until ``expected`` records arrived (plus a second of
+    stragglers, so duplicates show up) or time ran out."""
+    return read_topic(
+        settings, topic, done=lambda records: len(records) >= expected, timeout=timeout,
+        linger=1.0,
     )
-    name = settings.topic(topic)
-    partitions = consumer.list_topics(name, timeout=10).topics[name].partitions
-    consumer.assign([TopicPartition(name, p, 0) for p in partitions])
-    records = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(records) < expected and time.monotonic() < deadline:
-            batch = consumer.consume(1000, 0.5)
-            records.extend(m for m in batch if m.error() is None)
-        if len(records) >= expected:  # pick up any extra (duplicates) briefly
-            records.extend(m for m in consumer.consume(1000, 1.0) if m.error() is None)
-    finally:
-        consumer.close()
-    return records

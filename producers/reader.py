@@ -1,0 +1,47 @@
+"""Read a contract topic from its beginning (ops tools, the demo, tests)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+
+from core.errors import BrokerUnavailable
+from core.settings import Settings
+
+
+def read_topic(
+    settings: Settings,
+    topic: str,
+    *,
+    done: Callable[[list[Message]], bool],
+    timeout: float,
+    linger: float = 0.0,
+) -> list[Message]:
+    """Every record of ``settings.topic(topic)`` from offset 0 until ``done(records)`` holds
+    or ``timeout`` passes; then keeps reading ``linger`` seconds more (late duplicates)."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap_servers,
+            "group.id": f"redeemflow-reader-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+        }
+    )
+    name = settings.topic(topic)
+    records: list[Message] = []
+    try:
+        partitions = consumer.list_topics(name, timeout=10).topics[name].partitions
+        consumer.assign([TopicPartition(name, p, 0) for p in partitions])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not done(records):
+            records.extend(m for m in consumer.consume(1000, 0.2) if m.error() is None)
+        end = time.monotonic() + linger
+        while time.monotonic() < end:
+            records.extend(m for m in consumer.consume(1000, 0.2) if m.error() is None)
+    except KafkaException as exc:
+        raise BrokerUnavailable(f"reading {name}: {exc}") from exc
+    finally:
+        consumer.close()
+    return records
