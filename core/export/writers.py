@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -29,7 +30,9 @@ class ExportFormat(StrEnum):
     CSV = "csv"
 
 
-Row = tuple[str, str, str, datetime | None, datetime | None]
+#: code, campaign, reward, valid_from, expired_at (times as ``YYYY-MM-DD HH:MM:SS`` UTC text)
+Row = tuple[str, str, str, str | None, str | None]
+_EXCEL_EPOCH = datetime(1899, 12, 30)
 
 
 class RowWriter(Protocol):
@@ -42,8 +45,11 @@ class RowWriter(Protocol):
         """Finish the file."""
 
 
-def _iso(moment: datetime | None) -> str:
-    return moment.isoformat(sep=" ", timespec="seconds") if moment is not None else ""
+@lru_cache(maxsize=4096)
+def excel_serial(moment: str) -> float:
+    """An Excel date serial for a time text (codes of a batch share times: cached)."""
+    delta = datetime.fromisoformat(moment) - _EXCEL_EPOCH
+    return delta.days + delta.seconds / 86_400
 
 
 class CsvRowWriter:
@@ -56,8 +62,7 @@ class CsvRowWriter:
 
     def write(self, row: Row) -> None:
         """Append one row."""
-        code, campaign, reward, valid_from, expired_at = row
-        self._csv.writerow((code, campaign, reward, _iso(valid_from), _iso(expired_at)))
+        self._csv.writerow(row)
 
     def close(self) -> None:
         """Flush and close the file."""
@@ -97,7 +102,7 @@ class XlsxRowWriter:
         sheet.write_string(line, 2, reward)
         for col, moment in ((3, valid_from), (4, expired_at)):
             if moment is not None:
-                sheet.write_datetime(line, col, moment, self._date)
+                sheet.write_number(line, col, excel_serial(moment), self._date)
 
     def close(self) -> None:
         """Assemble and write the workbook."""
