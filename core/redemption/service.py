@@ -80,10 +80,15 @@ class RedemptionService:
         if claims or decided:
             await self._run(self._store.commit, claims, decided, campaigns, naive_now)
             await self._cache.repair(claims)
-        await self._deliver_grants([a for a in unique if a.grants_pending], naive_now)
+        pending = [a for a in unique if a.grants_pending]
+        await self._produce_grants(pending)
         by_id = {a.request_id: a for a in unique}
         results = [by_id[a.request_id].result(now) for a in attempts]
-        await self._publisher.publish([_result_message(self._settings, r) for r in results])
+        # grants are durable: recording them and answering need not wait for each other
+        await asyncio.gather(
+            self._record_grants(pending, naive_now),
+            self._publisher.publish([_result_message(self._settings, r) for r in results]),
+        )
         return results
 
     async def _run(self, func: Callable[..., T], *args: Any) -> T:
@@ -182,9 +187,7 @@ class RedemptionService:
         campaign = campaigns.get(attempt.campaign_id or "")
         attempt.grants = build_grants(attempt, campaign, now) if campaign else []
 
-    async def _deliver_grants(self, pending: list[Attempt], now: datetime) -> None:
-        if not pending:
-            return
+    async def _produce_grants(self, pending: list[Attempt]) -> None:
         topic = self._settings.topic(Topic.REWARD_GRANTS)
         await self._publisher.publish(
             [
@@ -193,9 +196,10 @@ class RedemptionService:
                 for g in a.grants
             ]
         )
-        await self._run(self._store.record_grants, pending, now)
-        for attempt in pending:
-            attempt.grants_pending = False
+
+    async def _record_grants(self, pending: list[Attempt], now: datetime) -> None:
+        if pending:
+            await self._run(self._store.record_grants, pending, now)
 
 
 def _result_message(settings: Settings, result: RedeemResult) -> OutboundMessage:
