@@ -147,7 +147,6 @@ def check_invariants(
         outcomes[r.request_id].add((r.outcome, r.redemption_id, tuple(r.grant_ids), r.tenant_id))
     grant_ids = [RewardGrant.from_bytes(v).grant_id for v in grants]
     by_id = {r.request_id: r for r in work.requests}
-    tenants = sorted({c.tenant_id for c in work.campaigns})
     with container.engine.connect() as conn:
         redemptions = conn.execute(text(
             "SELECT redemption_id, request_id, tenant_id, code, campaign_id, user_id, status,"
@@ -170,7 +169,7 @@ def check_invariants(
     i3 = set(grant_ids) == stored_grants
     i4 = set(outcomes) == set(by_id) and all(len(v) == 1 for v in outcomes.values())
     stuck = sum(1 for c in codes if c.status == 1) + sum(1 for r in redemptions if r.status == 1)
-    mismatches = sum(len(cache_mismatches(container, t, limit=10**9)) for t in tenants)
+    mismatches = len(redis_mismatches(container, work))
     i7 = all(next(iter(v))[3] == by_id[rid].tenant_id for rid, v in outcomes.items()) and all(
         next(iter(outcomes[rid]))[0] is RedeemOutcome.NOT_FOUND for rid in work.cross_tenant) \
         and all(r.tenant_id == by_id[r.request_id].tenant_id for r in redemptions)
@@ -182,6 +181,18 @@ def check_invariants(
         "I1": i1, "I2": i2, "I3": i3, "I4": i4, "I5": stuck == 0, "I6": mismatches == 0,
         "I7": i7,
     }
+
+
+def redis_mismatches(container: Container, work: Workload) -> list[str]:
+    """Every difference between Redis and MySQL over the workload's tenants."""
+    tenants = sorted({c.tenant_id for c in work.campaigns})
+    return [m for t in tenants for m in cache_mismatches(container, t, limit=10**9)]
+
+
+def mismatch_kinds(problems: list[str]) -> str:
+    """``code 3, user 14`` style summary of mismatch descriptions."""
+    kinds = collections.Counter(p.split(" ", 1)[0] for p in problems)
+    return ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) or "none"
 
 
 def _json(value: object) -> list[dict]:

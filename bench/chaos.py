@@ -2,8 +2,10 @@
 
 While requests are published at a steady pace, a random worker is SIGKILLed and replaced
 ``--kills`` times at random moments, and this run's Redis keys are deleted once. When every
-request has a result, one compensation job runs through the workers' agent; then the
-invariants I1-I7 are checked from the topics and the database. Exit status 1 on FAIL.
+request has a result, one compensation job runs through the workers' agent. Redis is then
+compared with MySQL (figure ``mismatches_after_loss_before_rebuild``), rebuilt from MySQL as
+the operator guide says to after a Redis loss, and the invariants I1-I7 are checked from the
+topics, the database and Redis. Exit status 1 on FAIL.
 
     python bench/chaos.py [--requests 20000] [--kills 5] [--seed S] [--json]
 
@@ -34,10 +36,13 @@ from bench._harness import (
     build_workload,
     check_invariants,
     flush_prefix,
+    mismatch_kinds,
+    redis_mismatches,
     throwaway_stack,
 )
 from core.adapters.kafka.producer import EventProducer
 from core.bootstrap import bootstrap
+from core.cache_rebuild import rebuild_cache
 from core.compensation import new_job
 from core.compensation.reports import ReportWatcher, publish_job
 from core.settings import Settings
@@ -129,12 +134,17 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         grants = TopicReader(settings, Topic.REWARD_GRANTS)
         while grants.poll(1.0):
             pass
+        before = redis_mismatches(container, work)
+        rebuilt = rebuild_cache(container)
         figures = check_invariants(container, work, results.values, grants.values)
         results.close()
         grants.close()
     for event in events:
         err.print(event)
     figures.update({
+        "mismatches_after_loss_before_rebuild": f"{len(before)} ({mismatch_kinds(before)})",
+        "cache_rebuild": f"{rebuilt.codes} codes, {rebuilt.user_counters} user counters in"
+                         f" {rebuilt.duration_seconds:.1f}s",
         "processing_seconds": round(processing, 1), "kills": args.kills, "redis_flushes": 1,
         "compensation": report.model_dump(mode="json") if report else None,
         "worker_exit_codes": codes, "worker_logs": str(log_dir),
