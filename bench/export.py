@@ -1,0 +1,154 @@
+"""Benchmark: export N codes to .xlsx and to .csv; seconds, rows/s and peak RSS of each.
+
+Creates its own throwaway database (created + migrated, dropped at the end) and Redis key
+prefix, bulk-loads 2 x N codes into two campaigns with LOAD DATA LOCAL INFILE, then runs
+``core.export.export_codes`` once per format, each in a fresh process, so ``ru_maxrss``
+is that export's own peak (the process baseline after imports is printed beside it).
+
+    python bench/export.py --count 1000000 [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import create_engine, text
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from core.adapters.mysql.migrate import upgrade
+from core.bootstrap import bootstrap
+from core.settings import Settings, load_settings
+
+RULE = {"codeType": "RANDOM_ALPHANUM", "length": 12, "validDays": 30,
+        "rewardRules": [{"type": "COUPON", "id": "BENCH"}]}
+ACCOUNT = "bench-admin"
+
+
+def _settings(run: str) -> Settings:
+    base = load_settings()
+    url = base.database._replace(database=f"rf_bench_export_{run}")
+    return Settings(**{**base.model_dump(), "database_url": url.render_as_string(False),
+                       "redis_key_prefix": f"rfbenchx{run}"})
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _campaign(conn: object, tenant: str, campaign: str, now: datetime) -> None:
+    conn.execute(text(  # type: ignore[attr-defined]
+        "INSERT INTO campaigns (campaign_id, tenant_id, product_code, name, status, rule_json,"
+        " request_hash, valid_from, valid_until, created_by, created_at, updated_at)"
+        " VALUES (:c, :t, 'APP_A', 'bench', 'ACTIVE', :r, :h, :now, :end, :a, :now, :now)"),
+        {"c": campaign, "t": tenant, "r": orjson.dumps(RULE).decode(), "h": "0" * 64,
+         "now": now, "end": now + timedelta(days=30), "a": ACCOUNT})
+
+
+def _load(settings: Settings, tenant: str, campaigns: list[str], count: int) -> float:
+    """Create the campaigns and LOAD DATA ``count`` codes into each; returns seconds."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    started = time.perf_counter()
+    with bootstrap(settings) as container:
+        upgrade(container.engine)
+        for n, campaign in enumerate(campaigns):
+            with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="ascii") as handle:
+                for i in range(count):
+                    handle.write(f"BX{n}{i:09d}Q\n")
+                handle.flush()
+                with container.engine.begin() as conn:
+                    _campaign(conn, tenant, campaign, now)
+                    conn.exec_driver_sql(
+                        "LOAD DATA LOCAL INFILE %s INTO TABLE redeem_codes CHARACTER SET ascii"
+                        " (code) SET tenant_id = %s, product_code = 'APP_A', campaign_id = %s,"
+                        " gen_batch_id = 'bench', use_limit = 1, gen_account_id = %s,"
+                        " gen_time = %s, valid_from = %s, expired_at = %s",
+                        (handle.name, tenant, campaign, ACCOUNT, now, now,
+                         now + timedelta(days=30)))
+    return time.perf_counter() - started
+
+
+def _export_child(settings: dict, tenant: str, campaign: str, count: int, fmt: str,
+                  output: str) -> dict:
+    """Runs in a fresh process: one export, its own peak RSS."""
+    from core.export import export_codes
+
+    baseline = _rss_mb()
+    with bootstrap(Settings(**settings)) as container:
+        result = export_codes(container, tenant, campaign, ACCOUNT, count, fmt, output)
+    return {"format": fmt, "rows": result.count, "seconds": round(result.seconds, 2),
+            "rows_per_s": round(result.rows_per_second),
+            "peak_rss_mb": round(_rss_mb(), 1), "baseline_rss_mb": round(baseline, 1),
+            "file_mb": round(Path(output).stat().st_size / 2**20, 1)}
+
+
+def _cleanup(settings: Settings) -> None:
+    server = create_engine(settings.database._replace(database=None))
+    with server.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS `{settings.database.database}`"))
+    server.dispose()
+    with bootstrap(settings) as container:
+        keys = list(container.redis.scan_iter(match=f"{settings.redis_key_prefix}:*"))
+        if keys:
+            container.redis.delete(*keys)
+
+
+def run(count: int, formats: list[str], quiet: bool) -> dict:
+    """Load the codes, export them once per format, clean up; the figures."""
+    run_id = uuid.uuid4().hex[:8]
+    settings = _settings(run_id)
+    tenant = f"bt{run_id}"
+    campaigns = [f"bc{run_id}{n}" for n in range(len(formats))]
+    err = Console(stderr=True, quiet=quiet)
+    figures: dict = {"count": count, "exports": []}
+    ctx = multiprocessing.get_context("spawn")
+    try:
+        with tempfile.TemporaryDirectory(prefix="rf-export-bench-") as folder:
+            err.print(f"loading {len(formats)} x {count:,} codes ...")
+            figures["load_seconds"] = round(_load(settings, tenant, campaigns, count), 2)
+            for fmt, campaign in zip(formats, campaigns, strict=True):
+                err.print(f"exporting {count:,} codes to {fmt} ...")
+                with ctx.Pool(1) as pool:
+                    figures["exports"].append(pool.apply(_export_child, (
+                        settings.model_dump(mode="json"), tenant, campaign, count, fmt,
+                        str(Path(folder) / f"codes.{fmt}"))))
+    finally:
+        _cleanup(settings)
+    return figures
+
+
+def main() -> None:
+    """Parse arguments, run, print a table or JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=1_000_000)
+    parser.add_argument("--formats", default="xlsx,csv")
+    parser.add_argument("--json", action="store_true", help="print JSON only")
+    args = parser.parse_args()
+    figures = run(args.count, args.formats.split(","), args.json)
+    if args.json:
+        sys.stdout.write(orjson.dumps(figures).decode() + "\n")
+        return
+    table = Table(title=f"export {args.count:,} codes (load took {figures['load_seconds']}s)")
+    for column in ("format", "rows", "seconds", "rows/s", "peak RSS MB", "baseline MB",
+                   "file MB"):
+        table.add_column(column, justify="right")
+    for e in figures["exports"]:
+        table.add_row(e["format"], f"{e['rows']:,}", f"{e['seconds']}", f"{e['rows_per_s']:,}",
+                      f"{e['peak_rss_mb']}", f"{e['baseline_rss_mb']}", f"{e['file_mb']}")
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
