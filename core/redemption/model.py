@@ -68,6 +68,7 @@ class Attempt:
     replayed: bool = False
     cache_repair: CodeState | None = None
     cache_forget: bool = False
+    cache_user_used: int | None = None
 
     @property
     def request_id(self) -> str:

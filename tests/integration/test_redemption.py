@@ -198,6 +198,20 @@ async def test_per_user_limit_across_codes(container) -> None:
     assert [r.outcome for r in results] == [O.REDEEMED, O.REDEEMED, O.USER_LIMIT_REACHED]
 
 
+async def test_lost_per_user_count_is_restored_from_mysql(container) -> None:
+    seeded = seed_campaign(container, count=2)  # per-user limit 1
+    service, _ = make_service(container)
+    [first] = await service.process([request(seeded, seeded.codes[0], user="once")])
+    assert first.outcome is O.REDEEMED
+    per_user = container.keys.per_user(seeded.tenant_id, seeded.campaign_id)
+    container.redis.delete(per_user)  # Redis forgot the user's count, codes still cached
+    [second] = await service.process([request(seeded, seeded.codes[1], user="once")])
+    assert second.outcome is O.USER_LIMIT_REACHED, "MySQL enforces the per-user limit"
+    assert container.redis.hget(per_user, "once") == "1", "Redis repaired to MySQL's count"
+    [other] = await service.process([request(seeded, seeded.codes[1], user="someone")])
+    assert other.outcome is O.REDEEMED, "the refused claim released the code"
+
+
 async def test_reward_rules_follow_user_tags(container) -> None:
     seeded = seed_campaign(
         container,

@@ -271,6 +271,10 @@ def _commit_tenant(
         attempt.decide(RedeemOutcome.REDEEMED)
         attempt.grants_pending = True
         redemptions.append(_redemption_row(attempt, state, now))
+    for attempt in claims:
+        refused = attempt.cache_repair
+        if refused is not None:
+            attempt.cache_user_used = usage.get((refused.campaign_id, attempt.request.user_id), 0)
     _write_codes(conn, tenant_id, states, used, claims, now)
     if touched_usage:
         conn.execute(

@@ -135,7 +135,7 @@ class ClaimCache:
                         self._keys.per_user(tenant, campaign),
                         self._keys.request(tenant, attempt.request_id),
                     ],
-                    [value, attempt.request.user_id, "1"],
+                    [value, attempt.request.user_id, "1", _count(attempt.cache_user_used)],
                 )
             )
         if not calls:
@@ -148,6 +148,10 @@ class ClaimCache:
     async def close(self) -> None:
         """Release the connection pool."""
         await self._client.aclose()
+
+
+def _count(value: int | None) -> str:
+    return "" if value is None else str(value)
 
 
 def _state_value(state: CodeState) -> str:
