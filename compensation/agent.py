@@ -12,7 +12,7 @@ from __future__ import annotations
 import faust
 
 from compensation.sweep import register_sweep
-from consumers.batching import BatchRunner, raw_events
+from consumers.batching import BatchRunner, subscribe_batches
 from core.adapters.kafka.publisher import KafkaPublisher
 from core.bootstrap import Container
 from core.compensation import build_compensator
@@ -45,16 +45,8 @@ def register_compensation_agent(
     runner: BatchRunner[CompensationJob] = BatchRunner(
         CompensationJob.from_bytes, process, publisher
     )
-    topic = app.topic(
-        settings.topic(Topic.COMPENSATION_JOBS), key_serializer="raw", value_serializer="raw"
-    )
-
-    @app.agent(topic, name="compensation", concurrency=1)
-    async def compensation(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(  # type: ignore[attr-defined]
-            BATCH_SIZE, within=BATCH_WINDOW_SECONDS
-        ):
-            await runner.run(raw_events(events))
+    topic = settings.topic(Topic.COMPENSATION_JOBS)
+    subscribe_batches(app, topic, "compensation", runner, BATCH_SIZE, BATCH_WINDOW_SECONDS)
 
     register_sweep(app, container, publisher)
     return runner

@@ -16,13 +16,17 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Generic, TypeVar
+
+import faust
 
 from core.errors import PermanentError, RetryableError
 from core.ports import EventPublisher, OutboundMessage
 from schemas.base import MessageDecodeError
 
 M = TypeVar("M")
+T = TypeVar("T")
 log = logging.getLogger("redeemflow.consumers")
 
 BACKOFF_START_SECONDS = 0.1
@@ -147,12 +151,41 @@ class BatchRunner(Generic[M]):
         await self._process_or_split(items[middle:])
 
     async def _retrying(self, attempt: Callable[[], Awaitable[object]]) -> None:
-        delay = BACKOFF_START_SECONDS
-        while True:
-            try:
-                await attempt()
-                return
-            except RetryableError as exc:
-                log.warning("transient failure, retrying in %.1fs: %s", delay, exc)
-                await self._sleep(delay)
-                delay = min(delay * 2, BACKOFF_MAX_SECONDS)
+        await retry_transient(attempt, what="batch", sleep=self._sleep)
+
+
+async def retry_transient(
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> T:
+    """Await ``attempt()`` until it does not raise RetryableError, backing off to 5 s."""
+    delay = BACKOFF_START_SECONDS
+    while True:
+        try:
+            return await attempt()
+        except RetryableError as exc:
+            log.warning("%s: transient failure, retrying in %.1fs: %s", what, delay, exc)
+            await sleep(delay)
+            delay = min(delay * 2, BACKOFF_MAX_SECONDS)
+
+
+async def run_blocking(func: Callable[..., T], *args: Any) -> T:
+    """Run blocking (MySQL, sync Redis) work in the default executor, off the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(None, partial(func, *args))
+
+
+def subscribe_batches(
+    app: faust.App, topic: str, name: str, runner: BatchRunner[Any], size: int, window: float
+) -> Any:
+    """Register a concurrency-1 agent (faust #606) feeding ``take_events`` batches to
+    ``runner``; returns the agent."""
+    channel = app.topic(topic, key_serializer="raw", value_serializer="raw")
+
+    @app.agent(channel, name=name, concurrency=1)
+    async def agent(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(size, within=window):  # type: ignore[attr-defined]
+            await runner.run(raw_events(events))
+
+    return agent

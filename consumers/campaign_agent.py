@@ -7,38 +7,44 @@ A redelivered request is idempotent on ``campaign_id`` (ALREADY_EXISTS).
 
 from __future__ import annotations
 
-from typing import Any
-
 import faust
 
-from consumers.common import handle_message, retry_transient, run_blocking
+from consumers.batching import BatchRunner, retry_transient, run_blocking, subscribe_batches
+from core.adapters.kafka.publisher import KafkaPublisher
 from core.bootstrap import Container
 from core.campaigns import create_campaign
+from core.ports import OutboundMessage
 from core.topics import Topic
 from schemas.campaign import CreateCampaignRequest
 
+#: Each request may generate many codes: take them a few at a time.
+BATCH_SIZE = 4
+BATCH_WINDOW_SECONDS = 0.1
 
-def register_campaign_agent(app: faust.App, container: Container) -> Any:
-    """Subscribe the campaign agent (concurrency 1: faust #606) and return it."""
+
+def register_campaign_agent(
+    app: faust.App, container: Container
+) -> BatchRunner[CreateCampaignRequest]:
+    """Subscribe the campaign agent; one result per request on ``campaign.results``."""
     settings = container.settings
-    topic = app.topic(settings.topic(Topic.CAMPAIGN_REQUESTS), key_serializer="raw",
-                      value_serializer="raw")
+    publisher = KafkaPublisher(container.producer)
     results = settings.topic(Topic.CAMPAIGN_RESULTS)
-    dlq = settings.topic(Topic.CAMPAIGN_REQUESTS.dlq)
 
-    async def create(request: CreateCampaignRequest) -> None:
-        result = await retry_transient(lambda: run_blocking(create_campaign, container, request),
-                                       what=f"create campaign {request.campaign_id}")
-        await retry_transient(
-            lambda: container.producer.produce_and_wait(
-                results, request.campaign_id.encode(), result.to_bytes()),
-            what=f"publish result of {request.campaign_id}",
-        )
+    async def create(requests: list[CreateCampaignRequest]) -> None:
+        for request in requests:
+            result = await retry_transient(
+                lambda r=request: run_blocking(create_campaign, container, r),  # type: ignore[misc]
+                what=f"create campaign {request.campaign_id}",
+            )
+            message = OutboundMessage(results, request.campaign_id.encode(), result.to_bytes())
+            await retry_transient(
+                lambda m=message: publisher.publish([m]),  # type: ignore[misc]
+                what=f"result of campaign {request.campaign_id}",
+            )
 
-    @app.agent(topic, name="campaign", concurrency=1)
-    async def campaign(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            await handle_message(event.key, event.value, model=CreateCampaignRequest,
-                                 dlq_topic=dlq, producer=container.producer, handle=create)
-
-    return campaign
+    runner: BatchRunner[CreateCampaignRequest] = BatchRunner(
+        CreateCampaignRequest.from_bytes, create, publisher
+    )
+    topic = settings.topic(Topic.CAMPAIGN_REQUESTS)
+    subscribe_batches(app, topic, "campaign", runner, BATCH_SIZE, BATCH_WINDOW_SECONDS)
+    return runner

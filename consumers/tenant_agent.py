@@ -2,32 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import faust
 
-from consumers.common import handle_message, retry_transient, run_blocking
+from consumers.batching import BatchRunner, run_blocking, subscribe_batches
+from core.adapters.kafka.publisher import KafkaPublisher
 from core.bootstrap import Container
 from core.tenants import apply_tenant_update
 from core.topics import Topic
 from schemas.events import TenantUpdated
 
+BATCH_SIZE = 100
+BATCH_WINDOW_SECONDS = 0.05
 
-def register_tenant_agent(app: faust.App, container: Container) -> Any:
-    """Subscribe the tenant agent (concurrency 1: faust #606) and return it."""
-    settings = container.settings
-    topic = app.topic(settings.topic(Topic.TENANT_UPDATED), key_serializer="raw",
-                      value_serializer="raw")
-    dlq = settings.topic(Topic.TENANT_UPDATED.dlq)
 
-    async def apply(event: TenantUpdated) -> None:
-        await retry_transient(lambda: run_blocking(apply_tenant_update, container.engine, event),
-                              what=f"tenant update {event.tenant_id} v{event.version}")
+def register_tenant_agent(app: faust.App, container: Container) -> BatchRunner[TenantUpdated]:
+    """Subscribe the tenant agent; events apply in order, an older version never wins."""
 
-    @app.agent(topic, name="tenant", concurrency=1)
-    async def tenant(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            await handle_message(event.key, event.value, model=TenantUpdated, dlq_topic=dlq,
-                                 producer=container.producer, handle=apply)
+    async def apply(events: list[TenantUpdated]) -> None:
+        for event in events:
+            await run_blocking(apply_tenant_update, container.engine, event)
 
-    return tenant
+    runner: BatchRunner[TenantUpdated] = BatchRunner(
+        TenantUpdated.from_bytes, apply, KafkaPublisher(container.producer)
+    )
+    topic = container.settings.topic(Topic.TENANT_UPDATED)
+    subscribe_batches(app, topic, "tenant", runner, BATCH_SIZE, BATCH_WINDOW_SECONDS)
+    return runner
