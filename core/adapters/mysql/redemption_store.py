@@ -205,6 +205,13 @@ def _campaign_info(row: object) -> CampaignInfo:
     )
 
 
+def _bulk(conn: Connection, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
+    """A multi-row statement straight through the driver (``%s`` placeholders): pymysql
+    folds the rows into one INSERT, without SQLAlchemy's per-row parameter processing."""
+    if rows:
+        conn.exec_driver_sql(sql, list(rows))
+
+
 def _select_codes(
     conn: Connection, tenant_id: str, codes: Sequence[str], *, lock: bool
 ) -> dict[str, CodeState]:
@@ -277,23 +284,18 @@ def _commit_tenant(
             attempt.cache_user_used = usage.get((refused.campaign_id, attempt.request.user_id), 0)
     _write_codes(conn, tenant_id, states, used, claims, now)
     if touched_usage:
-        conn.execute(
-            text(
-                "INSERT INTO campaign_user_usage (tenant_id, campaign_id, user_id, used)"
-                " VALUES (:t, :c, :u, :n) ON DUPLICATE KEY UPDATE used = VALUES(used)"
-            ),
-            [
-                {"t": tenant_id, "c": c, "u": u, "n": usage[(c, u)]}
-                for c, u in sorted(touched_usage)
-            ],
+        _bulk(
+            conn,
+            "INSERT INTO campaign_user_usage (tenant_id, campaign_id, user_id, used)"
+            " VALUES (%s, %s, %s, %s) ON DUPLICATE KEY UPDATE used = VALUES(used)",
+            [(tenant_id, c, u, usage[(c, u)]) for c, u in sorted(touched_usage)],
         )
     if redemptions:
-        conn.execute(
-            text(
-                "INSERT INTO redemptions (redemption_id, request_id, tenant_id, code, campaign_id,"
-                " product_code, user_id, device_id, channel, status, grants_json, claimed_at)"
-                " VALUES (:rid, :req, :t, :code, :c, :p, :u, :d, :ch, :st, :g, :now)"
-            ),
+        _bulk(
+            conn,
+            "INSERT INTO redemptions (redemption_id, request_id, tenant_id, code, campaign_id,"
+            " product_code, user_id, device_id, channel, status, grants_json, claimed_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             redemptions,
         )
 
@@ -348,45 +350,44 @@ def _write_codes(
     )
 
 
-def _redemption_row(attempt: Attempt, state: CodeState, now: datetime) -> dict[str, object]:
+def _redemption_row(attempt: Attempt, state: CodeState, now: datetime) -> tuple[object, ...]:
     request = attempt.request
-    return {
-        "rid": attempt.redemption_id,
-        "req": request.request_id,
-        "t": request.tenant_id,
-        "code": state.code,
-        "c": state.campaign_id,
-        "p": request.product_code,
-        "u": request.user_id,
-        "st": 1,
-        "d": request.device_id,
-        "ch": request.channel.value,
-        "g": orjson.dumps([g.model_dump(mode="json") for g in attempt.grants]).decode(),
-        "now": now,
-    }
+    grants = orjson.dumps([g.model_dump(mode="json") for g in attempt.grants]).decode()
+    return (
+        attempt.redemption_id,
+        request.request_id,
+        request.tenant_id,
+        state.code,
+        state.campaign_id,
+        request.product_code,
+        request.user_id,
+        request.device_id,
+        request.channel.value,
+        1,
+        grants,
+        now,
+    )
 
 
 def _insert_outcomes(conn: Connection, attempts: list[Attempt], now: datetime) -> None:
     rows = [
-        {
-            "r": a.request_id,
-            "t": a.tenant_id,
-            "u": a.request.user_id,
-            "o": (a.outcome or RedeemOutcome.INVALID_REQUEST).value,
-            "rid": a.redemption_id,
-            "g": orjson.dumps([g.grant_id for g in a.grants]).decode(),
-            "now": now,
-        }
+        (
+            a.request_id,
+            a.tenant_id,
+            a.request.user_id,
+            (a.outcome or RedeemOutcome.INVALID_REQUEST).value,
+            a.redemption_id,
+            orjson.dumps([g.grant_id for g in a.grants]).decode(),
+            now,
+        )
         for a in attempts
         if not a.replayed
     ]
     if rows:
-        conn.execute(
-            text(
-                "INSERT INTO request_outcomes (request_id, tenant_id, user_id, outcome,"
-                " redemption_id, grant_ids_json, processed_at)"
-                " VALUES (:r, :t, :u, :o, :rid, :g, :now)"
-            ),
+        _bulk(
+            conn,
+            "INSERT INTO request_outcomes (request_id, tenant_id, user_id, outcome,"
+            " redemption_id, grant_ids_json, processed_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
             rows,
         )
 
@@ -417,25 +418,24 @@ def record_granted(conn: Connection, redeemed: Sequence[GrantedRedemption], now:
     no redemption of the code is pending. Shared by the redemption path and compensation."""
     grants = [(r, g) for r in redeemed for g in r.grants]
     if grants:
-        conn.execute(
-            text(
-                "INSERT IGNORE INTO reward_records (grant_id, redemption_id, tenant_id, user_id,"
-                " campaign_id, code, reward_type, reward_id, quantity, recorded_at)"
-                " VALUES (:g, :rid, :t, :u, :c, :code, :rt, :ri, :q, :now)"
-            ),
+        _bulk(
+            conn,
+            "INSERT IGNORE INTO reward_records (grant_id, redemption_id, tenant_id, user_id,"
+            " campaign_id, code, reward_type, reward_id, quantity, recorded_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [
-                {
-                    "g": g.grant_id,
-                    "rid": g.redemption_id,
-                    "t": g.tenant_id,
-                    "u": g.user_id,
-                    "c": g.campaign_id,
-                    "code": r.code,
-                    "rt": g.reward.type.value,
-                    "ri": g.reward.id,
-                    "q": g.reward.quantity,
-                    "now": now,
-                }
+                (
+                    g.grant_id,
+                    g.redemption_id,
+                    g.tenant_id,
+                    g.user_id,
+                    g.campaign_id,
+                    r.code,
+                    g.reward.type.value,
+                    g.reward.id,
+                    g.reward.quantity,
+                    now,
+                )
                 for r, g in grants
             ],
         )
