@@ -1,0 +1,57 @@
+"""Every command of the ``redeemflow`` CLI answers ``--help`` (no I/O happens for that)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer.main
+from typer.testing import CliRunner
+
+from cli.main import app
+
+EXPECTED_GROUPS = {
+    "broker",
+    "topics",
+    "schemas",
+    "db",
+    "codes",
+    "tenant",
+    "campaign",
+    "redeem",
+    "worker",
+    "demo",
+    "up",
+    "compensate",
+    "cache",
+    "dlq",
+    "gateway",
+    "apikey",
+}
+
+
+def _paths(command: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = [prefix]
+    if hasattr(command, "commands"):  # a group (typer vendors its own click)
+        for name, sub in command.commands.items():
+            paths.extend(_paths(sub, (*prefix, name)))
+    return paths
+
+
+def test_top_level_lists_every_group() -> None:
+    result = CliRunner().invoke(app, ["--help"])
+    assert result.exit_code == 0
+    root: Any = typer.main.get_command(app)
+    assert set(root.commands) >= EXPECTED_GROUPS
+    for name in EXPECTED_GROUPS:
+        assert name in result.output
+
+
+def test_every_subcommand_has_help() -> None:
+    root = typer.main.get_command(app)
+    paths = [p for p in _paths(root) if p]
+    assert len(paths) > len(EXPECTED_GROUPS)
+    runner = CliRunner()
+    for path in paths:
+        result = runner.invoke(app, [*path, "--help"])
+        assert result.exit_code == 0, (path, result.output)
+        assert "Usage" in result.output, path
