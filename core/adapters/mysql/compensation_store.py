@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Engine
 
 from core.adapters.mysql.engine import guarded
-from core.adapters.mysql.redemption_store import GrantedRedemption, record_granted
+from core.adapters.mysql.redemption_writes import GrantedRedemption, record_granted
 from schemas.events import CompensationJob, CompensationReport, RewardGrant
 
 
