@@ -172,7 +172,10 @@ class ResultListener:
         loop = self._loop
         assert loop is not None
         while not self._stop.is_set():
-            batch = consumer.consume(1000, 0.1)
+            first = consumer.poll(0.1)  # returns as soon as one record is there
+            if first is None:
+                continue
+            batch = [first, *consumer.consume(999, 0)]
             found = [r for r in (self._decode(m) for m in batch) if r is not None]
             if found and not loop.is_closed():
                 loop.call_soon_threadsafe(self._deliver, found)
