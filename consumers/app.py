@@ -39,6 +39,7 @@ from typing import Any
 
 import faust
 
+from consumers.transport import QuickFetchApp
 from core.settings import Settings
 
 __all__ = ["create_faust_app", "default_app_id"]
@@ -73,8 +74,9 @@ def create_faust_app(
     """
     name = app_id or default_app_id(settings)
     port = settings.worker_web_port if web_port is None else web_port
-    return faust.App(
+    return QuickFetchApp(
         name,
+        fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
         broker=_broker_urls(settings.kafka_bootstrap_servers),
         broker_client_id=f"redeemflow-{name}",
         autodiscover=False,

@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar
 import faust
 
 from core.errors import PermanentError, RetryableError
+from core.metrics import observe_dead_letters
 from core.ports import EventPublisher, OutboundMessage
 from schemas.base import MessageDecodeError
 
@@ -121,6 +122,7 @@ class BatchRunner(Generic[M]):
         if dead:
             await self._retrying(lambda: self._publisher.publish(dead))
             self.dead_lettered += len(dead)
+            observe_dead_letters(len(dead), "invalid_message")
         if good:
             await self._process_or_split(good)
 
@@ -145,6 +147,7 @@ class BatchRunner(Generic[M]):
             )
             await self._retrying(lambda: self._publisher.publish([dead_letter(event, error)]))
             self.dead_lettered += 1
+            observe_dead_letters(1, "processing_error")
             return
         middle = len(items) // 2
         await self._process_or_split(items[:middle])

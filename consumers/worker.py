@@ -62,8 +62,11 @@ def run_worker(
     container: Container, *, web_port: int | None = None, loglevel: str = "info"
 ) -> None:
     """Run a worker in the foreground until SIGTERM/SIGINT (then finish the batch in hand)."""
+    from core.logging_setup import logging_config
     from core.metrics import start_worker_metrics
 
     worker = build_worker(container, web_port=web_port)
     start_worker_metrics(container.settings, group=worker.app.conf.id)
-    faust.Worker(worker.app, loglevel=loglevel).execute_from_commandline()
+    faust.Worker(
+        worker.app, loglevel=loglevel, logging_config=logging_config(container.settings)
+    ).execute_from_commandline()

@@ -61,7 +61,7 @@ class Container:
         """The idempotent Kafka producer (flushed and closed by ``close()``)."""
         from core.adapters.kafka.producer import EventProducer
 
-        producer = EventProducer(self.settings)
+        producer = EventProducer(self.settings, linger_ms=self.settings.producer_linger_ms)
         self._closers.append(producer)
         return producer
 

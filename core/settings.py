@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     topic_replication_factor: int = Field(default=1, ge=1)
     topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
     consumer_group: str = "redeemflow"
+    consumer_fetch_max_wait_ms: int = Field(default=50, ge=1, le=30_000)
+    producer_linger_ms: int = Field(default=5, ge=0, le=1000)
     database_url: str = "mysql+pymysql://root@127.0.0.1:3306/redeemflow"
     database_pool_size: int = Field(default=8, ge=1)
     redis_url: str = "redis://127.0.0.1:6379/0"

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from core.adapters.mysql.compensation_store import CompensationStore, PendingRedemption, Scope
 from core.adapters.mysql.redemption_store import RedemptionStore
 from core.compensation.claims import ClaimRecords, Release, RequestRecord
+from core.metrics import observe_compensation
 from core.ports import EventPublisher, OutboundMessage
 from core.settings import Settings
 from core.topics import Topic
@@ -100,6 +101,8 @@ class Compensator:
         )
         if not job.dry_run:
             await self._run(self._store.finish_job, report, _naive(self._clock()))
+            for action in ("marked_granted", "regranted", "released_in_cache", "failed"):
+                observe_compensation(action, getattr(report, action))
         return report
 
     async def _run(self, func: Callable[..., T], *args: Any) -> T:

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from core.adapters.mysql.redemption_store import RedemptionStore
 from core.adapters.redis.claims import ClaimCache
+from core.metrics import observe_batch
 from core.ports import EventPublisher, OutboundMessage
 from core.redemption.formats import TenantCodeFormats
 from core.redemption.grants import build_grants
@@ -89,6 +90,7 @@ class RedemptionService:
             self._record_grants(pending, naive_now),
             self._publisher.publish([_result_message(self._settings, r) for r in results]),
         )
+        observe_batch(requests, results)
         return results
 
     async def _run(self, func: Callable[..., T], *args: Any) -> T:
