@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import faust
 
 from consumers.app import create_faust_app
+from consumers.probes import register_probes
 from consumers.redeem_agent import register_redeem_agent
 from core.adapters.kafka.publisher import KafkaPublisher
 from core.adapters.mysql.redemption_store import RedemptionStore
@@ -35,6 +36,7 @@ def build_worker(container: Container, *, web_port: int | None = None) -> Worker
     cache = ClaimCache(container.async_redis(), container.keys, settings)
     service = RedemptionService(settings, RedemptionStore(container.engine), cache, publisher)
     register_redeem_agent(app, settings, service, publisher)
+    register_probes(app, container)
     _register_optional_agents(app, container)
 
     return WorkerApp(app, container, service)

@@ -25,8 +25,11 @@ def settings_env(settings: Settings) -> dict[str, str]:
 class WorkerProcess:
     """``redeemflow worker`` in a child process with its own process group."""
 
-    def __init__(self, settings: Settings, log_dir: Path, name: str = "worker") -> None:
+    def __init__(
+        self, settings: Settings, log_dir: Path, name: str = "worker", web_port: int = 0
+    ) -> None:
         self._settings = settings
+        self._web_port = web_port
         self._log = (log_dir / f"{name}-{uuid.uuid4().hex[:6]}.log").open("wb")
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -39,7 +42,7 @@ class WorkerProcess:
                 "cli.main",
                 "worker",
                 "--web-port",
-                "0",
+                str(self._web_port),
                 "--loglevel",
                 "warning",
             ],

@@ -100,7 +100,11 @@ def test_dependencies_and_ports_are_consistent(compose: dict) -> None:
     assert [p.split(":")[1] for p in gateway["ports"]] == [port]
     assert port in " ".join(gateway["healthcheck"]["test"])
     metrics = services["worker"]["environment"]["REDEEMFLOW_METRICS_PORT"]
-    assert services["worker"]["expose"] == [metrics]
+    for name in ("worker", "compensation"):
+        worker = services[name]
+        web = worker["command"][worker["command"].index("--web-port") + 1]
+        assert sorted(worker["expose"]) == sorted([web, metrics]), name
+        assert f":{web}/readyz" in " ".join(worker["healthcheck"]["test"]), name
     kafka = services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
     assert services["worker"]["environment"]["REDEEMFLOW_KAFKA_BOOTSTRAP_SERVERS"] in kafka
 
