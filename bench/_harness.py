@@ -15,16 +15,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import orjson
-import redis
 from confluent_kafka import Consumer, TopicPartition
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
-from core.adapters.kafka.admin import create_topics
-from core.adapters.kafka.broker import EmbeddedBroker
-from core.adapters.mysql.migrate import upgrade
+from bench._stack import delete_prefix
+from bench._stack import throwaway_stack as shared_stack
 from core.bootstrap import Container
 from core.cache_rebuild import cache_mismatches
-from core.settings import Settings, load_settings
+from core.settings import Settings
 from schemas.events import RedeemOutcome, RedeemRequested, RedeemResult, RewardGrant
 from tests.integration.redeem_support import SeededCampaign, request, seed_campaign
 
@@ -32,43 +30,21 @@ from tests.integration.redeem_support import SeededCampaign, request, seed_campa
 @contextlib.contextmanager
 def throwaway_stack(run: str) -> Iterator[Settings]:
     """Broker, migrated database and Redis prefix that exist only inside the block."""
-    base = load_settings()
-    url = base.database._replace(database=f"rf_chaos_{run}").render_as_string(False)
-    with EmbeddedBroker() as broker:
-        settings = Settings(
-            **{**base.model_dump(), "database_url": url, "redis_key_prefix": f"rfchaos{run}",
-               "kafka_bootstrap_servers": broker.bootstrap_servers,
-               "topic_prefix": f"chaos{run}.", "consumer_group": f"chaos{run}",
-               "topic_partitions": 8, "user_failed_attempts_per_hour": 10**6,
-               "device_failed_attempts_per_hour": 10**6, "redeem_batch_size": 500}
-        )
-        engine = create_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        create_topics(settings)
-        try:
-            yield settings
-        finally:
-            flush_prefix(settings)
-            server = create_engine(base.database._replace(database=None))
-            with server.connect() as conn:
-                conn.execute(text(f"DROP DATABASE IF EXISTS `rf_chaos_{run}`"))
-            server.dispose()
+    with shared_stack(
+        partitions=8,
+        redis_key_prefix=f"rfchaos{run}",
+        topic_prefix=f"chaos{run}.",
+        consumer_group=f"chaos{run}",
+        user_failed_attempts_per_hour=10**6,
+        device_failed_attempts_per_hour=10**6,
+        redeem_batch_size=500,
+    ) as settings:
+        yield settings
 
 
 def flush_prefix(settings: Settings) -> int:
     """Delete every key of this run's prefix (and only those); how many."""
-    client = redis.Redis.from_url(settings.redis_url)
-    deleted, batch = 0, []
-    for key in client.scan_iter(match=f"{settings.redis_key_prefix}:*", count=5000):
-        batch.append(key)
-        if len(batch) >= 5000:
-            deleted += client.delete(*batch)
-            batch.clear()
-    if batch:
-        deleted += client.delete(*batch)
-    client.close()
-    return deleted
+    return delete_prefix(settings.redis_url, settings.redis_key_prefix)
 
 
 @dataclass
@@ -83,12 +59,21 @@ class Workload:
 def build_workload(container: Container, total: int, rng: random.Random) -> Workload:
     """Single-use codes (some contested), multi-use codes with a per-user limit, a second
     tenant, cross-tenant and unknown codes, and ~5% redelivered request ids."""
-    roomy = {"perUserLimit": 1000, "rewardRules": [{"type": "COUPON", "id": "C10"},
-                                                  {"type": "POINTS", "id": "P5"}]}
+    roomy = {
+        "perUserLimit": 1000,
+        "rewardRules": [{"type": "COUPON", "id": "C10"}, {"type": "POINTS", "id": "P5"}],
+    }
     single = seed_campaign(container, count=int(total * 0.55), rule=roomy)
-    multi = seed_campaign(container, count=max(total // 100, 1), tenant_id=single.tenant_id,
-                          rule={"useLimit": 5, "perUserLimit": 1,
-                                "rewardRules": [{"type": "MEMBERSHIP_CARD", "id": "VIP"}]})
+    multi = seed_campaign(
+        container,
+        count=max(total // 100, 1),
+        tenant_id=single.tenant_id,
+        rule={
+            "useLimit": 5,
+            "perUserLimit": 1,
+            "rewardRules": [{"type": "MEMBERSHIP_CARD", "id": "VIP"}],
+        },
+    )
     other = seed_campaign(container, count=max(total // 10, 1), rule=roomy)
     users = [f"u{i}" for i in range(max(total // 4, 10))]
     out: list[RedeemRequested] = []
@@ -117,9 +102,13 @@ class TopicReader:
     """Reads a topic from the beginning, incrementally (call ``poll`` repeatedly)."""
 
     def __init__(self, settings: Settings, topic: str) -> None:
-        self._consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers,
-                                   "group.id": f"chaos-reader-{uuid.uuid4().hex[:8]}",
-                                   "enable.auto.commit": False})
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": settings.kafka_bootstrap_servers,
+                "group.id": f"chaos-reader-{uuid.uuid4().hex[:8]}",
+                "enable.auto.commit": False,
+            }
+        )
         name = settings.topic(topic)
         partitions = self._consumer.list_topics(name, timeout=10).topics[name].partitions
         self._consumer.assign([TopicPartition(name, p, 0) for p in partitions])
@@ -148,37 +137,57 @@ def check_invariants(
     grant_ids = [RewardGrant.from_bytes(v).grant_id for v in grants]
     by_id = {r.request_id: r for r in work.requests}
     with container.engine.connect() as conn:
-        redemptions = conn.execute(text(
-            "SELECT redemption_id, request_id, tenant_id, code, campaign_id, user_id, status,"
-            " grants_json FROM redemptions")).all()
-        codes = conn.execute(text(
-            "SELECT tenant_id, code, use_limit, used_count, status FROM redeem_codes")).all()
+        redemptions = conn.execute(
+            text(
+                "SELECT redemption_id, request_id, tenant_id, code, campaign_id, user_id, status,"
+                " grants_json FROM redemptions"
+            )
+        ).all()
+        codes = conn.execute(
+            text("SELECT tenant_id, code, use_limit, used_count, status FROM redeem_codes")
+        ).all()
         limits = dict(conn.execute(text("SELECT campaign_id, per_user_limit FROM campaigns")).all())
     per_code = collections.Counter((r.tenant_id, r.code) for r in redemptions)
     per_user = collections.Counter((r.campaign_id, r.user_id) for r in redemptions)
     rows = {r.request_id: r for r in redemptions}
     stored_grants = {g["grant_id"] for r in redemptions for g in _json(r.grants_json)}
-    redeemed = [rid for rid, v in outcomes.items()
-                if next(iter(v))[0] is RedeemOutcome.REDEEMED]
-    i1 = all(per_code[(c.tenant_id, c.code)] == c.used_count <= c.use_limit for c in codes) and \
-        all(n <= limits[c] for (c, _u), n in per_user.items())
-    i2 = all(rid in rows and rows[rid].redemption_id == next(iter(outcomes[rid]))[1]
-             and sorted(g["grant_id"] for g in _json(rows[rid].grants_json))
-             == sorted(next(iter(outcomes[rid]))[2]) for rid in redeemed) \
-        and len(rows) == len(redeemed)
+    redeemed = [rid for rid, v in outcomes.items() if next(iter(v))[0] is RedeemOutcome.REDEEMED]
+    i1 = all(per_code[(c.tenant_id, c.code)] == c.used_count <= c.use_limit for c in codes) and all(
+        n <= limits[c] for (c, _u), n in per_user.items()
+    )
+    i2 = all(
+        rid in rows
+        and rows[rid].redemption_id == next(iter(outcomes[rid]))[1]
+        and sorted(g["grant_id"] for g in _json(rows[rid].grants_json))
+        == sorted(next(iter(outcomes[rid]))[2])
+        for rid in redeemed
+    ) and len(rows) == len(redeemed)
     i3 = set(grant_ids) == stored_grants
     i4 = set(outcomes) == set(by_id) and all(len(v) == 1 for v in outcomes.values())
     stuck = sum(1 for c in codes if c.status == 1) + sum(1 for r in redemptions if r.status == 1)
     mismatches = len(redis_mismatches(container, work))
-    i7 = all(next(iter(v))[3] == by_id[rid].tenant_id for rid, v in outcomes.items()) and all(
-        next(iter(outcomes[rid]))[0] is RedeemOutcome.NOT_FOUND for rid in work.cross_tenant) \
+    i7 = (
+        all(next(iter(v))[3] == by_id[rid].tenant_id for rid, v in outcomes.items())
+        and all(
+            next(iter(outcomes[rid]))[0] is RedeemOutcome.NOT_FOUND for rid in work.cross_tenant
+        )
         and all(r.tenant_id == by_id[r.request_id].tenant_id for r in redemptions)
+    )
     return {
-        "requests": len(work.requests), "unique_request_ids": len(by_id),
-        "results": len(parsed), "redeemed": len(redeemed), "grants_distinct": len(set(grant_ids)),
+        "requests": len(work.requests),
+        "unique_request_ids": len(by_id),
+        "results": len(parsed),
+        "redeemed": len(redeemed),
+        "grants_distinct": len(set(grant_ids)),
         "grant_duplicates_dropped": len(grant_ids) - len(set(grant_ids)),
-        "codes_or_redemptions_in_status_1": stuck, "redis_mysql_mismatches": mismatches,
-        "I1": i1, "I2": i2, "I3": i3, "I4": i4, "I5": stuck == 0, "I6": mismatches == 0,
+        "codes_or_redemptions_in_status_1": stuck,
+        "redis_mysql_mismatches": mismatches,
+        "I1": i1,
+        "I2": i2,
+        "I3": i3,
+        "I4": i4,
+        "I5": stuck == 0,
+        "I6": mismatches == 0,
         "I7": i7,
     }
 

@@ -20,19 +20,21 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 
 @contextlib.contextmanager
 def throwaway_stack(partitions: int = 8, **overrides: object) -> Iterator[Settings]:
-    """Settings for a broker, database and Redis prefix that exist only inside the block."""
+    """Settings for a broker, database and Redis prefix that exist only inside the block;
+    ``overrides`` replace any setting (e.g. limits, batch size, key prefix)."""
     run = uuid.uuid4().hex[:8]
     database = f"rf_bench_{run}"
     with EmbeddedBroker() as broker:
-        settings = Settings(
-            kafka_bootstrap_servers=broker.bootstrap_servers,
-            database_url=f"{MYSQL_SERVER}/{database}",
-            redis_url=REDIS_URL,
-            redis_key_prefix=f"rfb{run}",
-            topic_partitions=partitions,
-            consumer_group=f"bench-{run}",
-            **overrides,  # type: ignore[arg-type]
-        )
+        fields: dict[str, object] = {
+            "database_url": f"{MYSQL_SERVER}/{database}",
+            "redis_url": REDIS_URL,
+            "redis_key_prefix": f"rfb{run}",
+            "topic_partitions": partitions,
+            "consumer_group": f"bench-{run}",
+            **overrides,
+            "kafka_bootstrap_servers": broker.bootstrap_servers,
+        }
+        settings = Settings(**fields)  # type: ignore[arg-type]
         engine = create_engine(settings.database_url)
         upgrade(engine)
         engine.dispose()
@@ -40,21 +42,27 @@ def throwaway_stack(partitions: int = 8, **overrides: object) -> Iterator[Settin
         try:
             yield settings
         finally:
-            _drop(database, settings.redis_key_prefix)
+            _drop_database(settings)
+            delete_prefix(settings.redis_url, settings.redis_key_prefix)
 
 
-def _drop(database: str, prefix: str) -> None:
-    server = create_engine(MYSQL_SERVER + "/")
-    with server.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS `{database}`"))
-    server.dispose()
-    client = redis.Redis.from_url(REDIS_URL)
-    batch = []
+def delete_prefix(redis_url: str, prefix: str) -> int:
+    """Delete every key of one prefix (and only those; never FLUSHDB); how many."""
+    client = redis.Redis.from_url(redis_url)
+    deleted, batch = 0, []
     for key in client.scan_iter(match=f"{prefix}:*", count=10_000):
         batch.append(key)
         if len(batch) >= 10_000:
-            client.delete(*batch)
+            deleted += client.delete(*batch)
             batch.clear()
     if batch:
-        client.delete(*batch)
+        deleted += client.delete(*batch)
     client.close()
+    return deleted
+
+
+def _drop_database(settings: Settings) -> None:
+    server = create_engine(settings.database._replace(database=None))
+    with server.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS `{settings.database.database}`"))
+    server.dispose()

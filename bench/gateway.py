@@ -20,20 +20,15 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import orjson
-import redis
-from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.adapters.kafka.admin import create_topics
-from core.adapters.kafka.broker import EmbeddedBroker
+from bench._stack import throwaway_stack
 from core.adapters.mysql.apikey_store import ApiKeyStore
-from core.adapters.mysql.migrate import upgrade
 from core.apikeys import issue_key
 from core.bootstrap import bootstrap
 from core.settings import Settings
@@ -41,37 +36,10 @@ from tests.e2e.gateway_support import GatewayProcess, warm_up
 from tests.e2e.harness import WorkerProcess
 from tests.integration.redeem_support import seed_campaign
 
-MYSQL_SERVER = "mysql+pymysql://root@127.0.0.1:3306"
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
-
-@contextlib.contextmanager
-def stack() -> Iterator[Settings]:
+def stack() -> contextlib.AbstractContextManager[Settings]:
     """Broker, database and Redis prefix that exist only inside the block."""
-    run = uuid.uuid4().hex[:8]
-    database = f"rf_gwbench_{run}"
-    with EmbeddedBroker() as broker:
-        settings = Settings(
-            kafka_bootstrap_servers=broker.bootstrap_servers,
-            database_url=f"{MYSQL_SERVER}/{database}", redis_url=REDIS_URL,
-            redis_key_prefix=f"rfg{run}", topic_partitions=8, consumer_group=f"gwb-{run}",
-        )
-        engine = create_engine(settings.database_url)
-        upgrade(engine)
-        engine.dispose()
-        create_topics(settings)
-        try:
-            yield settings
-        finally:
-            server = create_engine(MYSQL_SERVER + "/")
-            with server.connect() as conn:
-                conn.execute(text(f"DROP DATABASE IF EXISTS `{database}`"))
-            server.dispose()
-            client = redis.Redis.from_url(REDIS_URL)
-            keys = list(client.scan_iter(match=f"{settings.redis_key_prefix}:*", count=10_000))
-            for start in range(0, len(keys), 10_000):
-                client.delete(*keys[start : start + 10_000])
-            client.close()
+    return throwaway_stack(partitions=8)
 
 
 async def load(url: str, key: str, codes: list[str], concurrency: int) -> dict[str, object]:
@@ -81,8 +49,9 @@ async def load(url: str, key: str, codes: list[str], concurrency: int) -> dict[s
     statuses: collections.Counter[int | str] = collections.Counter()
     headers = {"x-api-key": key, "x-product-code": "APP_A"}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits,
-                                 timeout=60) as client:
+    async with httpx.AsyncClient(
+        base_url=url, headers=headers, limits=limits, timeout=60
+    ) as client:
 
         async def one_client() -> None:
             while queue:
@@ -104,10 +73,14 @@ async def load(url: str, key: str, codes: list[str], concurrency: int) -> dict[s
     latencies.sort()
     pct = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
     return {
-        "requests": len(latencies), "concurrency": concurrency,
-        "seconds": round(elapsed, 3), "requests_per_second": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(pct(0.50) * 1000, 1), "p90_ms": round(pct(0.90) * 1000, 1),
-        "p99_ms": round(pct(0.99) * 1000, 1), "max_ms": round(latencies[-1] * 1000, 1),
+        "requests": len(latencies),
+        "concurrency": concurrency,
+        "seconds": round(elapsed, 3),
+        "requests_per_second": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(pct(0.50) * 1000, 1),
+        "p90_ms": round(pct(0.90) * 1000, 1),
+        "p99_ms": round(pct(0.99) * 1000, 1),
+        "max_ms": round(latencies[-1] * 1000, 1),
         "mean_ms": round(statistics.fmean(latencies) * 1000, 1),
         "statuses": {str(k): v for k, v in sorted(statuses.items(), key=str)},
     }
@@ -138,11 +111,15 @@ def main() -> None:
     if args.json:
         sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
-    print(f"gateway: {report['requests']} redemptions over HTTP, {args.concurrency} clients, "
-          f"one gateway + one worker process")
+    print(
+        f"gateway: {report['requests']} redemptions over HTTP, {args.concurrency} clients, "
+        f"one gateway + one worker process"
+    )
     print(f"  {report['requests_per_second']} requests/s  ({report['seconds']} s)")
-    print(f"  latency p50 {report['p50_ms']} ms  p90 {report['p90_ms']} ms  "
-          f"p99 {report['p99_ms']} ms  max {report['max_ms']} ms")
+    print(
+        f"  latency p50 {report['p50_ms']} ms  p90 {report['p90_ms']} ms  "
+        f"p99 {report['p99_ms']} ms  max {report['max_ms']} ms"
+    )
     print(f"  statuses {report['statuses']}")
 
 
