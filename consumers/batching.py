@@ -11,6 +11,7 @@ goes to the dead-letter topic, with the error.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import traceback
@@ -91,14 +92,20 @@ class BatchRunner(Generic[M]):
         self.dead_lettered = 0
 
     async def run(self, events: Sequence[RawEvent]) -> None:
-        """Handle one batch completely, even if the calling task is cancelled meanwhile."""
+        """Handle one batch completely, even if the calling task is cancelled meanwhile
+        (once or repeatedly): the cancellation is re-raised after the batch is done."""
         task = asyncio.ensure_future(self._handle(list(events)))
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            log.info("shutdown requested: finishing the batch in hand (%d events)", len(events))
-            await task
-            raise
+        cancelled = False
+        while not task.done():
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                if not cancelled:
+                    log.info("shutdown requested: finishing the batch in hand (%d)", len(events))
+                cancelled = True
+        task.result()
+        if cancelled:
+            raise asyncio.CancelledError
 
     async def _handle(self, events: list[RawEvent]) -> None:
         started = time.perf_counter()
@@ -182,13 +189,60 @@ async def run_blocking(func: Callable[..., T], *args: Any) -> T:
 def subscribe_batches(
     app: faust.App, topic: str, name: str, runner: BatchRunner[Any], size: int, window: float
 ) -> Any:
-    """Register a concurrency-1 agent (faust #606) feeding ``take_events`` batches to
-    ``runner``; returns the agent."""
+    """Register a concurrency-1 agent (faust #606) that feeds batches to ``runner``.
+
+    Events are read from a no-ack stream into a queue while the previous batch is still
+    being processed (reading and processing overlap), and each event is acked only after
+    its batch is done: faust commits the highest run of consecutive acked offsets, so a
+    crash never commits past an unprocessed message.
+    """
     channel = app.topic(topic, key_serializer="raw", value_serializer="raw")
 
     @app.agent(channel, name=name, concurrency=1)
     async def agent(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(size, within=window):  # type: ignore[attr-defined]
-            await runner.run(raw_events(events))
+        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=size)
+        batches = asyncio.ensure_future(_process_batches(queue, runner, size, window))
+        try:
+            async for event in stream.noack().events():  # type: ignore[attr-defined]
+                if batches.done():
+                    batches.result()  # a crash of the batch task surfaces here
+                await queue.put(event)
+        finally:
+            batches.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await batches
 
     return agent
+
+
+async def _process_batches(
+    queue: asyncio.Queue[Any], runner: BatchRunner[Any], size: int, window: float
+) -> None:
+    """Take up to ``size`` queued events (waiting at most ``window`` once one is there),
+    run them, ack them; forever."""
+    loop = asyncio.get_running_loop()
+    while True:
+        batch = [await queue.get()]
+        deadline = loop.time() + window
+        while len(batch) < size:
+            if not queue.empty():
+                batch.append(queue.get_nowait())
+                continue
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(queue.get(), remaining))
+            except TimeoutError:
+                break
+        try:
+            await runner.run(raw_events(batch))
+        except asyncio.CancelledError:
+            _ack(batch)  # run() re-raises a cancellation only once the batch is handled
+            raise
+        _ack(batch)
+
+
+def _ack(events: list[Any]) -> None:
+    for event in events:
+        event.ack()
