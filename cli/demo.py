@@ -91,7 +91,10 @@ def _scenario(stack: LocalStack, codes: int, work: Path) -> dict[str, object]:
         done=lambda rs: expected <= {(m.key() or b"").decode() for m in rs},
     )
     elapsed = time.perf_counter() - started
-    return _summarise(settings, mix.parts, created, results, expected, elapsed)
+    summary = _summarise(settings, mix.parts, created, results, expected, elapsed)
+    summary["tenant_id"], summary["main_campaign_id"] = ids.tenant, ids.campaign("main")
+    summary["embedded_broker"] = stack.embedded_broker
+    return summary
 
 
 def _step(text: str) -> None:
@@ -192,9 +195,17 @@ def _print_summary(summary: dict[str, object]) -> None:
     ):
         table.add_row(key.replace("_", " "), str(summary[key]))
     out.print(table)
+    scope = f"--tenant-id {summary['tenant_id']} --campaign-id {summary['main_campaign_id']}"
     out.print(
-        "Next: `redeemflow codes stats --tenant-id … --campaign-id …`, "
-        "`redeemflow codes list …` (masked), `redeemflow compensate --dry-run --inline`, "
-        "`redeemflow dlq list --topic redeem.requests`; docs/internals.md explains the pipeline."
-        f"\nWorker logs: {summary['logs']}"
+        "Next, against the same database:\n"
+        f"  redeemflow codes stats {scope}\n"
+        f"  redeemflow codes list {scope} --limit 5      (codes are masked)\n"
+        "  redeemflow compensate --inline --dry-run\n"
+        + (
+            "The embedded broker kept its topics in memory and stopped with the demo; "
+            "`redeemflow up` keeps a whole stack running.\n"
+            if summary["embedded_broker"]
+            else ""
+        )
+        + f"docs/internals.md explains the pipeline. Worker logs: {summary['logs']}"
     )
