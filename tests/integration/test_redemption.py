@@ -9,6 +9,7 @@ import orjson
 import pytest
 from sqlalchemy import text
 
+from consumers.batching import retry_transient
 from schemas.events import RedeemOutcome as O
 from schemas.events import RedeemResult, RewardGrant
 from tests.integration.redeem_support import (
@@ -176,7 +177,13 @@ async def test_multi_use_code_with_per_user_limit_under_concurrency(container) -
     repeat = request(seeded, code, user=users[0])
     services = [make_service(container)[0] for _ in range(3)]
     chunks = [requests[i::3] for i in range(3)]
-    outcomes = await asyncio.gather(*(s.process(c) for s, c in zip(services, chunks, strict=True)))
+    # concurrent batches may deadlock in MySQL: like the agent, retry the batch (idempotent)
+    outcomes = await asyncio.gather(
+        *(
+            retry_transient(lambda s=s, c=c: s.process(c), what="batch")
+            for s, c in zip(services, chunks, strict=True)
+        )
+    )
     flat = [r for batch in outcomes for r in batch]
     redeemed = [r for r in flat if r.outcome is O.REDEEMED]
     assert len(redeemed) == 100
