@@ -206,7 +206,7 @@ def cache_mismatches(container: Container, tenant_id: str, limit: int = 100) -> 
     cursor = 0
     while True:
         cursor, found = records.scan_page(records.pattern(tenant_id), cursor)
-        known = store.known_requests([r.request_id for r in found])
+        known = store.known_requests(tenant_id, [r.request_id for r in found])
         problems += [f"claim without outcome: {r.request_id}" for r in found
                      if r.request_id not in known]
         if cursor == 0:

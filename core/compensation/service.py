@@ -144,13 +144,12 @@ class Compensator:
         while True:
             cursor, records = await self._run(self._claims.scan_page, pattern, cursor)
             old = [
-                r for r in records
-                if r.claimed_ms < cutoff_ms
-                and scope.campaign_id in (None, r.campaign_id)
+                r
+                for r in records
+                if r.claimed_ms < cutoff_ms and scope.campaign_id in (None, r.campaign_id)
             ]
             if old:
-                known = await self._run(self._store.known_requests, [r.request_id for r in old])
-                abandoned = [r for r in old if r.request_id not in known]
+                abandoned = await self._without_outcome(old)
                 tally.examined += len(abandoned)
                 if dry_run:
                     tally.released_in_cache += len(abandoned)
@@ -159,6 +158,17 @@ class Compensator:
                 note("claims", len(abandoned))
             if cursor == 0:
                 return
+
+    async def _without_outcome(self, records: list[RequestRecord]) -> list[RequestRecord]:
+        """The claim records whose request has no outcome in MySQL (per tenant)."""
+        abandoned: list[RequestRecord] = []
+        for tenant in sorted({r.tenant_id for r in records}):
+            mine = [r for r in records if r.tenant_id == tenant]
+            known = await self._run(
+                self._store.known_requests, tenant, [r.request_id for r in mine]
+            )
+            abandoned.extend(r for r in mine if r.request_id not in known)
+        return abandoned
 
     async def _release(self, records: list[RequestRecord]) -> int:
         by_tenant: dict[str, list[RequestRecord]] = defaultdict(list)

@@ -76,6 +76,11 @@ class Attempt:
         return self.request.request_id
 
     @property
+    def key(self) -> tuple[str, str]:
+        """(tenant_id, request_id): request ids are idempotency keys per tenant."""
+        return (self.request.tenant_id, self.request.request_id)
+
+    @property
     def tenant_id(self) -> str:
         """The tenant the request was sent for."""
         return self.request.tenant_id

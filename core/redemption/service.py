@@ -69,7 +69,7 @@ class RedemptionService:
         await self.start()
         now = self._clock()
         attempts = [Attempt(request, code=None) for request in requests]
-        unique = list({a.request_id: a for a in reversed(attempts)}.values())[::-1]
+        unique = list({a.key: a for a in reversed(attempts)}.values())[::-1]
         fresh = await self._replay_known(unique)
         await self._check_formats(fresh)
         claims = await self._claim([a for a in fresh if a.outcome is None], now)
@@ -83,8 +83,8 @@ class RedemptionService:
             await self._cache.repair(claims)
         pending = [a for a in unique if a.grants_pending]
         await self._produce_grants(pending)
-        by_id = {a.request_id: a for a in unique}
-        results = [by_id[a.request_id].result(now) for a in attempts]
+        by_key = {a.key: a for a in unique}
+        results = [by_key[a.key].result(now) for a in attempts]
         # grants are durable: recording them and answering need not wait for each other
         await asyncio.gather(
             self._record_grants(pending, naive_now),
@@ -98,10 +98,14 @@ class RedemptionService:
         return await loop.run_in_executor(self._executor, partial(func, *args))
 
     async def _replay_known(self, attempts: list[Attempt]) -> list[Attempt]:
-        known = await self._run(self._store.known_outcomes, [a.request_id for a in attempts])
+        known: dict[tuple[str, str], Any] = {}
+        for tenant in sorted({a.tenant_id for a in attempts}):
+            ids = [a.request_id for a in attempts if a.tenant_id == tenant]
+            found = await self._run(self._store.known_outcomes, tenant, ids)
+            known.update({(tenant, rid): outcome for rid, outcome in found.items()})
         fresh = []
         for attempt in attempts:
-            record = known.get(attempt.request_id)
+            record = known.get(attempt.key)
             if record is None:
                 fresh.append(attempt)
                 continue

@@ -3,7 +3,7 @@
 Request ids are scoped to the tenant: the ``Idempotency-Key`` of a request becomes
 ``gw-`` + sha256(tenant, key)[:40], so the same key sent twice by one tenant is the same
 request (redeemed at most once, same answer), while two tenants using the same key never
-share an outcome (``request_outcomes`` is keyed by request id alone). Without a key the
+share a request id. Without a key the
 request id is a fresh uuid.
 """
 

@@ -296,3 +296,24 @@ async def test_crash_after_commit_before_grants_converges(container) -> None:
             {"r": req.request_id},
         ).scalar()
     assert orjson.loads(stored) == result.grant_ids
+
+
+async def test_request_ids_are_idempotency_keys_per_tenant(container) -> None:
+    first, second = seed_campaign(container, count=2), seed_campaign(container, count=2)
+    service, publisher = make_service(container)
+    shared = "order-42"
+    a = request(first, first.codes[0], request_id=shared)
+    b = request(second, second.codes[0], request_id=shared)
+    together = await service.process([a, b])
+    assert [r.outcome for r in together] == [O.REDEEMED, O.REDEEMED]
+    assert [r.tenant_id for r in together] == [first.tenant_id, second.tenant_id]
+    assert together[0].redemption_id != together[1].redemption_id
+    c = request(first, first.codes[1], request_id="order-43")
+    d = request(second, second.codes[1], request_id="order-43")
+    [alone] = await service.process([c])
+    [other] = await service.process([d])  # same id, other tenant: its own request, not a replay
+    assert alone.outcome is other.outcome is O.REDEEMED
+    assert alone.redemption_id != other.redemption_id
+    replayed = await service.process([b, d])
+    assert [r.redemption_id for r in replayed] == [together[1].redemption_id, other.redemption_id]
+    assert len(grants_of(publisher)) == 4

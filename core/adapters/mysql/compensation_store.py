@@ -78,8 +78,10 @@ class CompensationStore:
         def work() -> CompensationReport | None:
             with self._engine.connect() as conn:
                 raw = conn.execute(
-                    text("SELECT report_json FROM compensation_jobs"
-                         " WHERE job_id = :j AND status = 'DONE'"),
+                    text(
+                        "SELECT report_json FROM compensation_jobs"
+                        " WHERE job_id = :j AND status = 'DONE'"
+                    ),
                     {"j": job_id},
                 ).scalar()
             if raw is None:
@@ -100,8 +102,14 @@ class CompensationStore:
                         " older_than_seconds, requested_by, status, started_at)"
                         " VALUES (:j, :t, :c, :o, :by, 'RUNNING', :now)"
                     ),
-                    {"j": job.job_id, "t": job.tenant_id, "c": job.campaign_id,
-                     "o": job.older_than_seconds, "by": job.requested_by, "now": now},
+                    {
+                        "j": job.job_id,
+                        "t": job.tenant_id,
+                        "c": job.campaign_id,
+                        "o": job.older_than_seconds,
+                        "by": job.requested_by,
+                        "now": now,
+                    },
                 )
 
         guarded("start compensation job", work)
@@ -138,9 +146,7 @@ class CompensationStore:
         def work() -> list[PendingRedemption]:
             with self._engine.connect() as conn:
                 rows = conn.execute(text(sql), params).all()
-            return [
-                PendingRedemption(r[0], r[1], r[2], r[3], _grants(r[4])) for r in rows
-            ]
+            return [PendingRedemption(r[0], r[1], r[2], r[3], _grants(r[4])) for r in rows]
 
         return guarded("read pending redemptions", work)
 
@@ -169,17 +175,18 @@ class CompensationStore:
 
         guarded("record compensated grants", work)
 
-    def known_requests(self, request_ids: Sequence[str]) -> set[str]:
-        """Request ids that have an outcome in MySQL."""
+    def known_requests(self, tenant_id: str, request_ids: Sequence[str]) -> set[str]:
+        """The tenant's request ids that have an outcome in MySQL."""
         if not request_ids:
             return set()
         statement = text(
-            "SELECT request_id FROM request_outcomes WHERE request_id IN :ids"
+            "SELECT request_id FROM request_outcomes WHERE tenant_id = :t AND request_id IN :ids"
         ).bindparams(bindparam("ids", expanding=True))
 
         def work() -> set[str]:
             with self._engine.connect() as conn:
-                return {r[0] for r in conn.execute(statement, {"ids": list(request_ids)})}
+                params = {"t": tenant_id, "ids": list(request_ids)}
+                return {r[0] for r in conn.execute(statement, params)}
 
         return guarded("read request outcomes", work)
 
@@ -192,8 +199,9 @@ class CompensationStore:
             "SELECT c.tenant_id, c.code, EXISTS (SELECT 1 FROM redemptions g"
             " WHERE g.tenant_id = c.tenant_id AND g.code = c.code AND g.status = 2)"
             " FROM redeem_codes c WHERE c.status = 1"
-            " AND (c.claimed_at IS NULL OR c.claimed_at < :cutoff)" + scope.sql("c") +
-            " AND NOT EXISTS (SELECT 1 FROM redemptions p WHERE p.tenant_id = c.tenant_id"
+            " AND (c.claimed_at IS NULL OR c.claimed_at < :cutoff)"
+            + scope.sql("c")
+            + " AND NOT EXISTS (SELECT 1 FROM redemptions p WHERE p.tenant_id = c.tenant_id"
             " AND p.code = c.code AND p.status = 1)"
         )
         params = {**scope.params(), "n": limit}

@@ -124,7 +124,7 @@ CREATE TABLE redemptions (
     grants_json JSON NOT NULL,
     claimed_at DATETIME(6) NOT NULL,
     granted_at DATETIME(6) NULL,
-    UNIQUE KEY uk_request (request_id),
+    UNIQUE KEY uk_request (tenant_id, request_id),
     KEY idx_pending (status, claimed_at),
     KEY idx_code (tenant_id, code)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
@@ -132,13 +132,14 @@ CREATE TABLE redemptions (
 
 _REQUEST_OUTCOMES = """
 CREATE TABLE request_outcomes (
-    request_id VARCHAR(64) NOT NULL PRIMARY KEY,
+    request_id VARCHAR(64) NOT NULL,
     tenant_id VARCHAR(24) NOT NULL,
     user_id VARCHAR(64) NOT NULL,
     outcome VARCHAR(32) NOT NULL,
     redemption_id VARCHAR(40) NULL,
     grant_ids_json JSON NULL,
     processed_at DATETIME(6) NOT NULL,
+    PRIMARY KEY (tenant_id, request_id),
     KEY idx_outcome_time (processed_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
 """

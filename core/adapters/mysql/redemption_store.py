@@ -28,7 +28,7 @@ from schemas.events import RedeemOutcome, RewardGrant
 _OUTCOMES = text(
     "SELECT o.request_id, o.outcome, o.redemption_id, r.status, r.grants_json, r.code"
     " FROM request_outcomes o LEFT JOIN redemptions r ON r.redemption_id = o.redemption_id"
-    " WHERE o.request_id IN :ids"
+    " WHERE o.tenant_id = :t AND o.request_id IN :ids"
 ).bindparams(bindparam("ids", expanding=True))
 
 
@@ -63,14 +63,15 @@ class RedemptionStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def known_outcomes(self, request_ids: Sequence[str]) -> dict[str, KnownOutcome]:
-        """Outcomes already recorded for these requests, by request_id."""
+    def known_outcomes(self, tenant_id: str, request_ids: Sequence[str]) -> dict[str, KnownOutcome]:
+        """Outcomes already recorded for these requests of one tenant, by request_id
+        (request ids are idempotency keys per tenant: two tenants may use the same one)."""
         if not request_ids:
             return {}
 
         def work() -> dict[str, KnownOutcome]:
             with self._engine.connect() as conn:
-                rows = conn.execute(_OUTCOMES, {"ids": list(request_ids)}).all()
+                rows = conn.execute(_OUTCOMES, {"t": tenant_id, "ids": list(request_ids)}).all()
             found = {}
             for rid, outcome, red_id, status, grants_json, code in rows:
                 raw_grants = _json(grants_json)

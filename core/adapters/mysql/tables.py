@@ -98,7 +98,7 @@ code_batches = Table(
 redemptions = Table(
     "redemptions", metadata,
     Column("redemption_id", String(40), primary_key=True),
-    Column("request_id", String(64), nullable=False, unique=True),
+    Column("request_id", String(64), nullable=False),
     Column("tenant_id", String(24), nullable=False),
     Column("code", String(32), nullable=False),
     Column("campaign_id", String(32), nullable=False),
@@ -115,7 +115,7 @@ redemptions = Table(
 request_outcomes = Table(
     "request_outcomes", metadata,
     Column("request_id", String(64), primary_key=True),
-    Column("tenant_id", String(24), nullable=False),
+    Column("tenant_id", String(24), primary_key=True),
     Column("user_id", String(64), nullable=False),
     Column("outcome", String(32), nullable=False),
     Column("redemption_id", String(40)),
