@@ -126,12 +126,12 @@ class BatchRunner(Generic[M]):
                 good.append((event, self._decode(event.value)))
             except MessageDecodeError as exc:
                 dead.append(dead_letter(event, exc, exc.field))
+        if good:  # first: an overlapping process takes its place in line before any await
+            await self._process_or_split(good)
         if dead:
             await self._retrying(lambda: self._publisher.publish(dead))
             self.dead_lettered += len(dead)
             observe_dead_letters(len(dead), "invalid_message")
-        if good:
-            await self._process_or_split(good)
 
     async def _process_or_split(self, items: list[tuple[RawEvent, M]]) -> None:
         try:
@@ -187,21 +187,29 @@ async def run_blocking(func: Callable[..., T], *args: Any) -> T:
 
 
 def subscribe_batches(
-    app: faust.App, topic: str, name: str, runner: BatchRunner[Any], size: int, window: float
+    app: faust.App,
+    topic: str,
+    name: str,
+    runner: BatchRunner[Any],
+    size: int,
+    window: float,
+    in_flight: int = 1,
 ) -> Any:
     """Register a concurrency-1 agent (faust #606) that feeds batches to ``runner``.
 
-    Events are read from a no-ack stream into a queue while the previous batch is still
-    being processed (reading and processing overlap), and each event is acked only after
-    its batch is done: faust commits the highest run of consecutive acked offsets, so a
-    crash never commits past an unprocessed message.
+    Events are read from a no-ack stream into a queue while earlier batches are still being
+    processed, and each event is acked only after its batch is done: faust commits the
+    highest run of consecutive acked offsets, so a crash never commits past an unprocessed
+    message. Up to ``in_flight`` batches run at once; they start in the order they were
+    read, and a process that overlaps them must keep that order (see
+    :mod:`core.redemption.stages`).
     """
     channel = app.topic(topic, key_serializer="raw", value_serializer="raw")
 
     @app.agent(channel, name=name, concurrency=1)
     async def agent(stream: faust.StreamT) -> None:
         queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=size)
-        batches = asyncio.ensure_future(_process_batches(queue, runner, size, window))
+        batches = asyncio.ensure_future(_process_batches(queue, runner, size, window, in_flight))
         try:
             async for event in stream.noack().events():  # type: ignore[attr-defined]
                 if batches.done():
@@ -216,31 +224,64 @@ def subscribe_batches(
 
 
 async def _process_batches(
-    queue: asyncio.Queue[Any], runner: BatchRunner[Any], size: int, window: float
+    queue: asyncio.Queue[Any], runner: BatchRunner[Any], size: int, window: float, limit: int
 ) -> None:
     """Take up to ``size`` queued events (waiting at most ``window`` once one is there),
-    run them, ack them; forever."""
+    run them, ack them once they are done; forever, with at most ``limit`` batches in
+    flight. On cancellation every batch in flight is finished and acked first."""
+    in_flight: set[asyncio.Task[None]] = set()
+    try:
+        while True:
+            while len(in_flight) >= limit:
+                done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    in_flight.discard(task)
+                    task.result()  # a crashed batch surfaces here
+            batch = await _next_batch(queue, size, window)
+            in_flight.add(asyncio.ensure_future(_run_and_ack(runner, batch)))
+    except asyncio.CancelledError:
+        await _drain(in_flight)
+        raise
+
+
+async def _drain(in_flight: set[asyncio.Task[None]]) -> None:
+    """Let every batch in flight finish (they shield themselves) before shutting down."""
+    while in_flight:
+        await asyncio.wait(set(in_flight))
+        for task in [t for t in in_flight if t.done()]:
+            in_flight.discard(task)
+            with contextlib.suppress(asyncio.CancelledError):
+                task.result()
+
+
+async def _next_batch(queue: asyncio.Queue[Any], size: int, window: float) -> list[Any]:
+    """Up to ``size`` events: the first one awaited, the rest within ``window`` of it."""
     loop = asyncio.get_running_loop()
-    while True:
-        batch = [await queue.get()]
-        deadline = loop.time() + window
-        while len(batch) < size:
-            if not queue.empty():
-                batch.append(queue.get_nowait())
-                continue
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
-            try:
-                batch.append(await asyncio.wait_for(queue.get(), remaining))
-            except TimeoutError:
-                break
+    batch = [await queue.get()]
+    deadline = loop.time() + window
+    while len(batch) < size:
+        if not queue.empty():
+            batch.append(queue.get_nowait())
+            continue
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            break
         try:
-            await runner.run(raw_events(batch))
-        except asyncio.CancelledError:
-            _ack(batch)  # run() re-raises a cancellation only once the batch is handled
-            raise
+            batch.append(await asyncio.wait_for(queue.get(), remaining))
+        except TimeoutError:
+            break
+    return batch
+
+
+async def _run_and_ack(runner: BatchRunner[Any], batch: list[Any]) -> None:
+    """Run one batch to completion and ack its events (also when cancelled meanwhile:
+    ``run`` re-raises a cancellation only once the batch is handled)."""
+    try:
+        await runner.run(raw_events(batch))
+    except asyncio.CancelledError:
         _ack(batch)
+        raise
+    _ack(batch)
 
 
 def _ack(events: list[Any]) -> None:

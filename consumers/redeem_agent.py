@@ -16,7 +16,8 @@ def register_redeem_agent(
     app: faust.App, settings: Settings, service: RedemptionService, publisher: EventPublisher
 ) -> BatchRunner[RedeemRequested]:
     """Subscribe the agent to ``redeem.requests``: one agent, concurrency 1 (faust #606),
-    batches of up to ``redeem_batch_size`` within ``redeem_batch_window_seconds``."""
+    batches of up to ``redeem_batch_size`` within ``redeem_batch_window_seconds``, up to
+    ``redeem_batches_in_flight`` of them overlapping (the service keeps them in order)."""
     runner: BatchRunner[RedeemRequested] = BatchRunner(
         RedeemRequested.from_bytes, service.process, publisher
     )
@@ -27,5 +28,6 @@ def register_redeem_agent(
         runner,
         settings.redeem_batch_size,
         settings.redeem_batch_window_seconds,
+        in_flight=settings.redeem_batches_in_flight,
     )
     return runner

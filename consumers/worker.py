@@ -69,6 +69,18 @@ def run_worker(
 
     worker = build_worker(container, web_port=web_port)
     start_worker_metrics(container.settings, group=worker.app.conf.id)
-    faust.Worker(
+    _PlainWorker(
         worker.app, loglevel=loglevel, logging_config=logging_config(container.settings)
     ).execute_from_commandline()
+
+
+class _PlainWorker(faust.Worker):
+    """faust's worker without its terminal spinner, whose handler puts the root logger at
+    DEBUG: every aiokafka debug call then built a log record only to drop it (measured: ~9 %
+    of the worker's GIL time at 500 requests/s)."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        """Keep the root logger at the requested level; no spinner."""
+        self.spinner = None
+        if level:
+            logger.setLevel(level)

@@ -54,6 +54,12 @@ REDEEM_BATCH_SIZE = Histogram(
     "Requests per redemption batch",
     buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000),
 )
+REDEEM_STAGE_SECONDS = Histogram(
+    "marketing_redeem_stage_seconds",
+    "Time one redemption batch spent in a pipeline stage (claim, commit, grants, record)",
+    ["stage"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
 RATE_LIMIT_HITS = Counter(
     "marketing_rate_limit_hits", "Redemption requests refused by a rate limit or throttle"
 )
@@ -98,6 +104,11 @@ def observe_batch(requests: Sequence[RedeemRequested], results: Sequence[RedeemR
         if result.outcome.value == "RATE_LIMITED":
             RATE_LIMIT_HITS.inc()
         REDEMPTION_LATENCY.observe(max(0.0, now - request.requested_at.timestamp()))
+
+
+def observe_stage(stage: str, seconds: float) -> None:
+    """Record the time a redemption batch spent in one pipeline ``stage``."""
+    REDEEM_STAGE_SECONDS.labels(stage=stage).observe(seconds)
 
 
 def observe_dead_letters(count: int, reason: str = "invalid_message") -> None:

@@ -36,8 +36,8 @@ class Settings(BaseSettings):
     topic_replication_factor: int = Field(default=1, ge=1)
     topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
     consumer_group: str = "redeemflow"
-    consumer_fetch_max_wait_ms: int = Field(default=50, ge=1, le=30_000)
-    producer_linger_ms: int = Field(default=5, ge=0, le=1000)
+    consumer_fetch_max_wait_ms: int = Field(default=10, ge=1, le=30_000)
+    producer_linger_ms: int = Field(default=1, ge=0, le=1000)
     database_url: str = "mysql+pymysql://root@127.0.0.1:3306/redeemflow"
     database_pool_size: int = Field(default=8, ge=1)
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     compensation_sweep_interval_seconds: int = Field(default=60, ge=1)
     redeem_batch_size: int = Field(default=1000, ge=1)
     redeem_batch_window_seconds: float = Field(default=0.01, gt=0)
+    redeem_batches_in_flight: int = Field(default=4, ge=1, le=32)
+    """Redemption batches processed at once, overlapping stage by stage (1: one at a time)."""
     negative_cache_seconds: int = Field(default=60, ge=1)
     rate_limits: dict[str, RateLimitTier] = Field(default_factory=dict)
     default_rate_limit: RateLimitTier = Field(default_factory=RateLimitTier)

@@ -78,7 +78,7 @@ class ContractModel(BaseModel):
 
     def to_bytes(self) -> bytes:
         """Serialise to compact JSON bytes (the wire format)."""
-        return orjson.dumps(self.model_dump(mode="json"))
+        return self.__pydantic_serializer__.to_json(self)  # as orjson of model_dump(json)
 
     @classmethod
     def from_bytes(cls, data: bytes | str) -> Self:

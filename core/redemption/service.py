@@ -5,12 +5,14 @@
 
 Every step is idempotent, so a batch that fails half-way (RetryableError) is simply run
 again: recorded outcomes are replayed, claims already made in Redis come back as DUP and
-MySQL's guarded commit decides once. Blocking MySQL work runs in an executor.
+MySQL's guarded commit decides once. Blocking MySQL work runs in an executor. Several
+batches may be in flight at once, one per stage, in order (:mod:`core.redemption.stages`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +28,7 @@ from core.redemption.formats import TenantCodeFormats
 from core.redemption.grants import build_grants
 from core.redemption.ids import redemption_id
 from core.redemption.model import Attempt, CampaignInfo
+from core.redemption.stages import OrderedStages
 from core.settings import Settings
 from core.topics import Topic
 from schemas.base import utc_now
@@ -34,6 +37,7 @@ from schemas.events import RedeemOutcome, RedeemRequested, RedeemResult
 T = TypeVar("T")
 CLAIMED = frozenset({"CLAIMED", "DUP"})
 CAMPAIGN_CACHE_LIMIT = 10_000
+log = logging.getLogger("redeemflow.redemption")
 
 
 class RedemptionService:
@@ -57,6 +61,7 @@ class RedemptionService:
         self._formats = TenantCodeFormats(store.tenant_code_rules, settings.code_secret_for)
         self._campaigns: dict[str, CampaignInfo] = {}
         self._started = False
+        self.stages = OrderedStages()
 
     async def start(self) -> None:
         """Register the cache scripts once (also done lazily by the first batch)."""
@@ -65,33 +70,50 @@ class RedemptionService:
             self._started = True
 
     async def process(self, requests: Sequence[RedeemRequested]) -> list[RedeemResult]:
-        """Decide, record and publish one batch; returns one result per request, in order."""
-        await self.start()
-        now = self._clock()
-        attempts = [Attempt(request, code=None) for request in requests]
-        unique = list({a.key: a for a in reversed(attempts)}.values())[::-1]
-        fresh = await self._replay_known(unique)
-        await self._check_formats(fresh)
-        claims = await self._claim([a for a in fresh if a.outcome is None], now)
-        decided = [a for a in fresh if a.outcome is not None]
+        """Decide, record and publish one batch; returns one result per request, in order.
+
+        Batches may overlap: each stage (claim, commit, grants, record) takes them in the
+        order they started (see :mod:`core.redemption.stages`).
+        """
+        async with self.stages.ticket() as ticket:  # first, before any await: keeps order
+            await self.start()
+            await ticket.enter("claim")
+            now = self._clock()
+            attempts = [Attempt(request, code=None) for request in requests]
+            unique = list({a.key: a for a in reversed(attempts)}.values())[::-1]
+            fresh = await self._replay_known(unique)
+            await self._check_formats(fresh)
+            claims = await self._claim([a for a in fresh if a.outcome is None], now)
+            decided = [a for a in fresh if a.outcome is not None]
+            await ticket.enter("commit")
+            await self._commit(claims, decided, now)
+            pending = [a for a in unique if a.grants_pending]
+            await ticket.enter("grants")
+            await self._produce_grants(pending)
+            by_key = {a.key: a for a in unique}
+            results = [by_key[a.key].result(now) for a in attempts]
+            await ticket.enter("record")
+            # grants are durable: recording them and answering need not wait for each other
+            await asyncio.gather(
+                self._record_grants(pending, _naive(now)),
+                self._publisher.publish([_result_message(self._settings, r) for r in results]),
+            )
+        observe_batch(requests, results)
+        if log.isEnabledFor(logging.DEBUG):
+            stages = " ".join(f"{k}={v * 1000:.1f}ms" for k, v in ticket.seconds.items())
+            log.debug(
+                "batch of %d (%d in flight): %s", len(requests), self.stages.in_flight, stages
+            )
+        return results
+
+    async def _commit(self, claims: list[Attempt], decided: list[Attempt], now: datetime) -> None:
+        """Judge the claims against MySQL and record every outcome decided now."""
         campaigns = await self._campaign_infos({a.campaign_id or "" for a in claims})
         for attempt in claims:
             self._prepare_grants(attempt, campaigns, now)
-        naive_now = now.astimezone(UTC).replace(tzinfo=None)
         if claims or decided:
-            await self._run(self._store.commit, claims, decided, campaigns, naive_now)
+            await self._run(self._store.commit, claims, decided, campaigns, _naive(now))
             await self._cache.repair(claims)
-        pending = [a for a in unique if a.grants_pending]
-        await self._produce_grants(pending)
-        by_key = {a.key: a for a in unique}
-        results = [by_key[a.key].result(now) for a in attempts]
-        # grants are durable: recording them and answering need not wait for each other
-        await asyncio.gather(
-            self._record_grants(pending, naive_now),
-            self._publisher.publish([_result_message(self._settings, r) for r in results]),
-        )
-        observe_batch(requests, results)
-        return results
 
     async def _run(self, func: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -206,6 +228,11 @@ class RedemptionService:
     async def _record_grants(self, pending: list[Attempt], now: datetime) -> None:
         if pending:
             await self._run(self._store.record_grants, pending, now)
+
+
+def _naive(moment: datetime) -> datetime:
+    """A UTC datetime as MySQL DATETIME wants it (no tzinfo)."""
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _result_message(settings: Settings, result: RedeemResult) -> OutboundMessage:

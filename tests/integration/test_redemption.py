@@ -317,3 +317,19 @@ async def test_request_ids_are_idempotency_keys_per_tenant(container) -> None:
     replayed = await service.process([b, d])
     assert [r.redemption_id for r in replayed] == [together[1].redemption_id, other.redemption_id]
     assert len(grants_of(publisher)) == 4
+
+
+async def test_overlapping_batches_keep_per_code_order(container) -> None:
+    """Batches started one after the other but processed overlapping: for every code the
+    request of the earlier batch wins, and a request repeated in a later batch is replayed."""
+    seeded = seed_campaign(container, count=6)
+    service, publisher = make_service(container)
+    earlier = [request(seeded, code, user=f"first-{i}") for i, code in enumerate(seeded.codes)]
+    later = [request(seeded, code, user=f"second-{i}") for i, code in enumerate(seeded.codes)]
+    batches = [[r] for r in earlier] + [[r] for r in later] + [[earlier[0]]]
+    results = await asyncio.gather(*(service.process(b) for b in batches))
+    outcomes = [r.outcome for [r] in results]
+    assert outcomes == [O.REDEEMED] * 6 + [O.ALREADY_USED] * 6 + [O.REDEEMED]
+    assert results[-1][0].redemption_id == results[0][0].redemption_id
+    assert len(grants_of(publisher)) == 6
+    assert service.stages.in_flight == 0

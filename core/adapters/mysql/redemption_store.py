@@ -25,11 +25,11 @@ from schemas.campaign import CampaignRule
 from schemas.code_rule import CodeGenerateRule
 from schemas.events import RedeemOutcome, RewardGrant
 
-_OUTCOMES = text(
+_OUTCOMES_SQL = (
     "SELECT o.request_id, o.outcome, o.redemption_id, r.status, r.grants_json, r.code"
     " FROM request_outcomes o LEFT JOIN redemptions r ON r.redemption_id = o.redemption_id"
-    " WHERE o.tenant_id = :t AND o.request_id IN :ids"
-).bindparams(bindparam("ids", expanding=True))
+    " WHERE o.tenant_id = %s AND o.request_id IN ({ids})"
+)
 
 
 _CAMPAIGNS = text(
@@ -70,8 +70,10 @@ class RedemptionStore:
             return {}
 
         def work() -> dict[str, KnownOutcome]:
+            ids = list(request_ids)
+            sql = _OUTCOMES_SQL.format(ids=", ".join(["%s"] * len(ids)))
             with self._engine.connect() as conn:
-                rows = conn.execute(_OUTCOMES, {"t": tenant_id, "ids": list(request_ids)}).all()
+                rows = conn.exec_driver_sql(sql, (tenant_id, *ids)).all()
             found = {}
             for rid, outcome, red_id, status, grants_json, code in rows:
                 raw_grants = _json(grants_json)

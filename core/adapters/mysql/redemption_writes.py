@@ -7,9 +7,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
 from core.redemption.model import Attempt, CampaignInfo, CodeState
@@ -17,19 +17,27 @@ from schemas.events import RedeemOutcome, RewardGrant
 
 _CODES_SQL = (
     "SELECT id, tenant_id, code, campaign_id, status, use_limit, used_count, user_id"
-    " FROM redeem_codes WHERE tenant_id = :t AND code IN :codes"
+    " FROM redeem_codes WHERE tenant_id = %s AND code IN ({codes})"
 )
-_CODES = text(_CODES_SQL).bindparams(bindparam("codes", expanding=True))
-_CODES_LOCKED = text(_CODES_SQL + " ORDER BY code FOR UPDATE").bindparams(
-    bindparam("codes", expanding=True)
+_USAGE_LOCKED_SQL = (
+    "SELECT campaign_id, user_id, used FROM campaign_user_usage WHERE tenant_id = %s"
+    " AND campaign_id IN ({campaigns}) AND user_id IN ({users}) FOR UPDATE"
 )
-_USAGE_SQL = (
-    "SELECT campaign_id, user_id, used FROM campaign_user_usage"
-    " WHERE tenant_id = :t AND campaign_id IN :campaigns AND user_id IN :users"
-)
-_USAGE_LOCKED = text(_USAGE_SQL + " FOR UPDATE").bindparams(
-    bindparam("campaigns", expanding=True), bindparam("users", expanding=True)
-)
+
+
+def _marks(values: Sequence[object]) -> str:
+    """``%s, %s, ...``: one driver placeholder per value (for an IN list)."""
+    return ", ".join(["%s"] * len(values))
+
+
+def _rows(conn: Connection, sql: str, params: Sequence[object]) -> list[Any]:
+    """A statement straight through the driver (``%s`` placeholders, no SQLAlchemy
+    compilation: the hot path sends lists of hundreds of values)."""
+    return list(conn.exec_driver_sql(sql, tuple(params)).all())
+
+
+def _execute(conn: Connection, sql: str, params: Sequence[object]) -> None:
+    conn.exec_driver_sql(sql, tuple(params))
 
 
 def _bulk(conn: Connection, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
@@ -42,18 +50,15 @@ def _bulk(conn: Connection, sql: str, rows: Sequence[tuple[object, ...]]) -> Non
 def select_codes(
     conn: Connection, tenant_id: str, codes: Sequence[str], *, lock: bool
 ) -> dict[str, CodeState]:
-    statement = _CODES_LOCKED if lock else _CODES
-    rows = conn.execute(statement, {"t": tenant_id, "codes": sorted(set(codes))}).all()
+    """The MySQL rows of some codes of one tenant (locked, in code order, when ``lock``)."""
+    wanted = sorted(set(codes))
+    if not wanted:
+        return {}
+    sql = _CODES_SQL.format(codes=_marks(wanted)) + (" ORDER BY code FOR UPDATE" if lock else "")
+    rows = _rows(conn, sql, [tenant_id, *wanted])
     return {
-        r.code: CodeState(
-            int(r.id),
-            r.tenant_id,
-            r.code,
-            r.campaign_id,
-            int(r.status),
-            int(r.use_limit),
-            int(r.used_count),
-            r.user_id,
+        r[2]: CodeState(
+            int(r[0]), r[1], r[2], r[3], int(r[4]), int(r[5]), int(r[6]), r[7]
         )
         for r in rows
     }
@@ -84,10 +89,8 @@ def _commit_tenant(
     camp_ids = sorted({s.campaign_id for s in states.values()})
     usage: dict[tuple[str, str], int] = {}
     if camp_ids:
-        rows = conn.execute(
-            _USAGE_LOCKED,
-            {"t": tenant_id, "campaigns": camp_ids, "users": users},
-        ).all()
+        sql = _USAGE_LOCKED_SQL.format(campaigns=_marks(camp_ids), users=_marks(users))
+        rows = _rows(conn, sql, [tenant_id, *camp_ids, *users])
         usage = {(r[0], r[1]): int(r[2]) for r in rows}
     used = {code: s.used_count for code, s in states.items()}
     touched_usage: set[tuple[str, str]] = set()
@@ -161,21 +164,21 @@ def _write_codes(
     if not changed:
         return
     last_user = {a.code: a.request.user_id for a in claims if a.outcome is RedeemOutcome.REDEEMED}
-    params: dict[str, object] = {"t": tenant_id, "now": now}
-    selects = []
-    for i, state in enumerate(changed):
-        selects.append(f"SELECT :id{i} AS id, :n{i} AS n, :s{i} AS s, :u{i} AS u")
-        params[f"id{i}"] = state.row_id
-        params[f"n{i}"] = used[state.code]
-        params[f"s{i}"] = 1 if used[state.code] >= state.use_limit else 0
-        params[f"u{i}"] = last_user.get(state.code)
-    conn.execute(
-        text(
-            "UPDATE redeem_codes c JOIN (" + " UNION ALL ".join(selects) + ") v ON c.id = v.id"
-            " SET c.used_count = v.n, c.status = v.s, c.act_user_id = v.u, c.act_time = :now,"
-            " c.claimed_at = :now WHERE c.tenant_id = :t"
-        ),
-        params,
+    params: list[object] = []
+    for state in changed:
+        params += [
+            state.row_id,
+            used[state.code],
+            1 if used[state.code] >= state.use_limit else 0,
+            last_user.get(state.code),
+        ]
+    values = " UNION ALL ".join(["SELECT %s AS id, %s AS n, %s AS s, %s AS u"] * len(changed))
+    _execute(
+        conn,
+        "UPDATE redeem_codes c JOIN (" + values + ") v ON c.id = v.id"
+        " SET c.used_count = v.n, c.status = v.s, c.act_user_id = v.u, c.act_time = %s,"
+        " c.claimed_at = %s WHERE c.tenant_id = %s",
+        [*params, now, now, tenant_id],
     )
 
 
@@ -270,22 +273,23 @@ def record_granted(conn: Connection, redeemed: Sequence[GrantedRedemption], now:
                 for r, g in grants
             ],
         )
-    conn.execute(
-        text(
-            "UPDATE redemptions SET status = 2, granted_at = :now"
-            " WHERE redemption_id IN :ids AND status = 1"
-        ).bindparams(bindparam("ids", expanding=True)),
-        {"now": now, "ids": [r.redemption_id for r in redeemed]},
+    ids = [r.redemption_id for r in redeemed]
+    _execute(
+        conn,
+        f"UPDATE redemptions SET status = 2, granted_at = %s"
+        f" WHERE redemption_id IN ({_marks(ids)}) AND status = 1",
+        [now, *ids],
     )
     by_tenant: dict[str, set[str]] = defaultdict(set)
     for item in redeemed:
         by_tenant[item.tenant_id].add(item.code)
-    for tenant_id, codes in by_tenant.items():
-        conn.execute(
-            text(
-                "UPDATE redeem_codes c SET c.status = 2 WHERE c.tenant_id = :t"
-                " AND c.code IN :codes AND c.status = 1 AND NOT EXISTS (SELECT 1 FROM redemptions r"
-                " WHERE r.tenant_id = c.tenant_id AND r.code = c.code AND r.status = 1)"
-            ).bindparams(bindparam("codes", expanding=True)),
-            {"t": tenant_id, "codes": sorted(codes)},
+    for tenant_id, code_set in by_tenant.items():
+        codes = sorted(code_set)
+        _execute(
+            conn,
+            "UPDATE redeem_codes c SET c.status = 2 WHERE c.tenant_id = %s"
+            f" AND c.code IN ({_marks(codes)}) AND c.status = 1 AND NOT EXISTS (SELECT 1"
+            " FROM redemptions r WHERE r.tenant_id = c.tenant_id AND r.code = c.code"
+            " AND r.status = 1)",
+            [tenant_id, *codes],
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,6 +16,8 @@ from core.redemption.model import Attempt, CampaignInfo, CodeState
 from core.settings import Settings
 
 REQUEST_TTL_MS = 24 * 3600 * 1000
+CLAIMS_PER_CALL = 200
+"""Requests per claim.lua call: few enough that one call blocks Redis for a few ms only."""
 
 
 @dataclass(frozen=True)
@@ -44,40 +47,55 @@ class ClaimCache:
             raise CacheUnavailable(f"redis: {exc}") from exc
 
     async def claim(self, attempts: Sequence[Attempt], now_ms: int) -> list[ClaimReply]:
-        """Run claim.lua for every attempt, in order, in one pipeline."""
-        calls = [self._claim_call(a, now_ms) for a in attempts]
+        """Run claim.lua over the attempts: one call per tenant and chunk, all pipelined;
+        each tenant's attempts are claimed in the given order. Replies in input order."""
+        by_tenant: dict[str, list[int]] = defaultdict(list)
+        for index, attempt in enumerate(attempts):
+            by_tenant[attempt.request.tenant_id].append(index)
+        calls: list[tuple[list[str], list[object]]] = []
+        slots: list[list[int]] = []
+        for tenant, indexes in by_tenant.items():
+            for start in range(0, len(indexes), CLAIMS_PER_CALL):
+                chunk = indexes[start : start + CLAIMS_PER_CALL]
+                calls.append(self._claim_call(tenant, [attempts[i] for i in chunk], now_ms))
+                slots.append(chunk)
         try:
             replies = await self._scripts.run_many("claim", calls)
         except RedisError as exc:
             raise CacheUnavailable(f"redis claim: {exc}") from exc
-        return [ClaimReply(r[0], r[1], int(r[2]), int(r[3])) for r in replies]
+        ordered: list[ClaimReply | None] = [None] * len(attempts)
+        for chunk, reply in zip(slots, replies, strict=True):
+            for index, r in zip(chunk, reply, strict=True):
+                ordered[index] = ClaimReply(r[0], r[1], int(r[2]), int(r[3]))
+        return [r for r in ordered if r is not None]
 
-    def _claim_call(self, attempt: Attempt, now_ms: int) -> tuple[list[str], list[object]]:
-        k, request, s = self._keys, attempt.request, self._settings
-        tenant, code = request.tenant_id, attempt.code or ""
-        limits = s.rate_limit_for(request.product_code)
-        keys = [
-            k.code(tenant, code),
-            k.negative(tenant, code),
-            k.ready(tenant),
-            k.request(tenant, request.request_id),
-            k.product_attempts(tenant, request.product_code) + ":h",
-            k.product_attempts(tenant, request.product_code) + ":d",
-            k.user_failures(tenant, request.user_id),
-            k.device_failures(tenant, request.device_id) if request.device_id else "",
-        ]
+    def _claim_call(
+        self, tenant: str, attempts: Sequence[Attempt], now_ms: int
+    ) -> tuple[list[str], list[object]]:
+        k, s = self._keys, self._settings
+        keys: list[str] = []
         args: list[object] = [
             now_ms,
-            request.product_code,
-            request.user_id,
             REQUEST_TTL_MS,
-            limits.hour,
-            limits.day,
             s.user_failed_attempts_per_hour,
             s.device_failed_attempts_per_hour,
             k.tenant(tenant),
-            code,
         ]
+        for attempt in attempts:
+            request, code = attempt.request, attempt.code or ""
+            limits = s.rate_limit_for(request.product_code)
+            product_key = k.product_attempts(tenant, request.product_code)
+            keys += [
+                k.code(tenant, code),
+                k.negative(tenant, code),
+                k.ready(tenant),
+                k.request(tenant, request.request_id),
+                product_key + ":h",
+                product_key + ":d",
+                k.user_failures(tenant, request.user_id),
+                k.device_failures(tenant, request.device_id) if request.device_id else "",
+            ]
+            args += [request.product_code, request.user_id, limits.hour, limits.day, code]
         return keys, args
 
     async def fill(

@@ -1,14 +1,18 @@
--- Atomically check and claim one code for one redemption request.
+-- Atomically check and claim codes for a run of redemption requests of ONE tenant, in order
+-- (one call instead of one per request: the client packs and parses one command).
 -- Every key shares the {tenant} hash tag, so the call lands in one Redis Cluster slot;
 -- campaign and per-user keys are derived from the code's campaign under the same tag.
--- KEYS: 1 code, 2 negative-cache, 3 tenant-ready marker, 4 request, 5 product-hour,
---       6 product-day, 7 user-failures, 8 device-failures ('' when no device)
--- ARGV: 1 now_ms, 2 product_code, 3 user_id, 4 request_ttl_ms, 5 hour_limit, 6 day_limit,
---       7 user_fail_limit, 8 device_fail_limit, 9 tenant key prefix ("<p>:{t}:"), 10 code
--- Reply: {verdict, campaign_id, used, use_limit}; verdicts: CLAIMED, DUP, MISS, RATE_LIMITED,
---        NOT_FOUND, CAMPAIGN_INACTIVE, NOT_YET_VALID, EXPIRED, PRODUCT_NOT_APPLICABLE,
---        ALREADY_USED, USER_LIMIT_REACHED
+-- KEYS, 8 per request: 1 code, 2 negative-cache, 3 tenant-ready marker, 4 request,
+--       5 product-hour, 6 product-day, 7 user-failures, 8 device-failures ('' when no device)
+-- ARGV: 1 now_ms, 2 request_ttl_ms, 3 user_fail_limit, 4 device_fail_limit,
+--       5 tenant key prefix ("<p>:{t}:"), then 5 per request: product_code, user_id,
+--       hour_limit, day_limit, code
+-- Reply: one {verdict, campaign_id, used, use_limit} per request; verdicts: CLAIMED, DUP,
+--        MISS, RATE_LIMITED, NOT_FOUND, CAMPAIGN_INACTIVE, NOT_YET_VALID, EXPIRED,
+--        PRODUCT_NOT_APPLICABLE, ALREADY_USED, USER_LIMIT_REACHED
 local now = tonumber(ARGV[1])
+local request_ttl, user_fail_limit = tonumber(ARGV[2]), tonumber(ARGV[3])
+local device_fail_limit, prefix = tonumber(ARGV[4]), ARGV[5]
 local HOUR, DAY = 3600000, 86400000
 
 local function window_keys(base, size)
@@ -30,65 +34,81 @@ local function bump(base, size)
   redis.call('PEXPIRE', cur, size * 2)
 end
 
-local function fail(verdict, campaign)
-  bump(KEYS[7], HOUR)
-  if KEYS[8] ~= '' then bump(KEYS[8], HOUR) end
-  return {verdict, campaign or '', '0', '0'}
-end
-
--- the request record is "campaign|code|user|claimed_ms": enough to release a claim that
--- never reached MySQL (compensation) and to recognise a redelivered request
-local previous = redis.call('GET', KEYS[4])
-if previous then
-  return {'DUP', string.match(previous, '^([^|]*)') or '', '0', '0'}
-end
-
-local value = redis.call('GET', KEYS[1])
-if not value then
-  if redis.call('EXISTS', KEYS[2]) == 0 and redis.call('EXISTS', KEYS[3]) == 0 then
-    return {'MISS', '', '0', '0'}
+local function claim(k, product, user, hour_limit, day_limit, code)
+  local function fail(verdict, campaign)
+    bump(k.user_fail, HOUR)
+    if k.device_fail ~= '' then bump(k.device_fail, HOUR) end
+    return {verdict, campaign or '', '0', '0'}
   end
+
+  -- the request record is "campaign|code|user|claimed_ms": enough to release a claim that
+  -- never reached MySQL (compensation) and to recognise a redelivered request
+  local previous = redis.call('GET', k.request)
+  if previous then
+    return {'DUP', string.match(previous, '^([^|]*)') or '', '0', '0'}
+  end
+
+  local value = redis.call('GET', k.code)
+  if not value then
+    if redis.call('EXISTS', k.negative) == 0 and redis.call('EXISTS', k.ready) == 0 then
+      return {'MISS', '', '0', '0'}
+    end
+  end
+
+  if estimate(k.user_fail, HOUR) >= user_fail_limit then return {'RATE_LIMITED', '', '0', '0'} end
+  if k.device_fail ~= '' and estimate(k.device_fail, HOUR) >= device_fail_limit then
+    return {'RATE_LIMITED', '', '0', '0'}
+  end
+  if estimate(k.hour, HOUR) >= hour_limit or estimate(k.day, DAY) >= day_limit then
+    return {'RATE_LIMITED', '', '0', '0'}
+  end
+  bump(k.hour, HOUR)
+  bump(k.day, DAY)
+
+  if not value then return fail('NOT_FOUND') end
+
+  -- value: campaign_id|use_limit|used|status|bound_user
+  local campaign, limit_s, used_s, status, bound =
+    string.match(value, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
+  if campaign == nil or status == '3' then return fail('NOT_FOUND') end
+  if bound ~= '' and bound ~= user then return fail('NOT_FOUND') end
+
+  local camp = redis.call('HMGET', prefix .. 'camp:' .. campaign,
+                          'status', 'from', 'until', 'products', 'pul')
+  if not camp[1] then return {'MISS', campaign, '0', '0'} end
+  if camp[1] ~= 'ACTIVE' then return fail('CAMPAIGN_INACTIVE', campaign) end
+  if now < tonumber(camp[2]) then return fail('NOT_YET_VALID', campaign) end
+  if camp[3] ~= '' and now >= tonumber(camp[3]) then return fail('EXPIRED', campaign) end
+  if camp[4] ~= '' and not string.find(camp[4], ',' .. product .. ',', 1, true) then
+    return fail('PRODUCT_NOT_APPLICABLE', campaign)
+  end
+
+  local use_limit, used = tonumber(limit_s), tonumber(used_s)
+  if used >= use_limit then return fail('ALREADY_USED', campaign) end
+
+  local pu_key = prefix .. 'pu:' .. campaign
+  local mine = tonumber(redis.call('HGET', pu_key, user) or '0')
+  if mine >= tonumber(camp[5]) then return fail('USER_LIMIT_REACHED', campaign) end
+
+  used = used + 1
+  local new_status = '0'
+  if used >= use_limit then new_status = '1' end
+  redis.call('SET', k.code, campaign .. '|' .. limit_s .. '|' .. used .. '|' .. new_status .. '|' .. bound,
+             'KEEPTTL')
+  redis.call('HINCRBY', pu_key, user, 1)
+  redis.call('SET', k.request, campaign .. '|' .. code .. '|' .. user .. '|' .. ARGV[1],
+             'PX', request_ttl)
+  return {'CLAIMED', campaign, tostring(used), limit_s}
 end
 
-if estimate(KEYS[7], HOUR) >= tonumber(ARGV[7]) then return {'RATE_LIMITED', '', '0', '0'} end
-if KEYS[8] ~= '' and estimate(KEYS[8], HOUR) >= tonumber(ARGV[8]) then
-  return {'RATE_LIMITED', '', '0', '0'}
+local replies = {}
+for i = 0, #KEYS / 8 - 1 do
+  local kb, ab = i * 8, 5 + i * 5
+  local keys = {
+    code = KEYS[kb + 1], negative = KEYS[kb + 2], ready = KEYS[kb + 3], request = KEYS[kb + 4],
+    hour = KEYS[kb + 5], day = KEYS[kb + 6], user_fail = KEYS[kb + 7], device_fail = KEYS[kb + 8],
+  }
+  replies[i + 1] = claim(keys, ARGV[ab + 1], ARGV[ab + 2], tonumber(ARGV[ab + 3]),
+                         tonumber(ARGV[ab + 4]), ARGV[ab + 5])
 end
-if estimate(KEYS[5], HOUR) >= tonumber(ARGV[5]) or estimate(KEYS[6], DAY) >= tonumber(ARGV[6]) then
-  return {'RATE_LIMITED', '', '0', '0'}
-end
-bump(KEYS[5], HOUR)
-bump(KEYS[6], DAY)
-
-if not value then return fail('NOT_FOUND') end
-
--- value: campaign_id|use_limit|used|status|bound_user
-local campaign, limit_s, used_s, status, bound = string.match(value, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
-if campaign == nil or status == '3' then return fail('NOT_FOUND') end
-if bound ~= '' and bound ~= ARGV[3] then return fail('NOT_FOUND') end
-
-local camp_key = ARGV[9] .. 'camp:' .. campaign
-local camp = redis.call('HMGET', camp_key, 'status', 'from', 'until', 'products', 'pul')
-if not camp[1] then return {'MISS', campaign, '0', '0'} end
-if camp[1] ~= 'ACTIVE' then return fail('CAMPAIGN_INACTIVE', campaign) end
-if now < tonumber(camp[2]) then return fail('NOT_YET_VALID', campaign) end
-if camp[3] ~= '' and now >= tonumber(camp[3]) then return fail('EXPIRED', campaign) end
-if camp[4] ~= '' and not string.find(camp[4], ',' .. ARGV[2] .. ',', 1, true) then
-  return fail('PRODUCT_NOT_APPLICABLE', campaign)
-end
-
-local use_limit, used = tonumber(limit_s), tonumber(used_s)
-if used >= use_limit then return fail('ALREADY_USED', campaign) end
-
-local pu_key = ARGV[9] .. 'pu:' .. campaign
-local mine = tonumber(redis.call('HGET', pu_key, ARGV[3]) or '0')
-if mine >= tonumber(camp[5]) then return fail('USER_LIMIT_REACHED', campaign) end
-
-used = used + 1
-local new_status = '0'
-if used >= use_limit then new_status = '1' end
-redis.call('SET', KEYS[1], campaign .. '|' .. limit_s .. '|' .. used .. '|' .. new_status .. '|' .. bound, 'KEEPTTL')
-redis.call('HINCRBY', pu_key, ARGV[3], 1)
-redis.call('SET', KEYS[4], campaign .. '|' .. ARGV[10] .. '|' .. ARGV[3] .. '|' .. ARGV[1],
-           'PX', tonumber(ARGV[4]))
-return {'CLAIMED', campaign, tostring(used), limit_s}
+return replies

@@ -1,0 +1,116 @@
+"""Ordered stages: several redemption batches in flight, each stage seeing them in order.
+
+A batch passes the stages of the redemption pipeline one after the other::
+
+    0 claim (Redis)  ->  1 commit (MySQL)  ->  2 grants (Kafka)  ->  3 record + answer
+
+While batch *k* commits in MySQL, batch *k+1* can already claim in Redis and batch *k-1*
+record its grants, so the worker, MariaDB, Redis and the broker work at the same time
+instead of waiting for each other. The order is kept per stage: batch *k+1* enters a stage
+only after batch *k* has left it (a ticket per batch, taken in the order batches start), so
+two requests for the same code are claimed, committed and answered in the order they were
+read, as with one batch at a time. A batch that fails leaves its remaining stages in turn,
+so it never blocks the batches behind it; a retried batch takes a new ticket at the back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from core.metrics import observe_stage
+
+STAGE_NAMES = ("claim", "commit", "grants", "record")
+
+
+class OrderedStages:
+    """Tickets and per-stage turns for the batches of one worker."""
+
+    def __init__(self, names: tuple[str, ...] = STAGE_NAMES) -> None:
+        self.names = names
+        self._issued = 0
+        self._passed = [0] * len(names)
+        self._changed: asyncio.Condition | None = None
+
+    def ticket(self) -> StageTicket:
+        """A new batch's place in line, taken synchronously: batches are ordered by the
+        moment they call this, so a caller takes it before its first ``await``."""
+        number = self._issued
+        self._issued += 1
+        return StageTicket(self, number)
+
+    @property
+    def in_flight(self) -> int:
+        """Batches started and not finished."""
+        return self._issued - self._passed[-1]
+
+    async def _wait(self, predicate: Callable[[], bool]) -> None:
+        if predicate():
+            return
+        changed = self._condition()
+        async with changed:
+            await changed.wait_for(predicate)
+
+    async def _turn(self, stage: int, number: int) -> None:
+        await self._wait(lambda: self._passed[stage] == number)
+
+    async def _leave(self, stage: int) -> None:
+        self._passed[stage] += 1
+        changed = self._condition()
+        async with changed:
+            changed.notify_all()
+
+    def _condition(self) -> asyncio.Condition:
+        if self._changed is None:
+            self._changed = asyncio.Condition()
+        return self._changed
+
+
+class StageTicket:
+    """One batch's way through the stages; use as ``async with stages.ticket() as t``."""
+
+    def __init__(self, stages: OrderedStages, number: int) -> None:
+        self._stages = stages
+        self._number = number
+        self._current = -1
+        self._entered_at = 0.0
+        self.seconds: dict[str, float] = {}
+        """Time spent in each stage so far (waiting for a turn excluded), for logs."""
+
+    async def enter(self, name: str) -> None:
+        """Leave the stages before ``name`` (in turn) and wait for this batch's turn at it."""
+        target = self._stages.names.index(name)
+        if target <= self._current:
+            raise ValueError(f"stage {name!r} is behind stage {self._current}")
+        await self._advance_to(target)
+
+    async def _advance_to(self, target: int) -> None:
+        """Hand over hand: hold the current stage until the next one is ours, so at most
+        one batch is in each stage and one waits behind it, never a growing pile."""
+        while self._current < target:
+            following = self._current + 1
+            await self._stages._turn(following, self._number)
+            if self._current >= 0:
+                self._record(self._current)
+                await self._stages._leave(self._current)
+            self._current = following
+            self._entered_at = time.perf_counter()
+
+    async def finish(self) -> None:
+        """Leave every remaining stage in turn (also after a failure)."""
+        await self._advance_to(len(self._stages.names) - 1)
+        self._record(self._current)
+        await self._stages._leave(self._current)
+        self._current = len(self._stages.names)
+
+    def _record(self, stage: int) -> None:
+        name = self._stages.names[stage]
+        self.seconds[name] = time.perf_counter() - self._entered_at
+        observe_stage(name, self.seconds[name])
+
+    async def __aenter__(self) -> StageTicket:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.finish()
