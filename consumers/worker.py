@@ -34,7 +34,7 @@ def build_worker(container: Container, *, web_port: int | None = None) -> Worker
     app = create_faust_app(settings, web_port=web_port)
     publisher = KafkaPublisher(container.producer)
     cache = ClaimCache(container.async_redis(), container.keys, settings)
-    service = RedemptionService(settings, RedemptionStore(container.engine), cache, publisher)
+    service = RedemptionService(settings, RedemptionStore(container.hot_engine), cache, publisher)
     register_redeem_agent(app, settings, service, publisher)
     register_probes(app, container)
     _register_optional_agents(app, container)

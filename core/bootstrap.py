@@ -14,7 +14,7 @@ import redis
 import redis.asyncio as aioredis
 from sqlalchemy.engine import Engine
 
-from core.adapters.mysql.engine import build_engine
+from core.adapters.mysql.engine import build_engine, build_hot_engine
 from core.adapters.redis.keys import RedisKeys
 from core.settings import Settings
 
@@ -33,6 +33,13 @@ class Container:
     def engine(self) -> Engine:
         """The SQLAlchemy engine of the source-of-truth database."""
         engine = build_engine(self.settings)
+        self._closers.append(engine)
+        return engine
+
+    @cached_property
+    def hot_engine(self) -> Engine:
+        """A second engine for the redemption hot path (multi-statement round trips)."""
+        engine = build_hot_engine(self.settings)
         self._closers.append(engine)
         return engine
 

@@ -125,7 +125,7 @@ def make_service(container: Container) -> tuple[RedemptionService, RecordingPubl
     publisher = RecordingPublisher()
     cache = ClaimCache(container.async_redis(), container.keys, container.settings)
     service = RedemptionService(
-        container.settings, RedemptionStore(container.engine), cache, publisher
+        container.settings, RedemptionStore(container.hot_engine), cache, publisher
     )
     return service, publisher
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
@@ -28,6 +28,32 @@ def build_engine(settings: Settings) -> Engine:
         pool_recycle=1800,
         connect_args={"local_infile": True, "charset": "utf8mb4"},
     )
+
+
+#: The client capability flag CLIENT_MULTI_STATEMENTS (the same bit in pymysql and mysqlclient).
+_CLIENT_MULTI_STATEMENTS = 1 << 16
+
+
+def build_hot_engine(settings: Settings) -> Engine:
+    """The redemption hot path's engine: connections may carry several statements in one
+    query (:mod:`core.adapters.mysql.script`), and are not pinged on checkout (a dead one
+    fails its batch, is invalidated and the batch is retried on a fresh connection)."""
+    from core.adapters.mysql.script import MULTI_STATEMENTS
+
+    engine = create_engine(
+        settings.database,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_pool_size,
+        pool_pre_ping=False,
+        pool_recycle=1800,
+        connect_args={"charset": "utf8mb4", "client_flag": _CLIENT_MULTI_STATEMENTS},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _mark(dbapi_connection: Any, record: Any) -> None:
+        record.info[MULTI_STATEMENTS] = True
+
+    return engine
 
 
 def is_retryable(exc: BaseException) -> bool:

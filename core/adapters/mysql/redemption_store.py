@@ -13,12 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from core.adapters.mysql.engine import guarded
-from core.adapters.mysql.redemption_writes import (
-    commit_claims,
-    insert_outcomes,
-    record_attempts,
-    select_codes,
-)
+from core.adapters.mysql.redemption_writes import commit_claims, record_attempts, select_codes
 from core.errors import ConcurrentUpdate
 from core.redemption.model import Attempt, CampaignInfo, CodeState
 from schemas.campaign import CampaignRule
@@ -159,8 +154,7 @@ class RedemptionStore:
         def work() -> None:
             try:
                 with self._engine.begin() as conn:
-                    commit_claims(conn, claims, campaigns, now)
-                    insert_outcomes(conn, [*claims, *decided], now)
+                    commit_claims(conn, claims, decided, campaigns, now)
             except IntegrityError as exc:
                 for attempt in claims:
                     attempt.cache_repair = None

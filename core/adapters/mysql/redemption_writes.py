@@ -4,7 +4,7 @@ granted redemptions (shared with compensation). Blocking: run from an executor."
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from sqlalchemy.engine import Connection
 
+from core.adapters.mysql.script import SqlScript, fetch_sets, marks
 from core.redemption.model import Attempt, CampaignInfo, CodeState
 from schemas.events import RedeemOutcome, RewardGrant
 
@@ -25,73 +26,108 @@ _USAGE_LOCKED_SQL = (
 )
 
 
-def _marks(values: Sequence[object]) -> str:
-    """``%s, %s, ...``: one driver placeholder per value (for an IN list)."""
-    return ", ".join(["%s"] * len(values))
-
-
-def _rows(conn: Connection, sql: str, params: Sequence[object]) -> list[Any]:
-    """A statement straight through the driver (``%s`` placeholders, no SQLAlchemy
-    compilation: the hot path sends lists of hundreds of values)."""
-    return list(conn.exec_driver_sql(sql, tuple(params)).all())
-
-
-def _execute(conn: Connection, sql: str, params: Sequence[object]) -> None:
-    conn.exec_driver_sql(sql, tuple(params))
-
-
-def _bulk(conn: Connection, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
-    """A multi-row statement straight through the driver (``%s`` placeholders): pymysql
-    folds the rows into one INSERT, without SQLAlchemy's per-row parameter processing."""
-    if rows:
-        conn.exec_driver_sql(sql, list(rows))
-
-
 def select_codes(
-    conn: Connection, tenant_id: str, codes: Sequence[str], *, lock: bool
+    conn: Connection, tenant_id: str, codes: Sequence[str], *, lock: bool = False
 ) -> dict[str, CodeState]:
     """The MySQL rows of some codes of one tenant (locked, in code order, when ``lock``)."""
+    query = _codes_query(tenant_id, codes, lock=lock)
+    return _code_states(fetch_sets(conn, [query])[0]) if query else {}
+
+
+def _codes_query(
+    tenant_id: str, codes: Iterable[str], *, lock: bool
+) -> tuple[str, list[object]] | None:
     wanted = sorted(set(codes))
     if not wanted:
-        return {}
-    sql = _CODES_SQL.format(codes=_marks(wanted)) + (" ORDER BY code FOR UPDATE" if lock else "")
-    rows = _rows(conn, sql, [tenant_id, *wanted])
+        return None
+    sql = _CODES_SQL.format(codes=marks(wanted)) + (" ORDER BY code FOR UPDATE" if lock else "")
+    return sql, [tenant_id, *wanted]
+
+
+def _usage_query(
+    tenant_id: str, campaigns: Iterable[str], users: Iterable[str]
+) -> tuple[str, list[object]]:
+    camp_ids, user_ids = sorted(set(campaigns)), sorted(set(users))
+    sql = _USAGE_LOCKED_SQL.format(campaigns=marks(camp_ids), users=marks(user_ids))
+    return sql, [tenant_id, *camp_ids, *user_ids]
+
+
+def _code_states(rows: Iterable[Any]) -> dict[str, CodeState]:
     return {
-        r[2]: CodeState(
-            int(r[0]), r[1], r[2], r[3], int(r[4]), int(r[5]), int(r[6]), r[7]
-        )
+        r[2]: CodeState(int(r[0]), r[1], r[2], r[3], int(r[4]), int(r[5]), int(r[6]), r[7])
         for r in rows
     }
 
 
+@dataclass
+class _Locked:
+    """One tenant's locked rows: code states and per-user usage (campaign, user) -> used."""
+
+    states: dict[str, CodeState]
+    usage: dict[tuple[str, str], int]
+
+
 def commit_claims(
-    conn: Connection, claims: list[Attempt], campaigns: dict[str, CampaignInfo], now: datetime
-) -> None:
-    """Judge every claim again against locked rows (tenants in sorted order) and write the
-    accepted ones; refused claims are settled with MySQL's answer and marked for repair."""
-    by_tenant: dict[str, list[Attempt]] = defaultdict(list)
-    for attempt in claims:
-        by_tenant[attempt.tenant_id].append(attempt)
-    for tenant_id in sorted(by_tenant):
-        _commit_tenant(conn, tenant_id, by_tenant[tenant_id], campaigns, now)
-
-
-def _commit_tenant(
     conn: Connection,
-    tenant_id: str,
     claims: list[Attempt],
+    decided: list[Attempt],
     campaigns: dict[str, CampaignInfo],
     now: datetime,
 ) -> None:
-    assert all(a.code for a in claims)
-    states = select_codes(conn, tenant_id, [a.code for a in claims if a.code], lock=True)
-    users = sorted({a.request.user_id for a in claims})
-    camp_ids = sorted({s.campaign_id for s in states.values()})
-    usage: dict[tuple[str, str], int] = {}
-    if camp_ids:
-        sql = _USAGE_LOCKED_SQL.format(campaigns=_marks(camp_ids), users=_marks(users))
-        rows = _rows(conn, sql, [tenant_id, *camp_ids, *users])
-        usage = {(r[0], r[1]): int(r[2]) for r in rows}
+    """Judge every claim again against locked rows and write the accepted ones and every
+    outcome: one round trip for the locked reads (tenants and codes in sorted order), one
+    for all the writes. Refused claims are settled with MySQL's answer, marked for repair."""
+    by_tenant: dict[str, list[Attempt]] = defaultdict(list)
+    for attempt in claims:
+        by_tenant[attempt.tenant_id].append(attempt)
+    locked = _lock_rows(conn, by_tenant)
+    script = SqlScript()
+    for tenant_id in sorted(by_tenant):
+        _judge_tenant(script, tenant_id, by_tenant[tenant_id], locked[tenant_id], campaigns, now)
+    add_outcomes(script, [*claims, *decided], now)
+    script.run(conn)
+
+
+def _lock_rows(conn: Connection, by_tenant: dict[str, list[Attempt]]) -> dict[str, _Locked]:
+    """Codes and usage rows of every tenant, locked. Usage is read for the campaigns Redis
+    named; a code whose MySQL campaign differs gets its usage read in a second query."""
+    queries: list[tuple[str, list[object]]] = []
+    for tenant_id in sorted(by_tenant):
+        group = by_tenant[tenant_id]
+        query = _codes_query(tenant_id, (a.code or "" for a in group), lock=True)
+        assert query is not None
+        queries.append(query)
+        queries.append(
+            _usage_query(
+                tenant_id,
+                [a.campaign_id or "" for a in group],
+                [a.request.user_id for a in group],
+            )
+        )
+    sets = iter(fetch_sets(conn, queries))
+    locked: dict[str, _Locked] = {}
+    for tenant_id in sorted(by_tenant):
+        states = _code_states(next(sets))
+        usage = {(r[0], r[1]): int(r[2]) for r in next(sets)}
+        named = {a.campaign_id for a in by_tenant[tenant_id]}
+        others = {s.campaign_id for s in states.values()} - named
+        if others:
+            users = [a.request.user_id for a in by_tenant[tenant_id]]
+            [rows] = fetch_sets(conn, [_usage_query(tenant_id, others, users)])
+            usage.update({(r[0], r[1]): int(r[2]) for r in rows})
+        locked[tenant_id] = _Locked(states, usage)
+    return locked
+
+
+def _judge_tenant(
+    script: SqlScript,
+    tenant_id: str,
+    claims: list[Attempt],
+    locked: _Locked,
+    campaigns: dict[str, CampaignInfo],
+    now: datetime,
+) -> None:
+    states, usage = locked.states, locked.usage
     used = {code: s.used_count for code, s in states.items()}
     touched_usage: set[tuple[str, str]] = set()
     redemptions = []
@@ -114,22 +150,17 @@ def _commit_tenant(
         refused = attempt.cache_repair
         if refused is not None:
             attempt.cache_user_used = usage.get((refused.campaign_id, attempt.request.user_id), 0)
-    _write_codes(conn, tenant_id, states, used, claims, now)
-    if touched_usage:
-        _bulk(
-            conn,
-            "INSERT INTO campaign_user_usage (tenant_id, campaign_id, user_id, used)"
-            " VALUES (%s, %s, %s, %s) ON DUPLICATE KEY UPDATE used = VALUES(used)",
-            [(tenant_id, c, u, usage[(c, u)]) for c, u in sorted(touched_usage)],
-        )
-    if redemptions:
-        _bulk(
-            conn,
-            "INSERT INTO redemptions (redemption_id, request_id, tenant_id, code, campaign_id,"
-            " product_code, user_id, device_id, channel, status, grants_json, claimed_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            redemptions,
-        )
+    _write_codes(script, tenant_id, states, used, claims, now)
+    script.add_rows(
+        "INSERT INTO campaign_user_usage (tenant_id, campaign_id, user_id, used)",
+        [(tenant_id, c, u, usage[(c, u)]) for c, u in sorted(touched_usage)],
+        " ON DUPLICATE KEY UPDATE used = VALUES(used)",
+    )
+    script.add_rows(
+        "INSERT INTO redemptions (redemption_id, request_id, tenant_id, code, campaign_id,"
+        " product_code, user_id, device_id, channel, status, grants_json, claimed_at)",
+        redemptions,
+    )
 
 
 def _judge(
@@ -152,7 +183,7 @@ def _judge(
 
 
 def _write_codes(
-    conn: Connection,
+    script: SqlScript,
     tenant_id: str,
     states: dict[str, CodeState],
     used: dict[str, int],
@@ -167,15 +198,16 @@ def _write_codes(
     params: list[object] = []
     for state in changed:
         params += [
+            state.campaign_id,
             state.row_id,
             used[state.code],
             1 if used[state.code] >= state.use_limit else 0,
             last_user.get(state.code),
         ]
-    values = " UNION ALL ".join(["SELECT %s AS id, %s AS n, %s AS s, %s AS u"] * len(changed))
-    _execute(
-        conn,
-        "UPDATE redeem_codes c JOIN (" + values + ") v ON c.id = v.id"
+    row = "SELECT %s AS c, %s AS id, %s AS n, %s AS s, %s AS u"
+    script.add(
+        "UPDATE redeem_codes c JOIN (" + " UNION ALL ".join([row] * len(changed)) + ") v"
+        " ON c.campaign_id = v.c AND c.id = v.id"
         " SET c.used_count = v.n, c.status = v.s, c.act_user_id = v.u, c.act_time = %s,"
         " c.claimed_at = %s WHERE c.tenant_id = %s",
         [*params, now, now, tenant_id],
@@ -201,28 +233,25 @@ def _redemption_row(attempt: Attempt, state: CodeState, now: datetime) -> tuple[
     )
 
 
-def insert_outcomes(conn: Connection, attempts: list[Attempt], now: datetime) -> None:
+def add_outcomes(script: SqlScript, attempts: list[Attempt], now: datetime) -> None:
     """One request_outcomes row per request decided now (I4: its one and only outcome)."""
-    rows = [
-        (
-            a.request_id,
-            a.tenant_id,
-            a.request.user_id,
-            (a.outcome or RedeemOutcome.INVALID_REQUEST).value,
-            a.redemption_id,
-            orjson.dumps([g.grant_id for g in a.grants]).decode(),
-            now,
-        )
-        for a in attempts
-        if not a.replayed
-    ]
-    if rows:
-        _bulk(
-            conn,
-            "INSERT INTO request_outcomes (request_id, tenant_id, user_id, outcome,"
-            " redemption_id, grant_ids_json, processed_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            rows,
-        )
+    script.add_rows(
+        "INSERT INTO request_outcomes (request_id, tenant_id, user_id, outcome,"
+        " redemption_id, grant_ids_json, processed_at)",
+        [
+            (
+                a.request_id,
+                a.tenant_id,
+                a.request.user_id,
+                (a.outcome or RedeemOutcome.INVALID_REQUEST).value,
+                a.redemption_id,
+                orjson.dumps([g.grant_id for g in a.grants]).decode(),
+                now,
+            )
+            for a in attempts
+            if not a.replayed
+        ],
+    )
 
 
 @dataclass(frozen=True)
@@ -249,47 +278,47 @@ def record_attempts(conn: Connection, redeemed: list[Attempt], now: datetime) ->
 
 def record_granted(conn: Connection, redeemed: Sequence[GrantedRedemption], now: datetime) -> None:
     """Reward records (INSERT IGNORE by grant_id), redemption status 2, and code status 2 once
-    no redemption of the code is pending. Shared by the redemption path and compensation."""
-    grants = [(r, g) for r in redeemed for g in r.grants]
-    if grants:
-        _bulk(
-            conn,
-            "INSERT IGNORE INTO reward_records (grant_id, redemption_id, tenant_id, user_id,"
-            " campaign_id, code, reward_type, reward_id, quantity, recorded_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [
-                (
-                    g.grant_id,
-                    g.redemption_id,
-                    g.tenant_id,
-                    g.user_id,
-                    g.campaign_id,
-                    r.code,
-                    g.reward.type.value,
-                    g.reward.id,
-                    g.reward.quantity,
-                    now,
-                )
-                for r, g in grants
-            ],
-        )
+    no redemption of the code is pending; one round trip on a hot-path connection. Shared by
+    the redemption path and compensation."""
+    if not redeemed:
+        return
+    script = SqlScript()
+    script.add_rows(
+        "INSERT IGNORE INTO reward_records (grant_id, redemption_id, tenant_id, user_id,"
+        " campaign_id, code, reward_type, reward_id, quantity, recorded_at)",
+        [
+            (
+                g.grant_id,
+                g.redemption_id,
+                g.tenant_id,
+                g.user_id,
+                g.campaign_id,
+                r.code,
+                g.reward.type.value,
+                g.reward.id,
+                g.reward.quantity,
+                now,
+            )
+            for r in redeemed
+            for g in r.grants
+        ],
+    )
     ids = [r.redemption_id for r in redeemed]
-    _execute(
-        conn,
+    script.add(
         f"UPDATE redemptions SET status = 2, granted_at = %s"
-        f" WHERE redemption_id IN ({_marks(ids)}) AND status = 1",
+        f" WHERE redemption_id IN ({marks(ids)}) AND status = 1",
         [now, *ids],
     )
     by_tenant: dict[str, set[str]] = defaultdict(set)
     for item in redeemed:
         by_tenant[item.tenant_id].add(item.code)
-    for tenant_id, code_set in by_tenant.items():
+    for tenant_id, code_set in sorted(by_tenant.items()):
         codes = sorted(code_set)
-        _execute(
-            conn,
+        script.add(
             "UPDATE redeem_codes c SET c.status = 2 WHERE c.tenant_id = %s"
-            f" AND c.code IN ({_marks(codes)}) AND c.status = 1 AND NOT EXISTS (SELECT 1"
+            f" AND c.code IN ({marks(codes)}) AND c.status = 1 AND NOT EXISTS (SELECT 1"
             " FROM redemptions r WHERE r.tenant_id = c.tenant_id AND r.code = c.code"
             " AND r.status = 1)",
             [tenant_id, *codes],
         )
+    script.run(conn)

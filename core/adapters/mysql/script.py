@@ -1,0 +1,118 @@
+"""Several SQL statements in one round trip to MySQL (the redemption hot path).
+
+A batch commit is a handful of statements whose results nobody reads (multi-row inserts, a
+joined update). Sent one by one, each costs a round trip, and in a busy worker every round
+trip also waits for the executor thread to get the GIL back. A :class:`SqlScript` collects
+them and sends them as one multi-statement query on a connection opened with
+``CLIENT.MULTI_STATEMENTS`` (see :func:`~core.adapters.mysql.engine.build_hot_engine`).
+
+The server stops at the first failing statement; the error of *any* statement is raised
+here, translated like SQLAlchemy's own (so the caller's transaction rolls back and a lost
+connection is invalidated). SQLAlchemy's own ``exec_driver_sql`` must not be used for this:
+it reads only the first result and, on closing the cursor, logs and drops the error of a
+later statement, so the transaction would commit half the script.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+#: Key in a pooled connection's ``info`` marking it as opened with MULTI_STATEMENTS.
+MULTI_STATEMENTS = "redeemflow_multi_statements"
+
+
+def allows_multi(conn: Connection) -> bool:
+    """Whether ``conn`` may carry several statements in one query."""
+    return bool(conn.connection.info.get(MULTI_STATEMENTS))
+
+
+def marks(values: Sequence[object]) -> str:
+    """``%s, %s, ...``: one driver placeholder per value (for an IN list)."""
+    return ", ".join(["%s"] * len(values))
+
+
+class SqlScript:
+    """Statements with ``%s`` parameters, run in order in one round trip."""
+
+    def __init__(self) -> None:
+        self._statements: list[tuple[str, tuple[object, ...]]] = []
+
+    def __len__(self) -> int:
+        return len(self._statements)
+
+    def add(self, sql: str, params: Sequence[object] = ()) -> None:
+        """Append one statement."""
+        self._statements.append((sql, tuple(params)))
+
+    def add_rows(self, head: str, rows: Sequence[Sequence[object]], tail: str = "") -> None:
+        """Append ``head VALUES (..), (..) tail`` for the rows (nothing when there are none)."""
+        if not rows:
+            return
+        group = "(" + marks(rows[0]) + ")"
+        values = ", ".join([group] * len(rows))
+        self.add(f"{head} VALUES {values}{tail}", [v for row in rows for v in row])
+
+    def run(self, conn: Connection) -> None:
+        """Send every statement, in one round trip where the connection allows it (else one
+        by one); raise the first failure, translated."""
+        if not self._statements:
+            return
+        cursor = conn.connection.cursor()
+        try:
+            if not allows_multi(conn):
+                for sql, params in self._statements:
+                    cursor.execute(sql, params)
+                return
+            text = ";\n".join(cursor.mogrify(sql, params) for sql, params in self._statements)
+            cursor.execute(text)
+            while cursor.nextset():
+                pass
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise _translated(conn, cursor, exc) from exc
+        finally:
+            cursor.close()
+
+
+def fetch_sets(conn: Connection, queries: Sequence[tuple[str, Sequence[object]]]) -> list[Any]:
+    """Run SELECTs, in one round trip where the connection allows it; the rows of each."""
+    if not queries:
+        return []
+    cursor = conn.connection.cursor()
+    try:
+        if not allows_multi(conn):
+            sets = []
+            for sql, params in queries:
+                cursor.execute(sql, tuple(params))
+                sets.append(list(cursor.fetchall()))
+            return sets
+        text = ";\n".join(cursor.mogrify(sql, tuple(params)) for sql, params in queries)
+        cursor.execute(text)
+        sets = [list(cursor.fetchall())]
+        while cursor.nextset():
+            sets.append(list(cursor.fetchall()))
+        return sets
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _translated(conn, cursor, exc) from exc
+    finally:
+        cursor.close()
+
+
+def _translated(conn: Connection, cursor: Any, exc: Any) -> SQLAlchemyError:
+    """The SQLAlchemy error for a driver error; a dead connection is invalidated."""
+    dialect = conn.dialect
+    disconnect = dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
+    error = DBAPIError.instance(
+        "<sql script>",
+        None,
+        exc,
+        dialect.loaded_dbapi.Error,
+        connection_invalidated=disconnect,
+        dialect=dialect,
+    )
+    if disconnect:
+        conn.invalidate(exc)
+    return error

@@ -1,0 +1,94 @@
+"""SqlScript and fetch_sets: one round trip on a hot-path connection, one statement at a time
+elsewhere; in both, a failing statement anywhere in the script fails the transaction."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from core.adapters.mysql.engine import guarded
+from core.adapters.mysql.script import SqlScript, allows_multi, fetch_sets
+from core.errors import PermanentError, StorageUnavailable
+from tests.conftest import unique_id
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=["hot", "plain"])
+def engine(request, container):
+    return container.hot_engine if request.param == "hot" else container.engine
+
+
+@pytest.fixture()
+def table(container):
+    name = unique_id("script_t")
+    with container.engine.begin() as conn:
+        conn.execute(text(f"CREATE TABLE {name} (id INT PRIMARY KEY, v VARCHAR(20))"))
+    yield name
+    with container.engine.begin() as conn:
+        conn.execute(text(f"DROP TABLE {name}"))
+
+
+def rows(container, table: str) -> list[tuple[int, str]]:
+    with container.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(f"SELECT id, v FROM {table} ORDER BY id"))]
+
+
+def test_hot_engine_sends_one_query(container) -> None:
+    with container.hot_engine.connect() as conn:
+        assert allows_multi(conn)
+    with container.engine.connect() as conn:
+        assert not allows_multi(conn)
+
+
+def test_statements_run_in_order_and_reads_come_back_per_query(engine, table, container) -> None:
+    script = SqlScript()
+    script.add_rows(f"INSERT INTO {table} (id, v)", [(1, "a;b"), (2, "it's")])
+    script.add(f"UPDATE {table} SET v = CONCAT(v, %s) WHERE id = %s", ["!", 2])
+    script.add_rows(f"INSERT INTO {table} (id, v)", [])  # nothing to add: no statement
+    assert len(script) == 2
+    with engine.begin() as conn:
+        script.run(conn)
+        sets = fetch_sets(
+            conn,
+            [(f"SELECT v FROM {table} WHERE id = %s", [1]), (f"SELECT COUNT(*) FROM {table}", [])],
+        )
+    assert sets == [[("a;b",)], [(2,)]]
+    assert rows(container, table) == [(1, "a;b"), (2, "it's!")]
+
+
+@pytest.mark.parametrize("failing", [0, 1, 2])
+def test_a_failing_statement_anywhere_commits_nothing(engine, table, container, failing) -> None:
+    with container.engine.begin() as conn:
+        conn.execute(text(f"INSERT INTO {table} (id, v) VALUES (99, 'there')"))
+    script = SqlScript()
+    for index in range(3):
+        row_id = 99 if index == failing else index + 1  # 99 exists: duplicate key
+        script.add(f"INSERT INTO {table} (id, v) VALUES (%s, %s)", [row_id, "new"])
+
+    def work() -> None:
+        with engine.begin() as conn:
+            script.run(conn)
+
+    with pytest.raises(PermanentError, match="Duplicate entry"):
+        guarded("script", work)
+    assert rows(container, table) == [(99, "there")]
+
+
+def test_a_killed_connection_is_retryable_and_replaced(container, table) -> None:
+    engine = container.hot_engine
+    with engine.connect() as conn:
+        victim = conn.exec_driver_sql("SELECT CONNECTION_ID()").scalar()
+    with container.engine.begin() as admin:
+        admin.exec_driver_sql(f"KILL CONNECTION {int(victim)}")
+    script = SqlScript()
+    script.add(f"INSERT INTO {table} (id, v) VALUES (%s, %s)", [7, "x"])
+
+    def work() -> None:
+        with engine.begin() as conn:
+            script.run(conn)
+
+    with pytest.raises(StorageUnavailable):
+        guarded("script", work)
+    guarded("script", work)  # the dead connection was dropped: a fresh one works
+    assert rows(container, table) == [(7, "x")]
