@@ -36,12 +36,22 @@ def read_topic(
         consumer.assign([TopicPartition(name, p, 0) for p in partitions])
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not done(records):
-            records.extend(m for m in consumer.consume(1000, 0.2) if m.error() is None)
+            records.extend(_next_records(consumer))
         end = time.monotonic() + linger
         while time.monotonic() < end:
-            records.extend(m for m in consumer.consume(1000, 0.2) if m.error() is None)
+            records.extend(_next_records(consumer))
     except KafkaException as exc:
         raise BrokerUnavailable(f"reading {name}: {exc}") from exc
     finally:
         consumer.close()
     return records
+
+
+def _next_records(consumer: Consumer) -> list[Message]:
+    """What has arrived: waits up to 0.2 s for the first record, then takes what is there
+    (``consume(n, t)`` alone would hold a record until n arrived or t passed)."""
+    first = consumer.poll(0.2)
+    if first is None:
+        return []
+    batch = [first, *consumer.consume(1000, 0)]
+    return [m for m in batch if m.error() is None]
