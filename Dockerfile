@@ -9,7 +9,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 # the sources (tests, benches, docs and the SDK are left out by .dockerignore)
 COPY . .
-RUN pip install . && useradd --system --uid 10001 redeemflow
+# mysqlclient (the hot path's C driver) builds against the MariaDB client library
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libmariadb-dev pkg-config \
+    && pip install '.[fast]' \
+    && apt-get purge -y --auto-remove gcc pkg-config && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 redeemflow
 USER redeemflow
 
 # gateway HTTP port, worker metrics port

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     producer_linger_ms: int = Field(default=1, ge=0, le=1000)
     database_url: str = "mysql+pymysql://root@127.0.0.1:3306/redeemflow"
     database_pool_size: int = Field(default=8, ge=1)
+    hot_path_mysql_driver: str = Field(default="auto", pattern=r"^(auto|pymysql|mysqldb)$")
+    """Driver of the redemption hot path's engine: ``auto`` takes mysqlclient (C, ~10 % less
+    worker CPU per redemption) when installed, else the driver of ``database_url``."""
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_key_prefix: str = Field(default="rf", pattern=r"^[A-Za-z0-9_.-]+$")
     code_secret: SecretStr = SecretStr("dev-only-code-secret-change-me")

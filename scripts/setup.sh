@@ -43,6 +43,18 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q -e '.[dev]'
   touch "$stamp"
 fi
+# mysqlclient (C driver of the redemption hot path) needs the client headers to build;
+# without them redeemflow runs on pymysql alone, only slower.
+if ! .venv/bin/python -c "import MySQLdb" >/dev/null 2>&1; then
+  if ! pkg-config --exists libmariadb 2>/dev/null && command -v apt-get >/dev/null 2>&1 \
+      && [ "$(id -u)" = 0 ]; then
+    log "installing the MariaDB client headers (for mysqlclient)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+      libmariadb-dev pkg-config >/dev/null 2>&1 || log "could not install libmariadb-dev"
+  fi
+  .venv/bin/python -m pip install -q -e '.[dev,fast]' >/dev/null 2>&1 \
+    || log "mysqlclient not installed: the hot path uses pymysql"
+fi
 log "ready: $(.venv/bin/redeemflow --help >/dev/null && echo 'redeemflow CLI installed')"
 
 # The TypeScript SDK's build and test tools (tests/e2e/test_sdk.py runs them).

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
 from core.errors import PermanentError, StorageUnavailable
@@ -41,7 +42,7 @@ def build_hot_engine(settings: Settings) -> Engine:
     from core.adapters.mysql.script import MULTI_STATEMENTS
 
     engine = create_engine(
-        settings.database,
+        hot_path_url(settings),
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
         pool_pre_ping=False,
@@ -54,6 +55,15 @@ def build_hot_engine(settings: Settings) -> Engine:
         record.info[MULTI_STATEMENTS] = True
 
     return engine
+
+
+def hot_path_url(settings: Settings) -> URL:
+    """``database_url`` with the hot path's driver (``hot_path_mysql_driver``)."""
+    url = settings.database
+    choice = settings.hot_path_mysql_driver
+    if choice == "auto":
+        choice = "mysqldb" if importlib.util.find_spec("MySQLdb") is not None else ""
+    return url.set(drivername=f"mysql+{choice}") if choice else url
 
 
 def is_retryable(exc: BaseException) -> bool:

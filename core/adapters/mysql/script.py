@@ -74,7 +74,7 @@ class SqlScript:
         except conn.dialect.loaded_dbapi.Error as exc:
             raise _translated(conn, cursor, exc) from exc
         finally:
-            cursor.close()
+            _close(conn, cursor)
 
 
 def fetch_sets(conn: Connection, queries: Sequence[tuple[str, Sequence[object]]]) -> list[Any]:
@@ -98,7 +98,16 @@ def fetch_sets(conn: Connection, queries: Sequence[tuple[str, Sequence[object]]]
     except conn.dialect.loaded_dbapi.Error as exc:
         raise _translated(conn, cursor, exc) from exc
     finally:
+        _close(conn, cursor)
+
+
+def _close(conn: Connection, cursor: Any) -> None:
+    """Close a cursor; on a connection already lost (and invalidated) that may fail too."""
+    try:
         cursor.close()
+    except conn.dialect.loaded_dbapi.Error:
+        if not conn.invalidated:
+            raise
 
 
 def _translated(conn: Connection, cursor: Any, exc: Any) -> SQLAlchemyError:
