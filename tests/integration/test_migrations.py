@@ -51,14 +51,14 @@ def test_redeem_codes_is_partitioned_by_tenant(fresh_engine) -> None:
 def test_code_unique_per_tenant_not_globally(fresh_engine) -> None:
     upgrade(fresh_engine)
     insert = text(
-        "INSERT INTO redeem_codes (tenant_id, code, product_code, campaign_id, gen_batch_id,"
-        " gen_time) VALUES (:t, 'SAMECODE', 'P', 'c', 'b', NOW(6))"
+        "INSERT INTO redeem_codes (id, tenant_id, code, product_code, campaign_id, gen_batch_id,"
+        " gen_time) VALUES (:id, :t, 'SAMECODE', 'P', 'c', 'b', NOW(6))"
     )
     with fresh_engine.begin() as conn:
-        conn.execute(insert, {"t": "tenantA"})
-        conn.execute(insert, {"t": "tenantB"})
+        conn.execute(insert, {"id": 1, "t": "tenantA"})
+        conn.execute(insert, {"id": 2, "t": "tenantB"})
     with pytest.raises(Exception, match="Duplicate entry"), fresh_engine.begin() as conn:
-        conn.execute(insert, {"t": "tenantA"})
+        conn.execute(insert, {"id": 3, "t": "tenantA"})
 
 
 def test_core_tables_match_the_migrated_schema(fresh_engine) -> None:

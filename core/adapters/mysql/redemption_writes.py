@@ -164,14 +164,16 @@ def _write_codes(
     params: dict[str, object] = {"t": tenant_id, "now": now}
     selects = []
     for i, state in enumerate(changed):
-        selects.append(f"SELECT :id{i} AS id, :n{i} AS n, :s{i} AS s, :u{i} AS u")
+        selects.append(f"SELECT :c{i} AS c, :id{i} AS id, :n{i} AS n, :s{i} AS s, :u{i} AS u")
+        params[f"c{i}"] = state.campaign_id
         params[f"id{i}"] = state.row_id
         params[f"n{i}"] = used[state.code]
         params[f"s{i}"] = 1 if used[state.code] >= state.use_limit else 0
         params[f"u{i}"] = last_user.get(state.code)
     conn.execute(
         text(
-            "UPDATE redeem_codes c JOIN (" + " UNION ALL ".join(selects) + ") v ON c.id = v.id"
+            "UPDATE redeem_codes c JOIN (" + " UNION ALL ".join(selects) + ") v"
+            " ON c.campaign_id = v.c AND c.id = v.id"
             " SET c.used_count = v.n, c.status = v.s, c.act_user_id = v.u, c.act_time = :now,"
             " c.claimed_at = :now WHERE c.tenant_id = :t"
         ),
