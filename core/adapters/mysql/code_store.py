@@ -137,6 +137,19 @@ def finish_batch(conn: Connection, batch_id: str, status: str, now: datetime) ->
     )
 
 
+def count_chunk(conn: Connection, batch_id: str, count: int) -> bool:
+    """Count a chunk's ``count`` codes in a RUNNING batch, unless that would exceed what it
+    requested; False (nothing changed) otherwise. Locks the batch row until commit."""
+    result = conn.execute(
+        text(
+            "UPDATE code_batches SET inserted = inserted + :n WHERE batch_id = :b"
+            " AND status = 'RUNNING' AND inserted + :n <= requested"
+        ),
+        {"b": batch_id, "n": count},
+    )
+    return int(result.rowcount) == 1
+
+
 def add_inserted(conn: Connection, batch_id: str, delta: int) -> None:
     """Count codes committed (or, negative, removed) for a batch."""
     conn.execute(
