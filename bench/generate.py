@@ -8,8 +8,8 @@ deleted afterwards). Measures, in one run:
 * ``floor``: N codes of the same rule, pre-generated and written to files before the clock
   starts, in the rows and order generation writes (chunks of ``--chunk-size``, codes
   sorted, ascending ids), loaded with one plain ``LOAD DATA LOCAL INFILE`` and commit per
-  chunk into an empty ``CREATE TABLE ... LIKE redeem_codes`` (no generation, no Redis, no
-  accounting).
+  chunk, as many chunks at once as generation loads, into an empty ``CREATE TABLE ... LIKE
+  redeem_codes`` (no generation, no Redis, no accounting).
 
     python bench/generate.py --count 1000000 [--json]
 """
@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -36,6 +37,7 @@ from core.bootstrap import bootstrap
 from core.campaigns import create_campaign
 from core.codes import CodeCodec, iter_unique_batches
 from core.generation import generate_codes
+from core.generation.writer import MYSQL_WRITERS
 from core.settings import Settings, load_settings
 from core.tenants import apply_tenant_update
 from schemas.campaign import CampaignRule, CreateCampaignRequest
@@ -81,26 +83,32 @@ def _floor_files(chunks: list[list[str]], directory: str) -> list[str]:
 
 
 def _floor(container: object, chunks: list[list[str]], tenant: str) -> float:
-    """Seconds to LOAD DATA the same rows, chunk by chunk (one statement and commit each),
-    into an empty copy of redeem_codes: no generation, no Redis, no accounting."""
+    """Seconds to LOAD DATA the same rows, chunk by chunk (one statement and commit each,
+    ``MYSQL_WRITERS`` connections at once, as generation loads), into an empty copy of
+    redeem_codes: no generation, no Redis, no accounting."""
     from core.bootstrap import Container
 
     assert isinstance(container, Container)
+    engine = container.engine
     now = datetime.now(UTC).replace(tzinfo=None)
-    with container.engine.begin() as conn:
+    with engine.begin() as conn:
         conn.execute(text("CREATE TABLE redeem_codes_floor LIKE redeem_codes"))
+
+    def load(path: str) -> None:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "LOAD DATA LOCAL INFILE %s INTO TABLE redeem_codes_floor CHARACTER SET ascii"
+                " (id, code) SET tenant_id = %s, product_code = 'APP_A', campaign_id = 'floor',"
+                " gen_batch_id = %s, use_limit = 1, gen_account_id = NULL, gen_time = %s,"
+                " valid_from = %s, expired_at = %s",
+                (path, tenant, f"b{uuid.uuid4().hex}", now, now, now + timedelta(days=30)),
+            )
+
     with tempfile.TemporaryDirectory(dir="/dev/shm") as directory:
         paths = _floor_files(chunks, directory)
         started = time.perf_counter()
-        for path in paths:
-            with container.engine.begin() as conn:
-                conn.exec_driver_sql(
-                    "LOAD DATA LOCAL INFILE %s INTO TABLE redeem_codes_floor CHARACTER SET ascii"
-                    " (id, code) SET tenant_id = %s, product_code = 'APP_A', campaign_id = 'floor',"
-                    " gen_batch_id = %s, use_limit = 1, gen_account_id = NULL, gen_time = %s,"
-                    " valid_from = %s, expired_at = %s",
-                    (path, tenant, f"b{uuid.uuid4().hex}", now, now, now + timedelta(days=30)),
-                )
+        with ThreadPoolExecutor(MYSQL_WRITERS) as pool:
+            list(pool.map(load, paths))
         return time.perf_counter() - started
 
 

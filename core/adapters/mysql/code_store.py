@@ -177,7 +177,7 @@ def reserve_code_ids(conn: Connection, count: int) -> int:
 
 def load_codes(conn: Connection, template: RowTemplate, rows: Iterable[tuple[int, str]]) -> int:
     """Insert (id, code) rows with LOAD DATA LOCAL INFILE IGNORE; returns rows inserted."""
-    body = "".join(f"{row_id}\t{code}\n" for row_id, code in rows)
+    body = "".join([f"{row_id}\t{code}\n" for row_id, code in rows])
     if not body:
         return 0
     with tempfile.NamedTemporaryFile(
