@@ -4,7 +4,7 @@ What each index and the key layout cost a bulk load (the figures behind migratio
 variant has all of ``redeem_codes``' columns and its ``PARTITION BY KEY(tenant_id)``; rows
 go in as generation writes them (chunks of ``--chunk-size``, codes sorted in a chunk,
 ascending ids, one LOAD DATA and commit per chunk, one connection) into a throwaway
-database.
+database, each variant after InnoDB has flushed what the one before left dirty.
 
     python bench/code_table.py --count 1000000 [--json]
 """
@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench._innodb import settle
 from core.adapters.mysql.ddl import CODE_PARTITIONS
 from core.codes import CodeCodec, iter_unique_batches
 from core.settings import load_settings
@@ -80,6 +81,7 @@ def _load(engine: Engine, auto: bool, keys: str, paths: list[str]) -> float:
             "CREATE TABLE codes (" + _COLUMNS.format(auto="AUTO_INCREMENT" if auto else "")
             + keys + ") ENGINE=InnoDB DEFAULT CHARSET=ascii COLLATE=ascii_bin"
             f" PARTITION BY KEY(tenant_id) PARTITIONS {CODE_PARTITIONS}"))
+    settle(engine)
     started = time.perf_counter()
     for path in paths:
         with engine.begin() as conn:

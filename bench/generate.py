@@ -1,7 +1,7 @@
 """Benchmark: persist N generated codes into MySQL and Redis, against a plain bulk load.
 
 Uses its own throwaway database (created, migrated, dropped) and Redis key prefix (keys
-deleted afterwards). Measures, in one run:
+deleted afterwards). Measures, in one run, each after InnoDB has flushed what was dirty:
 
 * ``generate``: ``core.generation.generate_codes`` for N codes of the seed's rule
   (generation + uniqueness + MySQL LOAD DATA chunks + Redis MSET/SADD + accounting);
@@ -32,6 +32,7 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench._innodb import settle
 from core.adapters.mysql.migrate import upgrade
 from core.bootstrap import bootstrap
 from core.campaigns import create_campaign
@@ -106,6 +107,7 @@ def _floor(container: object, chunks: list[list[str]], tenant: str) -> float:
 
     with tempfile.TemporaryDirectory(dir="/dev/shm") as directory:
         paths = _floor_files(chunks, directory)
+        settle(engine)
         started = time.perf_counter()
         with ThreadPoolExecutor(MYSQL_WRITERS) as pool:
             list(pool.map(load, paths))
@@ -133,6 +135,7 @@ def run(count: int, chunk_size: int, quiet: bool) -> dict[str, float]:
     try:
         with bootstrap(settings) as container:
             _setup(container, tenant, campaign)
+            settle(container.engine)
             err.print(f"generating {count:,} codes into MySQL and Redis ...")
             result = generate_codes(container, tenant, campaign, count, chunk_size=chunk_size)
             err.print("pre-generating the floor's codes (not timed) ...")
