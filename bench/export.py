@@ -28,6 +28,7 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from core.adapters.mysql.code_store import reserve_code_ids
 from core.adapters.mysql.migrate import upgrade
 from core.bootstrap import bootstrap
 from core.settings import Settings, load_settings
@@ -65,14 +66,16 @@ def _load(settings: Settings, tenant: str, campaigns: list[str], count: int) -> 
         upgrade(container.engine)
         for n, campaign in enumerate(campaigns):
             with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="ascii") as handle:
+                with container.engine.begin() as conn:
+                    first_id = reserve_code_ids(conn, count)
                 for i in range(count):
-                    handle.write(f"BX{n}{i:09d}Q\n")
+                    handle.write(f"{first_id + i}\tBX{n}{i:09d}Q\n")
                 handle.flush()
                 with container.engine.begin() as conn:
                     _campaign(conn, tenant, campaign, now)
                     conn.exec_driver_sql(
                         "LOAD DATA LOCAL INFILE %s INTO TABLE redeem_codes CHARACTER SET ascii"
-                        " (code) SET tenant_id = %s, product_code = 'APP_A', campaign_id = %s,"
+                        " (id, code) SET tenant_id = %s, product_code = 'APP_A', campaign_id = %s,"
                         " gen_batch_id = 'bench', use_limit = 1, gen_account_id = %s,"
                         " gen_time = %s, valid_from = %s, expired_at = %s",
                         (handle.name, tenant, campaign, ACCOUNT, now, now,

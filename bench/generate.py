@@ -1,12 +1,15 @@
 """Benchmark: persist N generated codes into MySQL and Redis, against a plain bulk load.
 
 Uses its own throwaway database (created, migrated, dropped) and Redis key prefix (keys
-deleted afterwards). Measures, in one run:
+deleted afterwards). Measures, in one run, each after InnoDB has flushed what was dirty:
 
 * ``generate``: ``core.generation.generate_codes`` for N codes of the seed's rule
   (generation + uniqueness + MySQL LOAD DATA chunks + Redis MSET/SADD + accounting);
-* ``floor``: the same N codes, pre-generated, loaded with one plain ``LOAD DATA LOCAL
-  INFILE`` into an identical empty table (no generation, no Redis, no accounting).
+* ``floor``: N codes of the same rule, pre-generated and written to files before the clock
+  starts, in the rows and order generation writes (chunks of ``--chunk-size``, codes
+  sorted, ascending ids), loaded with one plain ``LOAD DATA LOCAL INFILE`` and commit per
+  chunk, as many chunks at once as generation loads, into an empty ``CREATE TABLE ... LIKE
+  redeem_codes`` (no generation, no Redis, no accounting).
 
     python bench/generate.py --count 1000000 [--json]
 """
@@ -19,7 +22,8 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import orjson
 from rich.console import Console
@@ -28,11 +32,13 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench._innodb import settle
 from core.adapters.mysql.migrate import upgrade
 from core.bootstrap import bootstrap
 from core.campaigns import create_campaign
 from core.codes import CodeCodec, iter_unique_batches
 from core.generation import generate_codes
+from core.generation.writer import MYSQL_WRITERS
 from core.settings import Settings, load_settings
 from core.tenants import apply_tenant_update
 from schemas.campaign import CampaignRule, CreateCampaignRequest
@@ -64,25 +70,47 @@ def _setup(container: object, tenant: str, campaign: str) -> None:
     assert result.outcome == "CREATED", result
 
 
-def _floor(container: object, codes: list[str], tenant: str) -> float:
-    """Seconds to LOAD DATA the codes into an empty copy of redeem_codes (one statement)."""
+def _floor_files(chunks: list[list[str]], directory: str) -> list[str]:
+    """One LOAD DATA file per chunk: ascending ids, codes sorted (as generation writes them)."""
+    paths, next_id = [], 1
+    for n, chunk in enumerate(chunks):
+        path = os.path.join(directory, f"floor-{n}.txt")
+        with open(path, "w", encoding="ascii") as handle:
+            handle.write("".join(f"{next_id + i}\t{code}\n"
+                                 for i, code in enumerate(sorted(chunk))))
+        paths.append(path)
+        next_id += len(chunk)
+    return paths
+
+
+def _floor(container: object, chunks: list[list[str]], tenant: str) -> float:
+    """Seconds to LOAD DATA the same rows, chunk by chunk (one statement and commit each,
+    ``MYSQL_WRITERS`` connections at once, as generation loads), into an empty copy of
+    redeem_codes: no generation, no Redis, no accounting."""
     from core.bootstrap import Container
 
     assert isinstance(container, Container)
+    engine = container.engine
     now = datetime.now(UTC).replace(tzinfo=None)
-    with container.engine.begin() as conn:
+    with engine.begin() as conn:
         conn.execute(text("CREATE TABLE redeem_codes_floor LIKE redeem_codes"))
-    with tempfile.NamedTemporaryFile("w", dir="/dev/shm", suffix=".txt") as handle:
-        handle.write("\n".join(codes) + "\n")
-        handle.flush()
-        started = time.perf_counter()
-        with container.engine.begin() as conn:
+
+    def load(path: str) -> None:
+        with engine.begin() as conn:
             conn.exec_driver_sql(
                 "LOAD DATA LOCAL INFILE %s INTO TABLE redeem_codes_floor CHARACTER SET ascii"
-                " (code) SET tenant_id = %s, product_code = 'APP_A', campaign_id = 'floor',"
-                " gen_batch_id = 'floor', use_limit = 1, gen_time = %s, valid_from = %s",
-                (handle.name, tenant, now, now),
+                " (id, code) SET tenant_id = %s, product_code = 'APP_A', campaign_id = 'floor',"
+                " gen_batch_id = %s, use_limit = 1, gen_account_id = NULL, gen_time = %s,"
+                " valid_from = %s, expired_at = %s",
+                (path, tenant, f"b{uuid.uuid4().hex}", now, now, now + timedelta(days=30)),
             )
+
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as directory:
+        paths = _floor_files(chunks, directory)
+        settle(engine)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(MYSQL_WRITERS) as pool:
+            list(pool.map(load, paths))
         return time.perf_counter() - started
 
 
@@ -107,13 +135,14 @@ def run(count: int, chunk_size: int, quiet: bool) -> dict[str, float]:
     try:
         with bootstrap(settings) as container:
             _setup(container, tenant, campaign)
+            settle(container.engine)
             err.print(f"generating {count:,} codes into MySQL and Redis ...")
             result = generate_codes(container, tenant, campaign, count, chunk_size=chunk_size)
             err.print("pre-generating the floor's codes (not timed) ...")
             codec = CodeCodec(CampaignRule.model_validate(RULE).code, b"floor", tenant)
-            codes = next(iter_unique_batches(codec, count, count))
+            chunks = list(iter_unique_batches(codec, count, chunk_size))
             err.print("plain LOAD DATA of the same number of rows ...")
-            floor_s = _floor(container, codes, tenant)
+            floor_s = _floor(container, chunks, tenant)
     finally:
         _cleanup(settings)
     gen_rate = result.written_now / result.seconds

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 from sqlalchemy import text
 
+from core.adapters.mysql.code_store import reserve_code_ids
 from core.adapters.redis.keys import campaign_fields, code_value
 from core.bootstrap import Container
 from core.codes import CodeCodec
@@ -48,12 +49,14 @@ def seed_codes(
     for start in range(0, len(codes), CHUNK):
         chunk = codes[start : start + CHUNK]
         with container.engine.begin() as conn:
+            first_id = reserve_code_ids(conn, len(chunk))
             conn.execute(
                 text(
-                    "INSERT INTO redeem_codes (tenant_id, code, product_code, campaign_id,"
-                    " gen_batch_id, gen_time) VALUES (:t, :code, 'APP_A', :c, 'bench', :now)"
+                    "INSERT INTO redeem_codes (id, tenant_id, code, product_code, campaign_id,"
+                    " gen_batch_id, gen_time) VALUES (:id, :t, :code, 'APP_A', :c, 'bench', :now)"
                 ),
-                [{"t": tenant, "code": code, "c": campaign, "now": now} for code in chunk],
+                [{"id": first_id + n, "t": tenant, "code": code, "c": campaign, "now": now}
+                 for n, code in enumerate(chunk)],
             )
         keys = container.keys
         container.redis.mset(

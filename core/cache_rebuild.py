@@ -2,7 +2,8 @@
 
 ``rebuild_cache`` reloads, per tenant: campaign hashes, every code entry (used count,
 status, bound user), the per-user counters, and finally the tenant's ``ready`` marker. Codes
-and counters are streamed by keyset pagination (``(tenant_id, id)``, the primary key) in
+and counters are streamed by keyset pagination (``(tenant_id, campaign_id, id)``, the
+primary key) in
 chunks of ``CHUNK`` rows and written with one pipeline per chunk.
 
 Safe while workers run: every entry is overwritten with MySQL's view. A worker that claimed
@@ -40,7 +41,9 @@ Progress = Callable[[int], None]
 
 _CODES = text(
     "SELECT id, tenant_id, code, campaign_id, status, use_limit, used_count, user_id"
-    " FROM redeem_codes WHERE tenant_id = :t AND id > :after ORDER BY id LIMIT :n"
+    " FROM redeem_codes WHERE tenant_id = :t"
+    " AND (campaign_id > :c OR (campaign_id = :c AND id > :after))"
+    " ORDER BY campaign_id, id LIMIT :n"
 )
 _USAGE = text(
     "SELECT campaign_id, user_id, used FROM campaign_user_usage WHERE tenant_id = :t"
@@ -131,12 +134,13 @@ def _load_campaigns(container: Container, tenant: str) -> int:
 
 
 def _code_chunks(container: Container, tenant: str) -> Iterator[list[CodeState]]:
-    after = 0
+    campaign, after = "", 0
     while True:
-        rows = _query(container, "read codes", _CODES, {"t": tenant, "after": after, "n": CHUNK})
+        rows = _query(container, "read codes", _CODES,
+                      {"t": tenant, "c": campaign, "after": after, "n": CHUNK})
         if not rows:
             return
-        after = int(rows[-1].id)
+        campaign, after = rows[-1].campaign_id, int(rows[-1].id)
         yield [_state(r) for r in rows]
 
 

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     tenant_code_secrets: dict[str, SecretStr] = Field(default_factory=dict)
     compensation_threshold_seconds: int = Field(default=300, ge=1)
     compensation_sweep_interval_seconds: int = Field(default=60, ge=1)
+    #: How far back before the cutoff a job without a tenant looks for stuck codes (each
+    #: sweep reads the granted redemptions of this window; a tenant's job reads all of them).
+    compensation_stuck_window_seconds: int = Field(default=600, ge=1)
     redeem_batch_size: int = Field(default=1000, ge=1)
     redeem_batch_window_seconds: float = Field(default=0.002, gt=0)
     redeem_batches_in_flight: int = Field(default=4, ge=1, le=32)

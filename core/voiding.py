@@ -106,7 +106,7 @@ def _void_chunk(container: Container, tenant_id: str, by: str, value: str,
     def work() -> list[store.VoidCandidate]:
         with container.engine.begin() as conn:
             rows = store.lock_voidable(conn, tenant_id, by, value, after, CHUNK, scope)
-            store.void_rows(conn, tenant_id, [r.row_id for r in rows], note)
+            store.void_rows(conn, tenant_id, rows, note)
             return rows
 
     return guarded("void codes", work)

@@ -57,6 +57,10 @@ def _fill(codec: CodeCodec, size: int, seen: set[str], is_taken: TakenFilter | N
 
 def _unseen(candidates: list[str], seen: set[str]) -> list[str]:
     """The candidates not seen before, in order; marks them seen."""
+    distinct = set(candidates)
+    if len(distinct) == len(candidates) and seen.isdisjoint(distinct):
+        seen |= distinct  # the usual case, in set operations instead of a Python loop
+        return candidates
     fresh = []
     for code in candidates:
         if code not in seen:

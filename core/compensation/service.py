@@ -9,8 +9,12 @@ threshold are touched):
    with their deterministic ids, then recorded with the redemption path's own SQL.
 2. **Abandoned claims**: Redis request records older than the cutoff whose request has no
    outcome in MySQL are released (MySQL's view of the code and user count written back).
-3. **Stuck codes**: codes in status 1 with no pending redemption go to status 2 when a
-   granted redemption exists; otherwise they are counted as ``failed`` (an operator looks).
+3. **Stuck codes**: codes in status 1 with no pending redemption but a granted one go to
+   status 2. They are found through granted redemptions claimed before the cutoff: all of a
+   tenant's for a job with a tenant, the last ``compensation_stuck_window_seconds`` for one
+   without (the periodic sweep), so a sweep reads a bounded slice. The redemption path never
+   leaves a code in status 1 without a redemption row (status 1 is written together with the
+   pending redemption), so ``failed`` stays 0 here.
 
 A finished job's report is stored under its ``job_id`` and returned again on a replay. A dry
 run counts what it would do and writes nothing, not even the ledger.
@@ -85,7 +89,9 @@ class Compensator:
             return stored
         now = _naive(self._clock())
         cutoff = now - timedelta(seconds=job.older_than_seconds)
-        scope = Scope(job.tenant_id, job.campaign_id, cutoff)
+        window = timedelta(seconds=self._settings.compensation_stuck_window_seconds)
+        scope = Scope(job.tenant_id, job.campaign_id, cutoff,
+                      None if job.tenant_id else cutoff - window)
         if not job.dry_run:
             await self._run(self._store.start_job, job, now)
         tally = Tally()
@@ -193,13 +199,11 @@ class Compensator:
         after: tuple[str, str] | None = None
         while page := await self._run(self._store.stuck_codes, scope, after, PAGE_SIZE):
             after = (page[-1].tenant_id, page[-1].code)
-            granted = [c for c in page if c.granted]
             tally.examined += len(page)
-            tally.failed += len(page) - len(granted)
             if dry_run:
-                tally.marked_granted += len(granted)
+                tally.marked_granted += len(page)
             else:
-                tally.marked_granted += await self._run(self._store.mark_codes_granted, granted)
+                tally.marked_granted += await self._run(self._store.mark_codes_granted, page)
             note("codes", len(page))
 
 

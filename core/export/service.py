@@ -236,7 +236,8 @@ def _stream(conn: Connection, container: Container, job: ExportJob, export_id: s
             line: Row = (row.code, job.campaign_id, reward, row.valid_from, row.expired_at)
             writer.write(line)
         ids = [r.row_id for r in rows]
-        store.mark_exported(conn, job.tenant_id, ids, job.account_id, export_id, now)
+        store.mark_exported(conn, job.tenant_id, job.campaign_id, ids, job.account_id, export_id,
+                            now)
         state.low_id = state.low_id or ids[0]
         state.written, after = state.written + len(rows), ids[-1]
         state.high_id = after

@@ -212,8 +212,7 @@ def _page(
     container: Container, batch: BatchRecord, after_id: int
 ) -> list[tuple[int, str, int, int, str | None]]:
     with container.engine.connect() as conn:
-        return code_store.batch_rows(conn, batch.tenant_id, batch.batch_id, after_id,
-                                     _RESTORE_PAGE)
+        return code_store.batch_rows(conn, batch, after_id, _RESTORE_PAGE)
 
 
 def _finish(container: Container, batch_id: str) -> tuple[BatchRecord, int]:

@@ -107,7 +107,7 @@ def _mark_rolled_back(container: Container, batch_id: str) -> code_store.BatchRe
         batch = code_store.get_batch(conn, batch_id, lock=True)
         if batch is None:
             raise PermanentError(f"no generation batch {batch_id}")
-        in_use = code_store.batch_codes_in_use(conn, batch.tenant_id, batch_id)
+        in_use = code_store.batch_codes_in_use(conn, batch)
         if in_use:
             raise DomainRuleViolation(
                 f"batch {batch_id} has {in_use:,} codes redeemed, exported or allocated; "
@@ -123,11 +123,12 @@ def _delete_page(container: Container, loader: CodeLoader, batch_id: str) -> int
     with container.engine.begin() as conn:
         batch = code_store.get_batch(conn, batch_id, lock=True)
         assert batch is not None
-        rows = code_store.batch_rows(conn, batch.tenant_id, batch_id, 0, ROLLBACK_PAGE)
+        rows = code_store.batch_rows(conn, batch, 0, ROLLBACK_PAGE)
         if not rows:
             return 0
         loader.remove_codes(batch.tenant_id, batch.campaign_id, [r[1] for r in rows])
-        deleted = code_store.delete_rows(conn, batch.tenant_id, [r[0] for r in rows])
+        deleted = code_store.delete_rows(conn, batch.tenant_id, batch.campaign_id,
+                                         [r[0] for r in rows])
         code_store.add_inserted(conn, batch_id, -deleted)
         add_codes_issued(conn, batch.tenant_id, -deleted)
         return deleted

@@ -1,13 +1,16 @@
 """The chunk pipeline of a generation batch: MySQL commit, then Redis, overlapped.
 
-Each chunk is one MySQL transaction: lock the batch row, LOAD DATA the codes (IGNORE),
-replace any code the tenant already had until the chunk is complete, then count the chunk
-in ``code_batches.inserted`` and ``tenants.codes_issued``. Only committed codes are written
-to Redis, so the cache never holds a code MySQL does not know.
+A run reserves the row ids of every code it owes (one short transaction of its own), then
+each chunk is one MySQL transaction: LOAD DATA the codes (IGNORE), replace any code the
+tenant already had until the chunk is complete, then count the chunk in
+``code_batches.inserted`` (only while the batch is RUNNING and within what it requested: the
+batch row is locked from there to the commit) and ``tenants.codes_issued``. Only committed
+codes are written to Redis, so the cache never holds a code MySQL does not know.
 
-Three things overlap: the caller's thread draws chunk k+1 while one worker thread loads
-chunk k into MySQL and another writes chunk k-1 to Redis (pymysql and redis-py release the
-GIL while they wait on their sockets).
+Things overlap: the caller's thread draws the next chunk while ``MYSQL_WRITERS`` worker
+threads load the chunks before it into MySQL (MariaDB then works on both cores) and another
+writes the chunk before those to Redis (pymysql and redis-py release the GIL while they wait on
+their sockets).
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ ReplaceFn = Callable[[int], list[str]]
 
 #: Replacement rounds inside one chunk before giving up (each round is astronomically rare).
 MAX_REPLACEMENT_ROUNDS = 20
+#: Chunk transactions loading at once, so MariaDB works on both cores whenever the other
+#: stages leave one free (1M codes: 6.2-7.1 s with two, 5.2-5.8 s with three).
+MYSQL_WRITERS = 3
 
 
 @dataclass(frozen=True)
@@ -55,52 +61,113 @@ class WriteOutcome:
     collisions: int
 
 
+def reserve_ids(engine: Engine, count: int) -> int:
+    """The first of ``count`` fresh row ids, in a transaction of its own (so concurrent
+    batches never wait on the counter for a whole chunk)."""
+
+    def work() -> int:
+        with engine.begin() as conn:
+            return code_store.reserve_code_ids(conn, count)
+
+    return guarded("reserve code ids", work)
+
+
 def commit_chunk(
-    engine: Engine, plan: BatchPlan, codes: list[str], replace: ReplaceFn
+    engine: Engine, plan: BatchPlan, first_id: int, codes: list[str], replace: ReplaceFn
 ) -> tuple[list[str], int]:
-    """Commit one complete chunk in one transaction; returns (codes stored, collisions)."""
+    """Commit one complete chunk in one transaction, its rows taking the ids from
+    ``first_id`` on; returns (codes stored, collisions).
+
+    The codes are inserted in sorted order with ascending ids: the primary key grows at its
+    end and the unique (tenant_id, code) index is written in one pass over its pages, which
+    measured 15-20 % faster than random order.
+    """
     template = plan.template
+    ordered = sorted(codes)
 
     def work() -> tuple[list[str], int]:
         with engine.begin() as conn:
-            batch = code_store.get_batch(conn, template.batch_id, lock=True)
-            if batch is None or batch.status != code_store.RUNNING:
-                state = batch.status if batch else "missing"
-                raise PermanentError(f"batch {template.batch_id} is {state}, not RUNNING")
-            if batch.inserted + len(codes) > batch.requested:
+            _check_running(conn, template.batch_id)
+            stored, collisions = _insert_complete(conn, template, first_id, ordered, replace)
+            if not code_store.count_chunk(conn, template.batch_id, len(stored)):
+                _check_running(conn, template.batch_id, lock=True)
                 raise PermanentError(
-                    f"batch {template.batch_id} would exceed {batch.requested} codes: "
+                    f"batch {template.batch_id} would exceed {plan.requested} codes: "
                     "is another process writing it?"
                 )
-            stored, collisions = _insert_complete(conn, template, codes, replace)
-            code_store.add_inserted(conn, template.batch_id, len(stored))
             add_codes_issued(conn, template.tenant_id, len(stored))
             return stored, collisions
 
     return guarded("commit code chunk", work)
 
 
+def _check_running(conn: Connection, batch_id: str, *, lock: bool = False) -> None:
+    """PermanentError unless the batch is RUNNING (a rolled-back batch stops its writer);
+    ``lock`` reads the latest committed row rather than the transaction's snapshot."""
+    batch = code_store.get_batch(conn, batch_id, lock=lock)
+    if batch is None or batch.status != code_store.RUNNING:
+        state = batch.status if batch else "missing"
+        raise PermanentError(f"batch {batch_id} is {state}, not RUNNING")
+
+
 def _insert_complete(
-    conn: Connection, template: RowTemplate, codes: list[str], replace: ReplaceFn
+    conn: Connection, template: RowTemplate, first_id: int, codes: list[str], replace: ReplaceFn
 ) -> tuple[list[str], int]:
-    """Insert ``codes``; replace the ones the tenant already had until all are new ones."""
-    floor = code_store.max_code_id(conn)
-    if code_store.load_codes(conn, template, codes) == len(codes):
+    """Insert ``codes`` with ids from ``first_id`` on; the ones the tenant already had are
+    replaced by fresh codes, which take the ids their rows left unused."""
+    ids = range(first_id, first_id + len(codes))
+    if code_store.load_codes(conn, template, zip(ids, codes, strict=True)) == len(codes):
         return codes, 0
     collisions = 0
     for _round in range(MAX_REPLACEMENT_ROUNDS):
-        stored = code_store.codes_inserted_since(
-            conn, template.tenant_id, template.batch_id, floor
-        )
+        stored = code_store.rows_in_range(conn, template, ids[0], ids[-1])
         missing = len(codes) - len(stored)
         if missing <= 0:
-            return stored, collisions
+            return [code for _id, code in stored], collisions
         collisions += missing
-        code_store.load_codes(conn, template, replace(missing))
+        free = sorted(set(ids).difference(row_id for row_id, _code in stored))
+        code_store.load_codes(conn, template, zip(free, sorted(replace(missing)), strict=True))
     raise CodeSpaceTooSmall(
         f"could not find {len(codes)} new codes for tenant {template.tenant_id}: "
         "the code space is nearly used up"
     )
+
+
+class _Pipeline:
+    """Chunks in flight: up to ``MYSQL_WRITERS`` MySQL transactions, then one Redis writer.
+
+    Futures are settled in submission order, so progress and the Redis writes follow the
+    chunks' order even when two transactions commit out of order.
+    """
+
+    def __init__(self, loader: CodeLoader, plan: BatchPlan, progress: ProgressFn | None,
+                 cache: ThreadPoolExecutor) -> None:
+        self._loader, self._plan, self._progress, self._cache = loader, plan, progress, cache
+        self._counter = CODES_GENERATED.labels(code_type=plan.code_type)
+        self.in_db: deque[Future[tuple[list[str], int]]] = deque()
+        self._in_cache: deque[tuple[Future[None], int]] = deque()
+        self.done, self.written, self.collisions = plan.already, 0, 0
+
+    def settle_db(self, keep: int) -> None:
+        """Wait for the oldest MySQL chunks until ``keep`` remain; send each to Redis."""
+        t = self._plan.template
+        while len(self.in_db) > keep:
+            stored, clashes = self.in_db.popleft().result()
+            self.written += len(stored)
+            self.collisions += clashes
+            self._counter.inc(len(stored))
+            job = self._cache.submit(self._loader.write_codes, t.tenant_id, t.campaign_id,
+                                     self._plan.use_limit, stored)
+            self._in_cache.append((job, len(stored)))
+
+    def settle_cache(self, keep: int) -> None:
+        """Wait for the oldest Redis writes until ``keep`` remain; report progress."""
+        while len(self._in_cache) > keep:
+            job, count = self._in_cache.popleft()
+            job.result()
+            self.done += count
+            if self._progress is not None:
+                self._progress(self.done, self._plan.requested)
 
 
 def write_chunks(
@@ -112,40 +179,18 @@ def write_chunks(
     progress: ProgressFn | None = None,
 ) -> WriteOutcome:
     """Commit every chunk to MySQL then Redis, overlapping generation, MySQL and Redis."""
-    t = plan.template
-    counter = CODES_GENERATED.labels(code_type=plan.code_type)
-    done = plan.already
-    written = collisions = 0
-    in_cache: deque[tuple[Future[None], int]] = deque()
-
-    with ThreadPoolExecutor(1, "rf-mysql") as db, ThreadPoolExecutor(1, "rf-redis") as cache:
-        in_db: Future[tuple[list[str], int]] | None = None
-
-        def settle_db(future: Future[tuple[list[str], int]]) -> None:
-            nonlocal written, collisions
-            stored, clashes = future.result()
-            written += len(stored)
-            collisions += clashes
-            counter.inc(len(stored))
-            job = cache.submit(loader.write_codes, t.tenant_id, t.campaign_id, plan.use_limit,
-                               stored)
-            in_cache.append((job, len(stored)))
-
-        def settle_cache(keep: int) -> None:
-            nonlocal done
-            while len(in_cache) > keep:
-                job, count = in_cache.popleft()
-                job.result()
-                done += count
-                if progress is not None:
-                    progress(done, plan.requested)
-
+    owed = plan.requested - plan.already
+    # one id range for the whole run: a reservation per chunk would put a commit (a log
+    # flush) on the critical path of every chunk
+    next_id = reserve_ids(engine, owed) if owed > 0 else 0
+    with ThreadPoolExecutor(MYSQL_WRITERS, "rf-mysql") as db, \
+            ThreadPoolExecutor(1, "rf-redis") as cache:
+        flow = _Pipeline(loader, plan, progress, cache)
         for chunk in chunks:
-            if in_db is not None:
-                settle_db(in_db)
-            settle_cache(1)
-            in_db = db.submit(commit_chunk, engine, plan, chunk, replace)
-        if in_db is not None:
-            settle_db(in_db)
-        settle_cache(0)
-    return WriteOutcome(written, collisions)
+            flow.settle_db(MYSQL_WRITERS - 1)
+            flow.settle_cache(MYSQL_WRITERS)
+            flow.in_db.append(db.submit(commit_chunk, engine, plan, next_id, chunk, replace))
+            next_id += len(chunk)
+        flow.settle_db(0)
+        flow.settle_cache(0)
+    return WriteOutcome(flow.written, flow.collisions)

@@ -11,6 +11,7 @@ import orjson
 import redis
 from sqlalchemy import text
 
+from core.adapters.mysql.code_store import reserve_code_ids
 from core.adapters.mysql.redemption_store import RedemptionStore
 from core.adapters.redis.claims import ClaimCache
 from core.adapters.redis.keys import campaign_fields, code_value
@@ -81,14 +82,16 @@ def seed_campaign(
                 "now": naive(now),
             },
         )
+        first_id = reserve_code_ids(conn, len(codes)) if codes else 0
         conn.execute(
             text(
-                "INSERT INTO redeem_codes (tenant_id, code, product_code, campaign_id,"
+                "INSERT INTO redeem_codes (id, tenant_id, code, product_code, campaign_id,"
                 " gen_batch_id, use_limit, gen_account_id, gen_time, valid_from, expired_at)"
-                " VALUES (:t, :code, :p, :c, 'seed', :ul, 'tester', :now, :vf, :vu)"
+                " VALUES (:id, :t, :code, :p, :c, 'seed', :ul, 'tester', :now, :vf, :vu)"
             ),
             [
                 {
+                    "id": first_id + n,
                     "t": tenant,
                     "code": code,
                     "p": product,
@@ -98,7 +101,7 @@ def seed_campaign(
                     "vf": naive(start),
                     "vu": naive(end),
                 }
-                for code in codes
+                for n, code in enumerate(codes)
             ],
         )
     if in_redis:

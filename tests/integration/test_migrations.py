@@ -7,6 +7,7 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
+from core.adapters.mysql.code_store import reserve_code_ids
 from core.adapters.mysql.ddl import CODE_PARTITIONS, MIGRATIONS
 from core.adapters.mysql.migrate import upgrade
 from core.adapters.mysql.tables import metadata
@@ -51,14 +52,14 @@ def test_redeem_codes_is_partitioned_by_tenant(fresh_engine) -> None:
 def test_code_unique_per_tenant_not_globally(fresh_engine) -> None:
     upgrade(fresh_engine)
     insert = text(
-        "INSERT INTO redeem_codes (tenant_id, code, product_code, campaign_id, gen_batch_id,"
-        " gen_time) VALUES (:t, 'SAMECODE', 'P', 'c', 'b', NOW(6))"
+        "INSERT INTO redeem_codes (id, tenant_id, code, product_code, campaign_id, gen_batch_id,"
+        " gen_time) VALUES (:id, :t, 'SAMECODE', 'P', 'c', 'b', NOW(6))"
     )
     with fresh_engine.begin() as conn:
-        conn.execute(insert, {"t": "tenantA"})
-        conn.execute(insert, {"t": "tenantB"})
+        conn.execute(insert, {"id": 1, "t": "tenantA"})
+        conn.execute(insert, {"id": 2, "t": "tenantB"})
     with pytest.raises(Exception, match="Duplicate entry"), fresh_engine.begin() as conn:
-        conn.execute(insert, {"t": "tenantA"})
+        conn.execute(insert, {"id": 3, "t": "tenantA"})
 
 
 def test_core_tables_match_the_migrated_schema(fresh_engine) -> None:
@@ -67,3 +68,40 @@ def test_core_tables_match_the_migrated_schema(fresh_engine) -> None:
     for table in metadata.sorted_tables:
         actual = {c["name"] for c in inspector.get_columns(table.name)}
         assert actual == {c.name for c in table.columns}, table.name
+
+
+def test_narrowing_keeps_existing_codes_and_their_ids(fresh_engine) -> None:
+    """Migration 8 on a populated version-7 database: every row and id survives, the code
+    table keeps only its two keys, and new ids continue after the highest existing one."""
+    upgrade(fresh_engine, target=7)
+    insert = text(
+        "INSERT INTO redeem_codes (tenant_id, code, product_code, campaign_id, gen_batch_id,"
+        " status, used_count, gen_time) VALUES (:t, :code, 'P', :c, 'b', :s, :s, NOW(6))"
+    )
+    with fresh_engine.begin() as conn:
+        for n in range(30):
+            conn.execute(insert, {"t": f"tenant{n % 3}", "code": f"CODE{n:04d}",
+                                  "c": f"camp{n % 2}", "s": n % 2})
+        conn.execute(text("DELETE FROM redeem_codes WHERE code = 'CODE0029'"))  # a gap at the top
+    before = _code_rows(fresh_engine)
+    assert len(before) == 29
+
+    report = upgrade(fresh_engine)
+
+    assert report.applied == [m.version for m in MIGRATIONS if m.version > 7]
+    assert _code_rows(fresh_engine) == before
+    inspector = inspect(fresh_engine)
+    assert inspector.get_pk_constraint("redeem_codes")["constrained_columns"] == [
+        "tenant_id", "campaign_id", "id"]
+    assert {i["name"]: i["column_names"] for i in inspector.get_indexes("redeem_codes")} == {
+        "uk_tenant_code": ["tenant_id", "code"]}
+    with fresh_engine.begin() as conn:
+        first = reserve_code_ids(conn, 5)
+    assert first == max(row[0] for row in before) + 1
+
+
+def _code_rows(engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(
+            "SELECT id, tenant_id, code, campaign_id, status, used_count FROM redeem_codes"
+            " ORDER BY id"))]

@@ -65,8 +65,9 @@ class VoidCandidate:
 def _bind(conn: Connection, tenant_id: str, campaign_id: str, row: Any, user_id: str,
           source: str, now: datetime) -> BoundCode | None:
     changed = conn.execute(
-        text(f"UPDATE redeem_codes SET user_id = :u WHERE tenant_id = :t AND id = :id AND {_FREE}"),
-        {"u": user_id, "t": tenant_id, "id": int(row[0])},
+        text("UPDATE redeem_codes SET user_id = :u WHERE tenant_id = :t AND campaign_id = :c"
+             f" AND id = :id AND {_FREE}"),
+        {"u": user_id, "t": tenant_id, "c": campaign_id, "id": int(row[0])},
     ).rowcount
     if changed != 1:
         return None
@@ -154,16 +155,19 @@ def lock_voidable(conn: Connection, tenant_id: str, by: str, value: str, after_i
     return [VoidCandidate(int(r[0]), r[1], r[2], int(r[3]), r[4]) for r in rows]
 
 
-def void_rows(conn: Connection, tenant_id: str, ids: list[int], note: str) -> int:
-    """Set status 3 on locked codes and append ``note`` to their remark."""
-    if not ids:
-        return 0
-    marks = ", ".join(str(int(i)) for i in ids)
-    return int(conn.execute(
-        text("UPDATE redeem_codes SET status = 3, remark = CONCAT_WS('\\n', remark, :note)"
-             f" WHERE tenant_id = :t AND id IN ({marks}) AND status = 0 AND used_count = 0"),
-        {"note": note, "t": tenant_id},
-    ).rowcount)
+def void_rows(conn: Connection, tenant_id: str, rows: list[VoidCandidate], note: str) -> int:
+    """Set status 3 on locked codes and append ``note`` to their remark (one statement per
+    campaign: rows are addressed by the primary key (tenant_id, campaign_id, id))."""
+    changed = 0
+    for campaign in sorted({r.campaign_id for r in rows}):
+        marks = ", ".join(str(int(r.row_id)) for r in rows if r.campaign_id == campaign)
+        changed += int(conn.execute(
+            text("UPDATE redeem_codes SET status = 3, remark = CONCAT_WS('\\n', remark, :note)"
+                 f" WHERE tenant_id = :t AND campaign_id = :c AND id IN ({marks})"
+                 " AND status = 0 AND used_count = 0"),
+            {"note": note, "t": tenant_id, "c": campaign},
+        ).rowcount)
+    return changed
 
 
 def void_census(conn: Connection, tenant_id: str, by: str, value: str,

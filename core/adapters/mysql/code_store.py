@@ -1,15 +1,20 @@
 """SQL for generated codes and their generation batches (``redeem_codes``, ``code_batches``).
 
-Bulk inserts use ``LOAD DATA LOCAL INFILE ... IGNORE`` with a file holding only the code
-column; every other column is a constant of the chunk set by the statement's SET clause, so
-the client ships ~14 bytes per row. IGNORE turns a duplicate (tenant_id, code) into a
-skipped row instead of an error; the caller finds the skipped codes and replaces them.
+Bulk inserts use ``LOAD DATA LOCAL INFILE ... IGNORE`` with a file holding only the id and
+code columns; every other column is a constant of the chunk set by the statement's SET
+clause, so the client ships ~22 bytes per row. IGNORE turns a duplicate (tenant_id, code)
+into a skipped row instead of an error; the caller finds the skipped codes and replaces them.
+
+Row ids are not AUTO_INCREMENT (an index on ``id`` alone would cost every insert): writers
+reserve a contiguous range from ``id_sequences`` with ``reserve_code_ids``. The primary key is
+``(tenant_id, campaign_id, id)``, so statements address rows by all three.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -132,6 +137,19 @@ def finish_batch(conn: Connection, batch_id: str, status: str, now: datetime) ->
     )
 
 
+def count_chunk(conn: Connection, batch_id: str, count: int) -> bool:
+    """Count a chunk's ``count`` codes in a RUNNING batch, unless that would exceed what it
+    requested; False (nothing changed) otherwise. Locks the batch row until commit."""
+    result = conn.execute(
+        text(
+            "UPDATE code_batches SET inserted = inserted + :n WHERE batch_id = :b"
+            " AND status = 'RUNNING' AND inserted + :n <= requested"
+        ),
+        {"b": batch_id, "n": count},
+    )
+    return int(result.rowcount) == 1
+
+
 def add_inserted(conn: Connection, batch_id: str, delta: int) -> None:
     """Count codes committed (or, negative, removed) for a batch."""
     conn.execute(
@@ -140,24 +158,36 @@ def add_inserted(conn: Connection, batch_id: str, delta: int) -> None:
     )
 
 
-def max_code_id(conn: Connection) -> int:
-    """The highest code row id visible now: rows inserted after this read have larger ids."""
-    return int(conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM redeem_codes")).scalar() or 0)
+def reserve_code_ids(conn: Connection, count: int) -> int:
+    """The first of ``count`` consecutive row ids nobody else will get (the counter row is
+    locked until ``conn``'s transaction ends: reserve in a transaction of its own when other
+    writers must not wait)."""
+    if count <= 0:
+        raise ValueError("count must be positive")
+    conn.execute(
+        text(
+            "UPDATE id_sequences SET next_id = LAST_INSERT_ID(next_id + :n)"
+            " WHERE name = 'redeem_codes'"
+        ),
+        {"n": count},
+    )
+    end = conn.execute(text("SELECT LAST_INSERT_ID()")).scalar()
+    return int(end or 0) - count
 
 
-def load_codes(conn: Connection, template: RowTemplate, codes: list[str]) -> int:
-    """Insert ``codes`` with LOAD DATA LOCAL INFILE IGNORE; returns rows actually inserted."""
-    if not codes:
+def load_codes(conn: Connection, template: RowTemplate, rows: Iterable[tuple[int, str]]) -> int:
+    """Insert (id, code) rows with LOAD DATA LOCAL INFILE IGNORE; returns rows inserted."""
+    body = "".join([f"{row_id}\t{code}\n" for row_id, code in rows])
+    if not body:
         return 0
     with tempfile.NamedTemporaryFile(
         "w", dir=_SCRATCH_DIR, prefix="rf-codes-", suffix=".txt", encoding="ascii"
     ) as handle:
-        handle.write("\n".join(codes))
-        handle.write("\n")
+        handle.write(body)
         handle.flush()
         cursor = conn.exec_driver_sql(
             "LOAD DATA LOCAL INFILE %s IGNORE INTO TABLE redeem_codes CHARACTER SET ascii"
-            " LINES TERMINATED BY '\\n' (code) SET tenant_id = %s, product_code = %s,"
+            " LINES TERMINATED BY '\\n' (id, code) SET tenant_id = %s, product_code = %s,"
             " campaign_id = %s, gen_batch_id = %s, use_limit = %s, gen_account_id = %s,"
             " gen_time = %s, valid_from = %s, expired_at = %s",
             (
@@ -176,67 +206,79 @@ def load_codes(conn: Connection, template: RowTemplate, codes: list[str]) -> int
         return int(cursor.rowcount)
 
 
-def codes_inserted_since(
-    conn: Connection, tenant_id: str, batch_id: str, floor_id: int
-) -> list[str]:
-    """Codes of the batch with ids above ``floor_id`` (those this transaction inserted)."""
+def rows_in_range(
+    conn: Connection, template: RowTemplate, first_id: int, last_id: int
+) -> list[tuple[int, str]]:
+    """The chunk's (id, code) rows with ids in ``[first_id, last_id]`` (a primary-key range)."""
     rows = conn.execute(
         text(
-            "SELECT code FROM redeem_codes WHERE tenant_id = :t AND id > :f"
-            " AND gen_batch_id = :b ORDER BY id"
+            "SELECT id, code FROM redeem_codes WHERE tenant_id = :t AND campaign_id = :c"
+            " AND id BETWEEN :lo AND :hi ORDER BY id"
         ),
-        {"t": tenant_id, "f": floor_id, "b": batch_id},
+        {"t": template.tenant_id, "c": template.campaign_id, "lo": first_id, "hi": last_id},
     ).all()
-    return [r[0] for r in rows]
+    return [(int(r[0]), r[1]) for r in rows]
 
 
 def batch_rows(
-    conn: Connection, tenant_id: str, batch_id: str, after_id: int, limit: int
+    conn: Connection, batch: BatchRecord, after_id: int, limit: int
 ) -> list[tuple[int, str, int, int, str | None]]:
     """Up to ``limit`` (id, code, status, used_count, user_id) of a batch, ids > ``after_id``."""
     rows = conn.execute(
         text(
             "SELECT id, code, status, used_count, user_id FROM redeem_codes"
-            " WHERE tenant_id = :t AND gen_batch_id = :b AND id > :a ORDER BY id LIMIT :n"
+            " WHERE tenant_id = :t AND campaign_id = :c AND id > :a AND gen_batch_id = :b"
+            " ORDER BY id LIMIT :n"
         ),
-        {"t": tenant_id, "b": batch_id, "a": after_id, "n": limit},
+        {"t": batch.tenant_id, "c": batch.campaign_id, "b": batch.batch_id, "a": after_id,
+         "n": limit},
     ).all()
     return [(int(r[0]), r[1], int(r[2]), int(r[3]), r[4]) for r in rows]
 
 
-def batch_codes_in_use(conn: Connection, tenant_id: str, batch_id: str) -> int:
+def batch_codes_in_use(conn: Connection, batch: BatchRecord) -> int:
     """Codes of a batch that were redeemed, exported or bound to a user (block a rollback)."""
     value = conn.execute(
         text(
-            "SELECT COUNT(*) FROM redeem_codes WHERE tenant_id = :t AND gen_batch_id = :b"
+            "SELECT COUNT(*) FROM redeem_codes WHERE tenant_id = :t AND campaign_id = :c"
+            " AND gen_batch_id = :b"
             " AND (status <> 0 OR used_count > 0 OR export_status <> 0 OR user_id IS NOT NULL)"
         ),
-        {"t": tenant_id, "b": batch_id},
+        {"t": batch.tenant_id, "c": batch.campaign_id, "b": batch.batch_id},
     ).scalar()
     return int(value or 0)
 
 
-def delete_rows(conn: Connection, tenant_id: str, ids: list[int]) -> int:
-    """Delete code rows by id; returns rows deleted."""
+def delete_rows(conn: Connection, tenant_id: str, campaign_id: str, ids: list[int]) -> int:
+    """Delete a campaign's code rows by id; returns rows deleted."""
     if not ids:
         return 0
     marks = ", ".join(str(int(i)) for i in ids)
     result = conn.execute(
-        text(f"DELETE FROM redeem_codes WHERE tenant_id = :t AND id IN ({marks})"),
-        {"t": tenant_id},
+        text(
+            "DELETE FROM redeem_codes WHERE tenant_id = :t AND campaign_id = :c"
+            f" AND id IN ({marks})"
+        ),
+        {"t": tenant_id, "c": campaign_id},
     )
     return int(result.rowcount)
 
 
 def insert_code_rows(conn: Connection, template: RowTemplate, codes: list[str]) -> int:
-    """Plain multi-row INSERT IGNORE of codes (small inserts and tests); rows inserted."""
-    params = [{"code": c, **template.__dict__} for c in codes]
+    """Plain multi-row INSERT IGNORE of codes (small inserts and tests); rows inserted.
+
+    Reserves the ids in ``conn``'s transaction (the counter row stays locked until it ends).
+    """
+    if not codes:
+        return 0
+    first = reserve_code_ids(conn, len(codes))
+    params = [{"id": first + n, "code": c, **template.__dict__} for n, c in enumerate(codes)]
     result = conn.execute(
         text(
-            "INSERT IGNORE INTO redeem_codes (tenant_id, code, product_code, campaign_id,"
+            "INSERT IGNORE INTO redeem_codes (id, tenant_id, code, product_code, campaign_id,"
             " gen_batch_id, use_limit, gen_account_id, gen_time, valid_from, expired_at)"
-            " VALUES (:tenant_id, :code, :product_code, :campaign_id, :batch_id, :use_limit,"
-            " :account_id, :gen_time, :valid_from, :expired_at)"
+            " VALUES (:id, :tenant_id, :code, :product_code, :campaign_id, :batch_id,"
+            " :use_limit, :account_id, :gen_time, :valid_from, :expired_at)"
         ),
         params,
     )

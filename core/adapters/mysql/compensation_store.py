@@ -22,11 +22,13 @@ from schemas.events import CompensationJob, CompensationReport, RewardGrant
 
 @dataclass(frozen=True)
 class Scope:
-    """Which rows a job looks at: an optional tenant and campaign, claimed before a cutoff."""
+    """Which rows a job looks at: an optional tenant and campaign, claimed before a cutoff;
+    stuck codes only among redemptions claimed since ``since`` (None: all of them)."""
 
     tenant_id: str | None
     campaign_id: str | None
     cutoff: datetime  # naive UTC
+    since: datetime | None = None  # naive UTC
 
     def sql(self, alias: str) -> str:
         """The WHERE fragment of the optional filters (bound as :t and :c)."""
@@ -39,7 +41,8 @@ class Scope:
 
     def params(self) -> dict[str, object]:
         """The bound values of :func:`sql` and the cutoff."""
-        return {"t": self.tenant_id, "c": self.campaign_id, "cutoff": self.cutoff}
+        return {"t": self.tenant_id, "c": self.campaign_id, "cutoff": self.cutoff,
+                "since": self.since}
 
 
 @dataclass(frozen=True)
@@ -59,11 +62,10 @@ class PendingRedemption:
 
 @dataclass(frozen=True)
 class StuckCode:
-    """A code in status 1 with no pending redemption; ``granted`` if one is recorded."""
+    """A code in status 1 with no pending redemption and a granted one."""
 
     tenant_id: str
     code: str
-    granted: bool
 
 
 class CompensationStore:
@@ -193,27 +195,36 @@ class CompensationStore:
     def stuck_codes(
         self, scope: Scope, after: tuple[str, str] | None, limit: int
     ) -> list[StuckCode]:
-        """Codes in status 1 since before the cutoff with no pending redemption, keyset-paged
-        by (tenant_id, code); ``granted`` when a redemption of the code is recorded."""
+        """Codes in status 1 with no pending redemption but a granted one claimed before the
+        cutoff (and since ``scope.since``), keyset-paged by (tenant_id, code).
+
+        Found through the granted redemptions (``redemptions.idx_pending`` on (status,
+        claimed_at), or ``idx_code`` for one tenant), not through an index on the code
+        table: generation would pay for that index on every code. A code reaches status 1
+        only in the transaction that inserts its pending redemption (claimed at the same
+        instant), so a code stuck in status 1 has a granted redemption claimed when it was.
+        """
         sql = (
-            "SELECT c.tenant_id, c.code, EXISTS (SELECT 1 FROM redemptions g"
-            " WHERE g.tenant_id = c.tenant_id AND g.code = c.code AND g.status = 2)"
-            " FROM redeem_codes c WHERE c.status = 1"
-            " AND (c.claimed_at IS NULL OR c.claimed_at < :cutoff)"
-            + scope.sql("c")
-            + " AND NOT EXISTS (SELECT 1 FROM redemptions p WHERE p.tenant_id = c.tenant_id"
-            " AND p.code = c.code AND p.status = 1)"
+            "SELECT r.tenant_id, r.code FROM redemptions r JOIN redeem_codes c"
+            # the code table is ascii: convert the utf8mb4 side, or its unique key is not used
+            " ON c.tenant_id = CONVERT(r.tenant_id USING ascii)"
+            " AND c.code = CONVERT(r.code USING ascii)"
+            " WHERE r.status = 2 AND r.claimed_at < :cutoff"
+            + (" AND r.claimed_at >= :since" if scope.since is not None else "")
+            + scope.sql("r")
+            + " AND c.status = 1 AND NOT EXISTS (SELECT 1 FROM redemptions p"
+            " WHERE p.tenant_id = c.tenant_id AND p.code = c.code AND p.status = 1)"
         )
         params = {**scope.params(), "n": limit}
         if after is not None:
-            sql += " AND (c.tenant_id, c.code) > (:at, :ac)"
+            sql += " AND (r.tenant_id, r.code) > (:at, :ac)"
             params.update({"at": after[0], "ac": after[1]})
-        sql += " ORDER BY c.tenant_id, c.code LIMIT :n"
+        sql += " GROUP BY r.tenant_id, r.code ORDER BY r.tenant_id, r.code LIMIT :n"
 
         def work() -> list[StuckCode]:
             with self._engine.connect() as conn:
                 rows = conn.execute(text(sql), params).all()
-            return [StuckCode(r[0], r[1], bool(r[2])) for r in rows]
+            return [StuckCode(r[0], r[1]) for r in rows]
 
         return guarded("read stuck codes", work)
 

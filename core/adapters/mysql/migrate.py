@@ -64,16 +64,19 @@ def applied_versions(engine: Engine) -> set[int]:
 
 
 def upgrade(
-    engine: Engine, *, on_step: Callable[[Migration], None] | None = None
+    engine: Engine,
+    *,
+    on_step: Callable[[Migration], None] | None = None,
+    target: int | None = None,
 ) -> UpgradeReport:
-    """Bring the schema to the newest version; safe to run again (idempotent)."""
+    """Bring the schema to the newest version (or to ``target``); safe to run again."""
     url = engine.url
     created = ensure_database(url)
     try:
         done = applied_versions(engine)
         applied: list[int] = []
         for migration in MIGRATIONS:
-            if migration.version in done:
+            if migration.version in done or (target is not None and migration.version > target):
                 continue
             if on_step is not None:
                 on_step(migration)

@@ -56,11 +56,11 @@ campaigns = Table(
 
 redeem_codes = Table(
     "redeem_codes", metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
     Column("tenant_id", String(24), primary_key=True),
     Column("code", String(32), nullable=False),
     Column("product_code", String(16), nullable=False),
-    Column("campaign_id", String(32), nullable=False),
+    Column("campaign_id", String(32), primary_key=True),
     Column("gen_batch_id", String(40), nullable=False),
     Column("status", SmallInteger, nullable=False),
     Column("use_limit", Integer, nullable=False),
@@ -80,6 +80,12 @@ redeem_codes = Table(
     Column("extra_data", JSON),
     Column("remark", Text),
     Column("updated_at", DateTime, nullable=False),
+)
+
+id_sequences = Table(
+    "id_sequences", metadata,
+    Column("name", String(32), primary_key=True),
+    Column("next_id", BigInteger, nullable=False),
 )
 
 code_batches = Table(

@@ -8,7 +8,9 @@ What is written (layout in ``keys.py``, read by ``claim.lua``):
 * ``ready`` = "1" once every code of the tenant is in the cache (a miss is then final).
 
 Commands carry many keys each and go out in one pipeline per chunk: round trips, not
-Redis, are the cost. Redis errors become ``CacheUnavailable``.
+Redis, are the cost. New codes' commands are encoded by ``resp`` (joins instead of redis-py's
+per-argument packing) and sent on one pooled connection. Redis errors become
+``CacheUnavailable``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any, TypeVar
 import redis
 from redis.exceptions import RedisError
 
+from core.adapters.redis import resp
 from core.adapters.redis.keys import RedisKeys, code_value, products_field
 from core.errors import CacheUnavailable
 
@@ -81,18 +84,32 @@ class CodeLoader:
         self, tenant_id: str, campaign_id: str, use_limit: int, codes: list[str]
     ) -> None:
         """MSET fresh entries for new codes and add them to the campaign's pool."""
-        value = code_value(campaign_id, use_limit, 0, 0, "")
-        code_key = self._keys.code
-        pool = self._keys.pool(tenant_id, campaign_id)
+        if not codes:
+            return
+        value = code_value(campaign_id, use_limit, 0, 0, "").encode()
+        prefix = self._keys.code(tenant_id, "").encode()
+        pool = self._keys.pool(tenant_id, campaign_id).encode()
+        encoded = "\n".join(codes).encode().split(b"\n")
+        payloads = []
+        for part in _parts(encoded):
+            payloads.append(resp.mset_prefixed(prefix, part, value))
+            payloads.append(resp.sadd(pool, part))
+        _guard("write codes", lambda: self._send_packed(payloads))
 
-        def work() -> None:
-            pipe = self._client.pipeline(transaction=False)
-            for part in _parts(codes):
-                pipe.mset({code_key(tenant_id, c): value for c in part})
-                pipe.sadd(pool, *part)
-            pipe.execute()
-
-        _guard("write codes", work)
+    def _send_packed(self, payloads: list[bytes]) -> None:
+        """Send pre-encoded commands on one pooled connection and read every reply (the
+        connection is dropped on any error: unread replies would follow it into the pool)."""
+        pool = self._client.connection_pool
+        conn = pool.get_connection()
+        try:
+            conn.send_packed_command(payloads)
+            for _ in payloads:
+                conn.read_response()
+        except BaseException:
+            conn.disconnect()
+            raise
+        finally:
+            pool.release(conn)
 
     def restore_codes(
         self,
@@ -152,6 +169,6 @@ class CodeLoader:
         return bool(_guard("read ready", lambda: self._client.exists(self._keys.ready(tenant_id))))
 
 
-def _parts(codes: list[str]) -> Iterable[list[str]]:
+def _parts(codes: list[T]) -> Iterable[list[T]]:
     for start in range(0, len(codes), KEYS_PER_COMMAND):
         yield codes[start : start + KEYS_PER_COMMAND]
