@@ -8,7 +8,8 @@ Measures, on its own embedded broker, database and Redis prefix:
 3. naive: the same workload as 1 through the same worker run with batches of one request
    (one Lua call, its own MySQL transaction, an awaited produce per request).
 
-    python bench/redeem.py [--requests 20000] [--rate 500] [--seconds 10] [--json]
+    python bench/redeem.py [--requests 20000] [--rate 500] [--seconds 10] [--partitions 8]
+                           [--json]
 """
 
 from __future__ import annotations
@@ -224,13 +225,18 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--naive-requests", type=int, default=3_000)
+    parser.add_argument(
+        "--partitions", type=int, default=8, help="partitions per topic (the deployment default)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     latency_n = int(args.rate * args.seconds)
     total = args.requests + latency_n + args.naive_requests + 3
     log_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"redeemflow-bench-{uuid.uuid4().hex[:6]}"
     log_dir.mkdir(parents=True)
-    with throwaway_stack(partitions=8, user_failed_attempts_per_hour=10**9) as settings:
+    with throwaway_stack(
+        partitions=args.partitions, user_failed_attempts_per_hour=10**9
+    ) as settings:
         with bootstrap(settings) as container:
             console.print(f"seeding {total:,} codes ...")
             tenant, codes = seed_codes(container, total)

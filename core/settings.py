@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     #: sweep reads the granted redemptions of this window; a tenant's job reads all of them).
     compensation_stuck_window_seconds: int = Field(default=600, ge=1)
     redeem_batch_size: int = Field(default=1000, ge=1)
-    redeem_batch_window_seconds: float = Field(default=0.002, gt=0)
+    redeem_batch_window_seconds: float = Field(default=0.01, gt=0)
     redeem_batches_in_flight: int = Field(default=4, ge=1, le=32)
     """Redemption batches processed at once, overlapping stage by stage (1: one at a time)."""
     negative_cache_seconds: int = Field(default=60, ge=1)
