@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     kafka_session_timeout_ms: int = Field(default=6000, ge=1000)
     kafka_heartbeat_interval_ms: int = Field(default=1500, ge=100)
     topic_partitions: int = Field(default=8, ge=1, le=1024)
+    control_topic_partitions: int = Field(default=1, ge=1, le=1024)
+    """Partitions of the low-volume topics (tenant, campaign, compensation, dead letters)."""
     topic_replication_factor: int = Field(default=1, ge=1)
     topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
     consumer_group: str = "redeemflow"

@@ -32,6 +32,20 @@ CONSUMED_TOPICS: tuple[Topic, ...] = (
 )
 
 
+#: The request path's topics: partitioned by ``topic_partitions`` (what workers and product
+#: services share). The other topics (tenant, campaign and compensation traffic, every
+#: dead-letter topic) carry little and get ``control_topic_partitions``: every partition a
+#: worker is assigned costs each of its fetches, busy or not.
+DATA_TOPICS: frozenset[str] = frozenset(
+    {Topic.REDEEM_REQUESTS.value, Topic.REDEEM_RESULTS.value, Topic.REWARD_GRANTS.value}
+)
+
+
+def partitions_for(name: str, data: int, control: int) -> int:
+    """The partition count of contract topic ``name`` (unprefixed)."""
+    return data if name in DATA_TOPICS else control
+
+
 def all_topic_names() -> list[str]:
     """Every topic of the contract, dead-letter topics included."""
     return [t.value for t in Topic] + [t.dlq for t in CONSUMED_TOPICS]

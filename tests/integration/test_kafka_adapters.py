@@ -18,7 +18,7 @@ from core.adapters.kafka.broker import find_free_port
 from core.adapters.kafka.producer import EventProducer, ProducedMessage
 from core.errors import BrokerUnavailable, DeliveryFailed
 from core.settings import Settings
-from core.topics import Topic, all_topic_names
+from core.topics import DATA_TOPICS, Topic, all_topic_names
 
 pytestmark = pytest.mark.integration
 
@@ -79,9 +79,11 @@ def test_create_topics_is_idempotent(settings: Settings) -> None:
     assert set(first) == expected
     assert second == []
     metadata = admin_client(settings).list_topics(timeout=5)
-    assert {name: len(metadata.topics[name].partitions) for name in expected} == dict.fromkeys(
-        expected, 3
-    )
+    counts = {name: len(metadata.topics[name].partitions) for name in expected}
+    data = {settings.topic(name) for name in DATA_TOPICS}
+    assert data and data < expected
+    assert {counts[name] for name in data} == {3}, "the request path: as asked"
+    assert {counts[name] for name in expected - data} == {settings.control_topic_partitions}
 
 
 def test_producer_delivers_keys_values_and_headers(

@@ -17,7 +17,7 @@ from confluent_kafka.admin import AdminClient, ClusterMetadata, NewTopic, TopicM
 from core.adapters.kafka.producer import kafka_client_logger, translate_kafka_error
 from core.errors import BrokerUnavailable, ConfigurationError, RedeemflowError
 from core.settings import Settings
-from core.topics import all_topic_names
+from core.topics import all_topic_names, partitions_for
 
 __all__ = ["admin_client", "create_topics", "existing_topics", "wait_for_topics"]
 
@@ -47,18 +47,28 @@ def create_topics(
 ) -> list[str]:
     """Create every contract topic (dead-letter topics included) that does not exist yet.
 
-    Names go through ``settings.topic`` (per-deployment prefix); partitions default to
-    ``settings.topic_partitions``. Existing topics are left alone, whatever their partition
-    count. Returns the full names newly created, after they are visible in metadata.
+    Names go through ``settings.topic`` (per-deployment prefix). The request path's topics
+    get ``partitions`` (default ``settings.topic_partitions``), the others
+    ``settings.control_topic_partitions`` (:data:`core.topics.DATA_TOPICS`). Existing topics
+    are left alone, whatever their partition count. Returns the full names newly created,
+    after they are visible in metadata.
     """
-    names = [settings.topic(name) for name in all_topic_names()]
-    count = partitions or settings.topic_partitions
+    data = partitions or settings.topic_partitions
     admin = admin_client(settings)
-    missing = [n for n in names if n not in existing_topics(settings, timeout=timeout, admin=admin)]
-    created = _create(admin, missing, count, settings.topic_replication_factor, timeout)
+    existing = existing_topics(settings, timeout=timeout, admin=admin)
+    by_count: dict[int, list[str]] = {}
+    for name in all_topic_names():
+        if settings.topic(name) not in existing:
+            count = partitions_for(name, data, settings.control_topic_partitions)
+            by_count.setdefault(count, []).append(settings.topic(name))
+    created = []
+    for count, missing in sorted(by_count.items()):
+        made = _create(admin, missing, count, settings.topic_replication_factor, timeout)
+        if made:
+            _LOG.info("created %d topic(s) with %d partition(s): %s", len(made), count, made)
+        created += made
+    names = [settings.topic(n) for n in all_topic_names()]
     wait_for_topics(settings, names, timeout=timeout, admin=admin)
-    if created:
-        _LOG.info("created %d topic(s) with %d partitions: %s", len(created), count, created)
     return created
 
 
