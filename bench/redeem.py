@@ -8,6 +8,8 @@ Measures, on its own embedded broker, database and Redis prefix:
 3. naive: the same workload as 1 through the same worker run with batches of one request
    (one Lua call, its own MySQL transaction, an awaited produce per request).
 
+Each phase starts once InnoDB has flushed what the previous one left dirty.
+
     python bench/redeem.py [--requests 20000] [--rate 500] [--seconds 10] [--partitions 8]
                            [--json]
 """
@@ -28,9 +30,11 @@ import orjson
 from confluent_kafka import Consumer, TopicPartition
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import create_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._innodb import settle
 from bench._stack import throwaway_stack
 from bench.seed import seed_codes
 from core.adapters.kafka.producer import EventProducer
@@ -203,6 +207,7 @@ def offered(
 def run_worker_phase(
     settings: Settings, tenant: str, codes: list[str], log_dir: Path, batch: int, phase
 ) -> dict[str, float]:
+    _settle(settings)
     # the naive path is one request at a time: batches of one, none overlapping
     update: dict[str, object] = {"redeem_batch_size": batch}
     if batch == 1:
@@ -217,6 +222,16 @@ def run_worker_phase(
     finally:
         watcher.close()
         worker.stop()
+
+
+def _settle(settings: Settings) -> None:
+    """Start each phase once InnoDB has flushed what the one before left dirty (seeding, or
+    20,000 redemptions), so a phase does not pay for its predecessor's writes."""
+    engine = create_engine(settings.database)
+    try:
+        settle(engine)
+    finally:
+        engine.dispose()
 
 
 def main() -> None:
