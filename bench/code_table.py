@@ -11,19 +11,18 @@ database, each variant after InnoDB has flushed what the one before left dirty.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
 import time
 import uuid
 
-import orjson
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench._cli import load_bench_args, printed_json
 from bench._innodb import settle
 from core.adapters.mysql.ddl import CODE_PARTITIONS
 from core.codes import CodeCodec, iter_unique_batches
@@ -116,14 +115,9 @@ def run(count: int, chunk_size: int) -> dict[str, float]:
 
 def main() -> None:
     """Parse arguments, run, print seconds and rows/s per variant (or JSON)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=1_000_000)
-    parser.add_argument("--chunk-size", type=int, default=50_000)
-    parser.add_argument("--json", action="store_true", help="print JSON only")
-    args = parser.parse_args()
+    args = load_bench_args(__doc__ or "")
     figures = run(args.count, args.chunk_size)
-    if args.json:
-        sys.stdout.write(orjson.dumps(figures).decode() + "\n")
+    if printed_json(args, figures):
         return
     for label, seconds in figures.items():
         print(f"{label:40} {seconds:7.2f} s {args.count / seconds:10,.0f} rows/s")

@@ -16,7 +16,6 @@ deleted afterwards). Measures, in one run, each after InnoDB has flushed what wa
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -25,13 +24,13 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-import orjson
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import create_engine, text
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench._cli import load_bench_args, printed_json
 from bench._innodb import settle
 from core.adapters.mysql.migrate import upgrade
 from core.bootstrap import bootstrap
@@ -155,14 +154,9 @@ def run(count: int, chunk_size: int, quiet: bool) -> dict[str, float]:
 
 def main() -> None:
     """Parse arguments, run, print a table or JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=1_000_000)
-    parser.add_argument("--chunk-size", type=int, default=50_000)
-    parser.add_argument("--json", action="store_true", help="print JSON only")
-    args = parser.parse_args()
+    args = load_bench_args(__doc__ or "")
     figures = run(args.count, args.chunk_size, args.json)
-    if args.json:
-        sys.stdout.write(orjson.dumps(figures).decode() + "\n")
+    if printed_json(args, figures):
         return
     table = Table(title=f"persist {args.count:,} codes (MySQL + Redis)")
     for column in ("measure", "seconds", "rows/s"):
