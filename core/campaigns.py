@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from core.adapters.mysql import campaign_store, code_store
 from core.adapters.mysql.campaign_store import CampaignRecord
 from core.adapters.mysql.engine import guarded
-from core.adapters.mysql.tenant_store import get_tenant, naive_utc
+from core.adapters.mysql.tenant_store import get_tenant
 from core.adapters.redis.code_loader import CodeLoader
 from core.bootstrap import Container
 from core.codes import assert_code_space
@@ -36,6 +36,7 @@ from core.errors import (
 from core.generation import ProgressFn, check_tenant, open_batch, run_batch
 from core.generation.batches import campaign_cache_entry
 from core.metrics import CAMPAIGNS_CREATED
+from schemas.base import naive_utc
 from schemas.campaign import (
     CampaignOutcome,
     CampaignStatus,

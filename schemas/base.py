@@ -68,6 +68,13 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def naive_utc(value: datetime) -> datetime:
+    """An aware datetime as naive UTC (how DATETIME columns store time); naive passes through."""
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
 class ContractModel(BaseModel):
     """A message of the Kafka contract: strict, frozen, versioned, orjson-encoded."""
 

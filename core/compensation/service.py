@@ -39,7 +39,7 @@ from core.metrics import observe_compensation
 from core.ports import EventPublisher, OutboundMessage
 from core.settings import Settings
 from core.topics import Topic
-from schemas.base import utc_now
+from schemas.base import naive_utc, utc_now
 from schemas.events import CompensationJob, CompensationReport
 
 T = TypeVar("T")
@@ -87,7 +87,7 @@ class Compensator:
         stored = await self._run(self._store.stored_report, job.job_id)
         if stored is not None:
             return stored
-        now = _naive(self._clock())
+        now = naive_utc(self._clock())
         cutoff = now - timedelta(seconds=job.older_than_seconds)
         window = timedelta(seconds=self._settings.compensation_stuck_window_seconds)
         scope = Scope(job.tenant_id, job.campaign_id, cutoff,
@@ -106,7 +106,7 @@ class Compensator:
             **tally.__dict__,
         )
         if not job.dry_run:
-            await self._run(self._store.finish_job, report, _naive(self._clock()))
+            await self._run(self._store.finish_job, report, naive_utc(self._clock()))
             for action in ("marked_granted", "regranted", "released_in_cache", "failed"):
                 observe_compensation(action, getattr(report, action))
         return report
@@ -206,6 +206,3 @@ class Compensator:
                 tally.marked_granted += await self._run(self._store.mark_codes_granted, page)
             note("codes", len(page))
 
-
-def _naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)

@@ -16,7 +16,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -31,7 +31,7 @@ from core.redemption.model import Attempt, CampaignInfo
 from core.redemption.stages import OrderedStages
 from core.settings import Settings
 from core.topics import Topic
-from schemas.base import utc_now
+from schemas.base import naive_utc, utc_now
 from schemas.events import RedeemOutcome, RedeemRequested, RedeemResult
 
 T = TypeVar("T")
@@ -95,7 +95,7 @@ class RedemptionService:
             await ticket.enter("record")
             # grants are durable: recording them and answering need not wait for each other
             await asyncio.gather(
-                self._record_grants(pending, _naive(now)),
+                self._record_grants(pending, naive_utc(now)),
                 self._publisher.publish([_result_message(self._settings, r) for r in results]),
             )
         observe_batch(requests, results)
@@ -112,7 +112,7 @@ class RedemptionService:
         for attempt in claims:
             self._prepare_grants(attempt, campaigns, now)
         if claims or decided:
-            await self._run(self._store.commit, claims, decided, campaigns, _naive(now))
+            await self._run(self._store.commit, claims, decided, campaigns, naive_utc(now))
             await self._cache.repair(claims)
 
     async def _run(self, func: Callable[..., T], *args: Any) -> T:
@@ -229,10 +229,6 @@ class RedemptionService:
         if pending:
             await self._run(self._store.record_grants, pending, now)
 
-
-def _naive(moment: datetime) -> datetime:
-    """A UTC datetime as MySQL DATETIME wants it (no tzinfo)."""
-    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _result_message(settings: Settings, result: RedeemResult) -> OutboundMessage:

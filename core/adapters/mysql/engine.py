@@ -21,13 +21,18 @@ RETRYABLE_MYSQL_ERRORS = frozenset({1205, 1213, 2003, 2006, 2013, 2055, 1040, 10
 
 def build_engine(settings: Settings) -> Engine:
     """An engine with a bounded pool, pre-ping and LOCAL INFILE allowed for bulk loads."""
+    return _pooled(settings, settings.database, pre_ping=True, local_infile=True)
+
+
+def _pooled(settings: Settings, url: URL, *, pre_ping: bool, **connect_args: Any) -> Engine:
+    """An engine on ``url`` with the deployment's pool size and a 30-minute recycle."""
     return create_engine(
-        settings.database,
+        url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         pool_recycle=1800,
-        connect_args={"local_infile": True, "charset": "utf8mb4"},
+        connect_args={"charset": "utf8mb4", **connect_args},
     )
 
 
@@ -41,13 +46,8 @@ def build_hot_engine(settings: Settings) -> Engine:
     fails its batch, is invalidated and the batch is retried on a fresh connection)."""
     from core.adapters.mysql.script import MULTI_STATEMENTS
 
-    engine = create_engine(
-        hot_path_url(settings),
-        pool_size=settings.database_pool_size,
-        max_overflow=settings.database_pool_size,
-        pool_pre_ping=False,
-        pool_recycle=1800,
-        connect_args={"charset": "utf8mb4", "client_flag": _CLIENT_MULTI_STATEMENTS},
+    engine = _pooled(
+        settings, hot_path_url(settings), pre_ping=False, client_flag=_CLIENT_MULTI_STATEMENTS
     )
 
     @event.listens_for(engine, "connect")

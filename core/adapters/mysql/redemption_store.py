@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.adapters.mysql.engine import guarded
 from core.adapters.mysql.redemption_writes import commit_claims, record_attempts, select_codes
+from core.adapters.mysql.script import marks
 from core.errors import ConcurrentUpdate
 from core.redemption.model import Attempt, CampaignInfo, CodeState
 from schemas.campaign import CampaignRule
@@ -66,7 +67,7 @@ class RedemptionStore:
 
         def work() -> dict[str, KnownOutcome]:
             ids = list(request_ids)
-            sql = _OUTCOMES_SQL.format(ids=", ".join(["%s"] * len(ids)))
+            sql = _OUTCOMES_SQL.format(ids=marks(ids))
             with self._engine.connect() as conn:
                 rows = conn.exec_driver_sql(sql, (tenant_id, *ids)).all()
             found = {}

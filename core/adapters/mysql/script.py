@@ -59,42 +59,35 @@ class SqlScript:
     def run(self, conn: Connection) -> None:
         """Send every statement, in one round trip where the connection allows it (else one
         by one); raise the first failure, translated."""
-        if not self._statements:
-            return
-        cursor = conn.connection.cursor()
-        try:
-            if not allows_multi(conn):
-                for sql, params in self._statements:
-                    cursor.execute(sql, params)
-                return
-            text = ";\n".join(cursor.mogrify(sql, params) for sql, params in self._statements)
-            cursor.execute(text)
-            while cursor.nextset():
-                pass
-        except conn.dialect.loaded_dbapi.Error as exc:
-            raise _translated(conn, cursor, exc) from exc
-        finally:
-            _close(conn, cursor)
+        _execute(conn, self._statements, fetch=False)
 
 
 def fetch_sets(conn: Connection, queries: Sequence[tuple[str, Sequence[object]]]) -> list[Any]:
     """Run SELECTs, in one round trip where the connection allows it; the rows of each."""
-    if not queries:
+    return _execute(conn, [(sql, tuple(params)) for sql, params in queries], fetch=True)
+
+
+def _execute(
+    conn: Connection, statements: Sequence[tuple[str, tuple[object, ...]]], *, fetch: bool
+) -> list[Any]:
+    """Run the statements in order on one cursor; with ``fetch``, the rows of each."""
+    if not statements:
         return []
     cursor = conn.connection.cursor()
+    sets: list[Any] = []
     try:
         if not allows_multi(conn):
-            sets = []
-            for sql, params in queries:
-                cursor.execute(sql, tuple(params))
-                sets.append(list(cursor.fetchall()))
+            for sql, params in statements:
+                cursor.execute(sql, params)
+                if fetch:
+                    sets.append(list(cursor.fetchall()))
             return sets
-        text = ";\n".join(cursor.mogrify(sql, tuple(params)) for sql, params in queries)
-        cursor.execute(text)
-        sets = [list(cursor.fetchall())]
-        while cursor.nextset():
-            sets.append(list(cursor.fetchall()))
-        return sets
+        cursor.execute(";\n".join(cursor.mogrify(sql, params) for sql, params in statements))
+        while True:
+            if fetch:
+                sets.append(list(cursor.fetchall()))
+            if not cursor.nextset():
+                return sets
     except conn.dialect.loaded_dbapi.Error as exc:
         raise _translated(conn, cursor, exc) from exc
     finally:

@@ -7,12 +7,13 @@ translated by the caller's ``guarded`` block.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from schemas.base import naive_utc
 from schemas.events import TenantUpdated
 
 _COLUMNS = "tenant_id, name, type, status, code_quota, codes_issued, version, updated_at"
@@ -36,12 +37,6 @@ def _record(row: Any) -> TenantRecord:
     t = tuple(row)
     return TenantRecord(t[0], t[1], t[2], t[3], int(t[4]), int(t[5]), int(t[6]), t[7])
 
-
-def naive_utc(value: datetime) -> datetime:
-    """An aware datetime as naive UTC (how DATETIME columns store time); naive passes through."""
-    if value.tzinfo is None:
-        return value
-    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def get_tenant(conn: Connection, tenant_id: str, *, lock: bool = False) -> TenantRecord | None:
