@@ -28,3 +28,17 @@ def settle(engine: Engine, timeout: float = 60.0) -> None:
         elif time.monotonic() - still_since >= 2.0:
             return
         time.sleep(0.5)
+
+
+#: InnoDB's server-wide lock counters (``SHOW GLOBAL STATUS``) a benchmark reports per phase.
+LOCK_COUNTERS = ("Innodb_row_lock_waits", "Innodb_row_lock_time", "Innodb_deadlocks")
+
+
+def lock_counters(engine: Engine) -> dict[str, int]:
+    """The current values of :data:`LOCK_COUNTERS` (lock time in ms): subtract two readings
+    to see how often a phase's transactions waited for each other's row locks."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SHOW GLOBAL STATUS WHERE Variable_name IN :names"), {"names": LOCK_COUNTERS}
+        ).all()
+    return {str(name): int(value) for name, value in rows}

@@ -34,7 +34,7 @@ from sqlalchemy import create_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._innodb import settle
+from bench._innodb import lock_counters, settle
 from bench._stack import throwaway_stack
 from bench.seed import seed_codes
 from core.adapters.kafka.producer import EventProducer
@@ -215,11 +215,22 @@ def run_worker_phase(
     worker_settings = settings.model_copy(update=update)
     worker = WorkerProcess(worker_settings, log_dir, f"worker-b{batch}").start()
     watcher = ResultWatcher(settings)
+    engine = create_engine(settings.database)
     try:
         with EventProducer(settings, linger_ms=2) as producer:
             warm_up(settings, producer, watcher, tenant, codes[0])
-            return phase(producer, watcher, codes[1:])
+            before = lock_counters(engine)
+            figures = phase(producer, watcher, codes[1:])
+            after = lock_counters(engine)
+            for key, counter in (
+                ("row_lock_waits", "Innodb_row_lock_waits"),
+                ("row_lock_wait_ms", "Innodb_row_lock_time"),
+                ("deadlocks", "Innodb_deadlocks"),
+            ):
+                figures[key] = after[counter] - before[counter]
+            return figures
     finally:
+        engine.dispose()
         watcher.close()
         worker.stop()
 
@@ -312,6 +323,13 @@ def main() -> None:
         f"{lat['batch_start_to_result_p50_ms']:.0f} / {lat['batch_start_to_result_p99_ms']:.0f}",
         "",
     )
+    for name, figures in (("sustained", fast), ("latency", lat)):
+        table.add_row(
+            f"  {name}: row lock waits / ms / deadlocks",
+            f"{figures['row_lock_waits']:,} / {figures['row_lock_wait_ms']:,} / "
+            f"{figures['deadlocks']}",
+            "",
+        )
     table.add_row("naive path redemptions/s", f"{naive['per_second']:,.0f}", "")
     table.add_row("batched / naive", f"{report['speedup_vs_naive']:.1f}x", ">= 3x")
     Console().print(table)

@@ -16,7 +16,11 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Engine
 
 from core.adapters.mysql.engine import guarded
-from core.adapters.mysql.redemption_writes import GrantedRedemption, record_granted
+from core.adapters.mysql.redemption_writes import (
+    PENDING_OF_CODE,
+    GrantedRedemption,
+    record_granted,
+)
 from schemas.events import CompensationJob, CompensationReport, RewardGrant
 
 
@@ -231,9 +235,9 @@ class CompensationStore:
     def mark_codes_granted(self, codes: Sequence[StuckCode]) -> int:
         """Status 1 -> 2 for codes with no pending redemption left; rows changed."""
         statement = text(
-            "UPDATE redeem_codes c SET c.status = 2 WHERE c.tenant_id = :t AND c.code = :code"
-            " AND c.status = 1 AND NOT EXISTS (SELECT 1 FROM redemptions r"
-            " WHERE r.tenant_id = c.tenant_id AND r.code = c.code AND r.status = 1)"
+            "UPDATE redeem_codes c FORCE INDEX (uk_tenant_code) SET c.status = 2"
+            " WHERE c.tenant_id = :t AND c.code = :code"
+            f" AND c.status = 1 AND NOT EXISTS ({PENDING_OF_CODE})"
         )
 
         def work() -> int:

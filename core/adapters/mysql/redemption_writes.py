@@ -18,7 +18,7 @@ from schemas.events import RedeemOutcome, RewardGrant
 
 _CODES_SQL = (
     "SELECT id, tenant_id, code, campaign_id, status, use_limit, used_count, user_id"
-    " FROM redeem_codes WHERE tenant_id = %s AND code IN ({codes})"
+    " FROM redeem_codes FORCE INDEX (uk_tenant_code) WHERE tenant_id = %s AND code IN ({codes})"
 )
 _USAGE_LOCKED_SQL = (
     "SELECT campaign_id, user_id, used FROM campaign_user_usage WHERE tenant_id = %s"
@@ -264,6 +264,16 @@ class GrantedRedemption:
     grants: list[RewardGrant]
 
 
+#: Whether code ``c`` has a pending redemption. The index is forced: with few pending rows
+#: the optimizer may prefer ``idx_pending``, and inside an UPDATE (REPEATABLE READ) that read
+#: locks every pending row and the gap new claims are inserted into, so recording one batch
+#: blocks (or deadlocks with) the commit of the next.
+PENDING_OF_CODE = (
+    "SELECT 1 FROM redemptions r FORCE INDEX (idx_code)"
+    " WHERE r.tenant_id = c.tenant_id AND r.code = c.code AND r.status = 1"
+)
+
+
 def record_attempts(conn: Connection, redeemed: list[Attempt], now: datetime) -> None:
     """``record_granted`` for attempts of the redemption path."""
     record_granted(
@@ -315,10 +325,9 @@ def record_granted(conn: Connection, redeemed: Sequence[GrantedRedemption], now:
     for tenant_id, code_set in sorted(by_tenant.items()):
         codes = sorted(code_set)
         script.add(
-            "UPDATE redeem_codes c SET c.status = 2 WHERE c.tenant_id = %s"
-            f" AND c.code IN ({marks(codes)}) AND c.status = 1 AND NOT EXISTS (SELECT 1"
-            " FROM redemptions r WHERE r.tenant_id = c.tenant_id AND r.code = c.code"
-            " AND r.status = 1)",
+            "UPDATE redeem_codes c FORCE INDEX (uk_tenant_code) SET c.status = 2"
+            f" WHERE c.tenant_id = %s AND c.code IN ({marks(codes)}) AND c.status = 1"
+            f" AND NOT EXISTS ({PENDING_OF_CODE})",
             [tenant_id, *codes],
         )
     script.run(conn)
