@@ -74,16 +74,18 @@ class StageTicket:
         self._stages = stages
         self._number = number
         self._current = -1
-        self._entered_at = 0.0
+        self._timed_since: float | None = None
         self.seconds: dict[str, float] = {}
-        """Time spent in each stage so far (waiting for a turn excluded), for logs."""
+        """Time spent working in each stage entered (waiting for turns excluded)."""
 
     async def enter(self, name: str) -> None:
         """Leave the stages before ``name`` (in turn) and wait for this batch's turn at it."""
         target = self._stages.names.index(name)
         if target <= self._current:
             raise ValueError(f"stage {name!r} is behind stage {self._current}")
+        self._stop_clock()
         await self._advance_to(target)
+        self._timed_since = time.perf_counter()
 
     async def _advance_to(self, target: int) -> None:
         """Hand over hand: hold the current stage until the next one is ours, so at most
@@ -92,21 +94,23 @@ class StageTicket:
             following = self._current + 1
             await self._stages._turn(following, self._number)
             if self._current >= 0:
-                self._record(self._current)
                 await self._stages._leave(self._current)
             self._current = following
-            self._entered_at = time.perf_counter()
 
     async def finish(self) -> None:
         """Leave every remaining stage in turn (also after a failure)."""
+        self._stop_clock()
         await self._advance_to(len(self._stages.names) - 1)
-        self._record(self._current)
         await self._stages._leave(self._current)
         self._current = len(self._stages.names)
 
-    def _record(self, stage: int) -> None:
-        name = self._stages.names[stage]
-        self.seconds[name] = time.perf_counter() - self._entered_at
+    def _stop_clock(self) -> None:
+        """The stage entered last has done its work: record how long it took."""
+        if self._timed_since is None:
+            return
+        name = self._stages.names[self._current]
+        self.seconds[name] = time.perf_counter() - self._timed_since
+        self._timed_since = None
         observe_stage(name, self.seconds[name])
 
     async def __aenter__(self) -> StageTicket:
