@@ -4,7 +4,7 @@ elsewhere; in both, a failing statement anywhere in the script fails the transac
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from core.adapters.mysql.engine import build_hot_engine, guarded
 from core.adapters.mysql.script import SqlScript, allows_multi, fetch_sets
@@ -105,3 +105,37 @@ def test_a_killed_connection_is_retryable_and_replaced(engine, container, table)
         guarded("script", work)
     guarded("script", work)  # the dead connection was dropped: a fresh one works
     assert rows(container, table) == [(7, "x")]
+
+
+def _session_counter(conn, name: str) -> int:
+    return int(conn.exec_driver_sql(f"SHOW SESSION STATUS LIKE '{name}'").one()[1])
+
+
+def test_hot_engine_sends_no_rollback_after_a_commit(engine, container, table) -> None:
+    """Counted by the server: the plain engine's pool rolls back a connection that has just
+    committed; the hot engine's does not (a wasted round trip per transaction)."""
+    engine.pool.dispose()  # one pooled connection, so the second block gets the first's
+    with engine.connect() as conn:
+        first = conn.exec_driver_sql("SELECT CONNECTION_ID()").scalar()
+        before = _session_counter(conn, "Com_rollback")
+    with engine.begin() as conn:
+        conn.execute(text(f"INSERT INTO {table} (id, v) VALUES (1, 'a')"))
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT CONNECTION_ID()").scalar() == first
+        rollbacks = _session_counter(conn, "Com_rollback") - before
+    # the first block's own rollback (closing its read) is counted after `before` was read
+    assert rollbacks == (2 if engine is container.engine else 1)
+    assert rows(container, table) == [(1, "a")]
+
+
+def test_a_returned_hot_connection_holds_no_snapshot(engine, container, table) -> None:
+    """A read's transaction ends with its block: the next checkout sees newer commits."""
+    engine.pool.dispose()  # one pooled connection, so the second block gets the first's
+    with engine.connect() as conn:
+        first = conn.exec_driver_sql("SELECT CONNECTION_ID()").scalar()
+        assert conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar() == 0
+    with container.engine.begin() as other:
+        other.execute(text(f"INSERT INTO {table} (id, v) VALUES (1, 'a')"))
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT CONNECTION_ID()").scalar() == first
+        assert conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar() == 1
