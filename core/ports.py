@@ -9,12 +9,18 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class OutboundMessage:
-    """One message to produce: full topic name, key, value bytes and headers."""
+    """One message to produce: full topic name, key, value bytes and headers.
+
+    ``ordered_by_key`` False says the key only names the message and orders nothing (one
+    message per key, such as a request's result): the publisher may then put it on any
+    partition, and puts the unordered messages of one call on one partition together.
+    """
 
     topic: str
     key: bytes
     value: bytes
     headers: list[tuple[str, bytes]] = field(default_factory=list)
+    ordered_by_key: bool = True
 
 
 class EventPublisher(Protocol):

@@ -233,4 +233,7 @@ class RedemptionService:
 
 def _result_message(settings: Settings, result: RedeemResult) -> OutboundMessage:
     topic = settings.topic(Topic.REDEEM_RESULTS)
-    return OutboundMessage(topic, result.request_id.encode(), result.to_bytes())
+    # one result per request id: no order to keep, so a batch's results share a partition
+    return OutboundMessage(
+        topic, result.request_id.encode(), result.to_bytes(), ordered_by_key=False
+    )

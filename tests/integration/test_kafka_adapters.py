@@ -16,7 +16,9 @@ from consumers.app import create_faust_app
 from core.adapters.kafka.admin import admin_client, create_topics, existing_topics
 from core.adapters.kafka.broker import find_free_port
 from core.adapters.kafka.producer import EventProducer, ProducedMessage
+from core.adapters.kafka.publisher import KafkaPublisher
 from core.errors import BrokerUnavailable, DeliveryFailed
+from core.ports import OutboundMessage
 from core.settings import Settings
 from core.topics import DATA_TOPICS, Topic, all_topic_names
 
@@ -198,3 +200,34 @@ async def _wait_for(condition: object, timeout: float) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.05)
+
+
+async def test_unordered_messages_of_one_call_share_a_partition(
+    topics: Settings, producer: EventProducer
+) -> None:
+    """Results (ordered_by_key=False) of one publish go to one partition, the next call's
+    to the other one; keyed messages still follow their keys."""
+    results, grants = topics.topic(Topic.REDEEM_RESULTS), topics.topic(Topic.REWARD_GRANTS)
+    publisher = KafkaPublisher(producer)
+    for call in range(2):
+        await publisher.publish(
+            [OutboundMessage(results, b"r%d-%d" % (call, i), b"v", ordered_by_key=False)
+             for i in range(20)]
+            + [OutboundMessage(grants, b"user-%d" % i, b"g") for i in range(20)]
+        )
+
+    by_call: dict[int, set[int]] = {0: set(), 1: set()}
+    for message in read_all(topics, results, 40):
+        by_call[int(message.key()[1:2])].add(message.partition())
+    assert all(len(partitions) == 1 for partitions in by_call.values())
+    assert by_call[0] != by_call[1]
+    keyed = read_all(topics, grants, 40)
+    assert len({m.partition() for m in keyed}) == 2  # 20 keys hash onto both partitions
+    assert len({(m.key(), m.partition()) for m in keyed}) == 20  # each key on one partition
+
+
+async def test_partition_count_of_an_unknown_topic_is_none(
+    topics: Settings, producer: EventProducer
+) -> None:
+    assert await producer.partition_count(topics.topic(Topic.REDEEM_RESULTS)) == 2
+    assert await producer.partition_count(topics.topic("no.such.topic")) is None

@@ -4,7 +4,7 @@ elsewhere; in both, a failing statement anywhere in the script fails the transac
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from core.adapters.mysql.engine import build_hot_engine, guarded
 from core.adapters.mysql.script import SqlScript, allows_multi, fetch_sets

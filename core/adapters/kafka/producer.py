@@ -36,6 +36,9 @@ __all__ = [
 ]
 
 _LOG = logging.getLogger(__name__)
+
+#: Seconds a topic's partition count is remembered (see :meth:`EventProducer.partition_count`).
+PARTITION_COUNT_TTL = 300.0
 _CLIENT_LOG = logging.getLogger("redeemflow.librdkafka")
 
 #: Header forms accepted by :meth:`EventProducer.produce`.
@@ -95,6 +98,7 @@ class ProducedMessage:
     key: bytes | str | None
     value: bytes
     headers: Headers | None = None
+    partition: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +205,7 @@ class EventProducer:
         self._closed = False
         self._poller: threading.Thread | None = None
         self._stop_polling = threading.Event()
+        self._partitions: dict[str, tuple[int, float]] = {}
 
     # -- synchronous API -------------------------------------------------------------
 
@@ -286,6 +291,29 @@ class EventProducer:
             batch.enqueued()
         return await batch.future
 
+    async def partition_count(self, topic: str) -> int | None:
+        """How many partitions ``topic`` has, asked again after ``PARTITION_COUNT_TTL``
+        seconds (partitions can be added); None when the broker does not know it, so the
+        caller falls back to partitioning by key."""
+        known = self._partitions.get(topic)
+        if known is None or time.monotonic() - known[1] > PARTITION_COUNT_TTL:
+            count = await asyncio.to_thread(self._read_partition_count, topic)
+            if not count:
+                return None
+            known = (count, time.monotonic())
+            self._partitions[topic] = known
+        return known[0]
+
+    def _read_partition_count(self, topic: str) -> int:
+        try:
+            metadata = self._producer.list_topics(topic, timeout=5.0)
+        except KafkaException:
+            return 0
+        described = metadata.topics.get(topic)
+        if described is None or described.error is not None:
+            return 0
+        return len(described.partitions)
+
     async def aclose(self, timeout: float = 30.0) -> None:
         """:meth:`close` without blocking the event loop."""
         await asyncio.to_thread(self.close, timeout)
@@ -331,9 +359,19 @@ class EventProducer:
             raise DeliveryFailed("producer is closed")
         headers = _headers(message.headers)
         try:
-            self._producer.produce(
-                message.topic, message.value, message.key, headers=headers, on_delivery=callback
-            )
+            if message.partition is None:
+                self._producer.produce(
+                    message.topic, message.value, message.key, headers=headers, on_delivery=callback
+                )
+            else:
+                self._producer.produce(
+                    message.topic,
+                    message.value,
+                    message.key,
+                    message.partition,
+                    headers=headers,
+                    on_delivery=callback,
+                )
         except KafkaException as exc:
             raise translate_kafka_error(exc.args[0], f"produce to {message.topic}") from exc
 
