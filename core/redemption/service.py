@@ -1,7 +1,7 @@
 """The redemption pipeline for one batch of requests.
 
     replay known outcomes -> offline format check -> Redis claim (fill misses from MySQL)
-    -> one MySQL transaction -> grants produced -> grants recorded -> results produced
+    -> one MySQL transaction -> grants and results produced together -> grants recorded
 
 Every step is idempotent, so a batch that fails half-way (RetryableError) is simply run
 again: recorded outcomes are replayed, claims already made in Redis come back as DUP and
@@ -88,16 +88,19 @@ class RedemptionService:
             await ticket.enter("commit")
             await self._commit(claims, decided, now)
             pending = [a for a in unique if a.grants_pending]
-            await ticket.enter("grants")
-            await self._produce_grants(pending)
             by_key = {a.key: a for a in unique}
             results = [by_key[a.key].result(now) for a in attempts]
-            await ticket.enter("record")
-            # grants are durable: recording them and answering need not wait for each other
-            await asyncio.gather(
-                self._record_grants(pending, naive_utc(now)),
-                self._publisher.publish([_result_message(self._settings, r) for r in results]),
+            await ticket.enter("grants")
+            # every outcome is durable in MySQL now: the answers leave with the grants (one
+            # produce), and a grant that fails is produced again by the retry or compensation
+            await self._publisher.publish(
+                [
+                    *self._grant_messages(pending),
+                    *(_result_message(self._settings, r) for r in results),
+                ]
             )
+            await ticket.enter("record")
+            await self._record_grants(pending, naive_utc(now))
         observe_batch(requests, results)
         if log.isEnabledFor(logging.DEBUG):
             stages = " ".join(f"{k}={v * 1000:.1f}ms" for k, v in ticket.seconds.items())
@@ -215,15 +218,13 @@ class RedemptionService:
         campaign = campaigns.get(attempt.campaign_id or "")
         attempt.grants = build_grants(attempt, campaign, now) if campaign else []
 
-    async def _produce_grants(self, pending: list[Attempt]) -> None:
+    def _grant_messages(self, pending: list[Attempt]) -> list[OutboundMessage]:
         topic = self._settings.topic(Topic.REWARD_GRANTS)
-        await self._publisher.publish(
-            [
-                OutboundMessage(topic, g.kafka_key().encode(), g.to_bytes())
-                for a in pending
-                for g in a.grants
-            ]
-        )
+        return [
+            OutboundMessage(topic, g.kafka_key().encode(), g.to_bytes())
+            for a in pending
+            for g in a.grants
+        ]
 
     async def _record_grants(self, pending: list[Attempt], now: datetime) -> None:
         if pending:

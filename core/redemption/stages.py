@@ -2,7 +2,7 @@
 
 A batch passes the stages of the redemption pipeline one after the other::
 
-    0 claim (Redis)  ->  1 commit (MySQL)  ->  2 grants (Kafka)  ->  3 record + answer
+    0 claim (Redis)  ->  1 commit (MySQL)  ->  2 grants + answers (Kafka)  ->  3 record
 
 While batch *k* commits in MySQL, batch *k+1* can already claim in Redis and batch *k-1*
 record its grants, so the worker, MariaDB, Redis and the broker work at the same time
