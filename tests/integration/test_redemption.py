@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from consumers.batching import retry_transient
+from core.adapters.mysql.redemption_writes import GrantedRedemption, record_granted
 from schemas.events import RedeemOutcome as O
 from schemas.events import RedeemResult, RewardGrant
 from tests.integration.redeem_support import (
@@ -333,3 +334,39 @@ async def test_overlapping_batches_keep_per_code_order(container) -> None:
     assert results[-1][0].redemption_id == results[0][0].redemption_id
     assert len(grants_of(publisher)) == 6
     assert service.stages.in_flight == 0
+
+
+async def test_recording_grants_reads_committed_for_that_transaction_only(container) -> None:
+    """record_granted runs READ COMMITTED (no gap locks for the next batch's commit to
+    deadlock with); it stays idempotent, and the connection's next transaction is back at
+    the server's REPEATABLE READ (a snapshot that a concurrent commit does not change)."""
+    seeded = seed_campaign(container, count=1)
+    service, publisher = make_service(container)
+    [result] = await service.process([request(seeded, seeded.codes[0])])
+    granted = GrantedRedemption(
+        seeded.tenant_id, result.redemption_id or "", seeded.codes[0], grants_of(publisher)
+    )
+    level = text(
+        "SELECT trx_isolation_level FROM information_schema.innodb_trx"
+        " WHERE trx_mysql_thread_id = CONNECTION_ID()"
+    )
+    count = text("SELECT COUNT(*) FROM reward_records WHERE tenant_id = :t")
+    with container.engine.connect() as conn:
+        with conn.begin():
+            record_granted(conn, [granted], datetime.now(UTC).replace(tzinfo=None))
+            assert conn.execute(level).scalar() == "READ COMMITTED"
+        with conn.begin():
+            before = conn.execute(count, {"t": seeded.tenant_id}).scalar()
+            with container.engine.begin() as other:
+                other.execute(
+                    text(
+                        "INSERT INTO reward_records (grant_id, redemption_id, tenant_id,"
+                        " user_id, campaign_id, code, reward_type, reward_id, quantity,"
+                        " recorded_at) SELECT CONCAT(grant_id, '-copy'), redemption_id,"
+                        " tenant_id, user_id, campaign_id, code, reward_type, reward_id,"
+                        " quantity, recorded_at FROM reward_records WHERE tenant_id = :t"
+                    ),
+                    {"t": seeded.tenant_id},
+                )
+            assert conn.execute(count, {"t": seeded.tenant_id}).scalar() == before == 1
+    assert code_row(container, seeded.tenant_id, seeded.codes[0]) == (2, 1)
