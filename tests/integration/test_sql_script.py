@@ -3,11 +3,13 @@ elsewhere; in both, a failing statement anywhere in the script fails the transac
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from sqlalchemy import text
 
 from core.adapters.mysql.engine import build_hot_engine, guarded
-from core.adapters.mysql.script import SqlScript, allows_multi, fetch_sets
+from core.adapters.mysql.script import SqlScript, allows_multi, fetch_sets, render
 from core.errors import PermanentError, StorageUnavailable
 from tests.conftest import unique_id
 
@@ -23,9 +25,7 @@ def engine(request, container):
     driver = request.param.removeprefix("hot-")
     if driver == "mysqldb":
         pytest.importorskip("MySQLdb", reason="mysqlclient not installed")
-    hot = build_hot_engine(
-        container.settings.model_copy(update={"hot_path_mysql_driver": driver})
-    )
+    hot = build_hot_engine(container.settings.model_copy(update={"hot_path_mysql_driver": driver}))
     assert hot.dialect.driver == driver
     yield hot
     hot.dispose()
@@ -139,3 +139,48 @@ def test_a_returned_hot_connection_holds_no_snapshot(engine, container, table) -
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT CONNECTION_ID()").scalar() == first
         assert conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar() == 1
+
+
+_AWKWARD = [
+    "it's",
+    'say "hi"',
+    "back\\slash",
+    "semi; colon -- and /* comment */",
+    "100%s %% done",
+    "ünïcødé 兑换码 😀",
+    "nul\x00byte",
+    "line\nbreak\r\ttab",
+    "",
+    None,
+    0,
+    -42,
+    2**62,
+    True,
+    datetime(2026, 11, 22, 6, 30, 1, 123456),
+    datetime(2026, 1, 2, 3, 4, 5),
+    b"\x00\x7f'raw",
+]
+
+
+def test_render_matches_the_drivers_mogrify(engine) -> None:
+    """The fast renderer gives the driver's own text, repeated values included."""
+    statements = [("SELECT %s", [value]) for value in _AWKWARD] + [
+        ("INSERT INTO t (a, b, c) VALUES (%s, %s, %s), (%s, %s, %s)", _AWKWARD[:3] * 2)
+    ]
+    with engine.connect() as conn:
+        dbapi = conn.connection.dbapi_connection
+        cursor = dbapi.cursor()
+        expected = ";\n".join(cursor.mogrify(sql, params) for sql, params in statements)
+        rendered = render(dbapi, statements)
+    if isinstance(rendered, bytes):
+        rendered = rendered.decode(dbapi.encoding)
+    assert rendered == expected
+
+
+def test_awkward_values_round_trip(engine, table, container) -> None:
+    texts = [v for v in _AWKWARD if isinstance(v, str)]
+    script = SqlScript()
+    script.add_rows(f"INSERT INTO {table} (id, v)", [(i, t[:20]) for i, t in enumerate(texts)])
+    with engine.begin() as conn:
+        script.run(conn)
+    assert rows(container, table) == [(i, t[:20]) for i, t in enumerate(texts)]

@@ -16,6 +16,7 @@ later statement, so the transaction would commit half the script.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -82,7 +83,7 @@ def _execute(
                 if fetch:
                     sets.append(list(cursor.fetchall()))
             return sets
-        cursor.execute(";\n".join(cursor.mogrify(sql, params) for sql, params in statements))
+        cursor.execute(render(conn.connection.dbapi_connection, statements))
         while True:
             if fetch:
                 sets.append(list(cursor.fetchall()))
@@ -92,6 +93,38 @@ def _execute(
         raise _translated(conn, cursor, exc) from exc
     finally:
         _close(conn, cursor)
+
+
+#: Parameter types whose literal is remembered per script (hashable, equal only to themselves).
+_MEMOIZED = frozenset({str, int, datetime, bytes})
+
+
+def render(dbapi_connection: Any, statements: Sequence[tuple[str, Sequence[object]]]) -> Any:
+    """The statements as one query, ``;``-separated, each ``%s`` bound to the driver's own
+    literal of its parameter: the text the driver's ``mogrify`` gives (a test compares them
+    on both drivers), built faster. Each distinct value is rendered once per script (the
+    timestamp, tenant and campaign repeated on every row cost a dict lookup), and the query
+    is encoded once instead of per statement. Bytes for mysqlclient, str for pymysql."""
+    literal = dbapi_connection.literal
+    memo: dict[tuple[type, object], Any] = {}
+
+    def bound(value: object) -> Any:
+        kind = type(value)
+        if kind not in _MEMOIZED:
+            return literal(value)
+        key = (kind, value)
+        text = memo.get(key)
+        if text is None:
+            text = memo[key] = literal(value)
+        return text
+
+    probe = literal("")
+    if isinstance(probe, bytes):
+        encoding = dbapi_connection.encoding
+        return b";\n".join(
+            sql.encode(encoding) % tuple(map(bound, params)) for sql, params in statements
+        )
+    return ";\n".join(sql % tuple(map(bound, params)) for sql, params in statements)
 
 
 def _close(conn: Connection, cursor: Any) -> None:
