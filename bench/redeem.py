@@ -35,6 +35,7 @@ from sqlalchemy import create_engine
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._innodb import lock_counters, settle
+from bench._machine import cpu_probe_ms
 from bench._stack import throwaway_stack
 from bench.seed import seed_codes
 from core.adapters.kafka.producer import EventProducer
@@ -260,6 +261,7 @@ def main() -> None:
     total = args.requests + latency_n + args.naive_requests + 3
     log_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"redeemflow-bench-{uuid.uuid4().hex[:6]}"
     log_dir.mkdir(parents=True)
+    probe_before = cpu_probe_ms()
     with throwaway_stack(
         partitions=args.partitions, user_failed_attempts_per_hour=10**9
     ) as settings:
@@ -297,6 +299,7 @@ def main() -> None:
             lambda p, w, c: sustained(settings, p, w, make_requests(tenant, c)),
         )
     report = {
+        "cpu_probe_ms": {"before": probe_before, "after": cpu_probe_ms()},
         "sustained": fast,
         "latency": lat,
         "naive": naive,
@@ -332,6 +335,12 @@ def main() -> None:
         )
     table.add_row("naive path redemptions/s", f"{naive['per_second']:,.0f}", "")
     table.add_row("batched / naive", f"{report['speedup_vs_naive']:.1f}x", ">= 3x")
+    probe = report["cpu_probe_ms"]
+    table.add_row(
+        "machine: CPU probe before / after (ms)",
+        f"{probe['before']:.0f} / {probe['after']:.0f}",
+        "",
+    )
     Console().print(table)
 
 
