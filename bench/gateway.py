@@ -2,9 +2,10 @@
 
 Starts, on its own embedded broker, throwaway database and Redis prefix: one worker process
 and one gateway process (uvicorn, one event loop); seeds one campaign with ``--requests``
-single-use codes; then ``--concurrency`` clients (httpx.AsyncClient) each POST
-/api/redeem in a loop until every code was sent. Prints requests/s and latency percentiles
-of the whole request-reply (HTTP -> Kafka -> worker -> Kafka -> HTTP) and the status counts.
+single-use codes; then ``--concurrency`` clients (one keep-alive connection each,
+``bench/_http.py``) each POST /api/redeem in a loop until every code was sent. Prints
+requests/s and latency percentiles of the whole request-reply (HTTP -> Kafka -> worker ->
+Kafka -> HTTP) and the status counts.
 
     python bench/gateway.py [--requests 5000] [--concurrency 64] [--json]
 """
@@ -22,11 +23,11 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._http import HttpError, KeepAliveClient
 from bench._stack import throwaway_stack
 from core.adapters.mysql.apikey_store import ApiKeyStore
 from core.apikeys import issue_key
@@ -47,29 +48,30 @@ async def load(url: str, key: str, codes: list[str], concurrency: int) -> dict[s
     queue = collections.deque(codes)
     latencies: list[float] = []
     statuses: collections.Counter[int | str] = collections.Counter()
+    outcomes: collections.Counter[str] = collections.Counter()
     headers = {"x-api-key": key, "x-product-code": "APP_A"}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(
-        base_url=url, headers=headers, limits=limits, timeout=60
-    ) as client:
 
-        async def one_client() -> None:
+    async def one_client() -> None:
+        client = KeepAliveClient(url, headers)
+        try:
             while queue:
                 code = queue.popleft()
+                body = orjson.dumps({"code": code, "userId": f"u{uuid.uuid4().hex[:12]}"})
                 started = time.perf_counter()
                 try:
-                    answer = await client.post(
-                        "/api/redeem", json={"code": code, "userId": f"u{uuid.uuid4().hex[:12]}"}
-                    )
-                except httpx.TransportError as exc:
-                    statuses[type(exc).__name__] += 1
+                    status, answer = await client.post_json("/api/redeem", body)
+                except HttpError as exc:
+                    statuses[str(exc).split(":")[0]] += 1
                     continue
                 latencies.append(time.perf_counter() - started)
-                statuses[answer.status_code] += 1
+                statuses[status] += 1
+                outcomes[orjson.loads(answer).get("outcome", "?")] += 1
+        finally:
+            await client.close()
 
-        began = time.perf_counter()
-        await asyncio.gather(*(one_client() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - began
+    began = time.perf_counter()
+    await asyncio.gather(*(one_client() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - began
     latencies.sort()
     pct = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
     return {
@@ -83,6 +85,7 @@ async def load(url: str, key: str, codes: list[str], concurrency: int) -> dict[s
         "max_ms": round(latencies[-1] * 1000, 1),
         "mean_ms": round(statistics.fmean(latencies) * 1000, 1),
         "statuses": {str(k): v for k, v in sorted(statuses.items(), key=str)},
+        "outcomes": dict(sorted(outcomes.items())),
     }
 
 
@@ -120,7 +123,7 @@ def main() -> None:
         f"  latency p50 {report['p50_ms']} ms  p90 {report['p90_ms']} ms  "
         f"p99 {report['p99_ms']} ms  max {report['max_ms']} ms"
     )
-    print(f"  statuses {report['statuses']}")
+    print(f"  statuses {report['statuses']}  outcomes {report['outcomes']}")
 
 
 if __name__ == "__main__":
