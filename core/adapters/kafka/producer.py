@@ -36,10 +36,12 @@ __all__ = [
 ]
 
 _LOG = logging.getLogger(__name__)
+_CLIENT_LOG = logging.getLogger("redeemflow.librdkafka")
 
 #: Seconds a topic's partition count is remembered (see :meth:`EventProducer.partition_count`).
 PARTITION_COUNT_TTL = 300.0
-_CLIENT_LOG = logging.getLogger("redeemflow.librdkafka")
+#: librdkafka's "no partition given": the configured partitioner chooses from the key.
+_BY_KEY = -1
 
 #: Header forms accepted by :meth:`EventProducer.produce`.
 Headers = Mapping[str, bytes | str] | Sequence[tuple[str, bytes | str]]
@@ -359,19 +361,14 @@ class EventProducer:
             raise DeliveryFailed("producer is closed")
         headers = _headers(message.headers)
         try:
-            if message.partition is None:
-                self._producer.produce(
-                    message.topic, message.value, message.key, headers=headers, on_delivery=callback
-                )
-            else:
-                self._producer.produce(
-                    message.topic,
-                    message.value,
-                    message.key,
-                    message.partition,
-                    headers=headers,
-                    on_delivery=callback,
-                )
+            self._producer.produce(
+                message.topic,
+                message.value,
+                message.key,
+                _BY_KEY if message.partition is None else message.partition,
+                headers=headers,
+                on_delivery=callback,
+            )
         except KafkaException as exc:
             raise translate_kafka_error(exc.args[0], f"produce to {message.topic}") from exc
 
