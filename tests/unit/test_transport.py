@@ -1,0 +1,111 @@
+"""The worker's consumer hands a message to its callback without tasks when it can, and
+keeps faust's behaviour (a stuck delivery is abandoned when flow is suspended) when not."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from consumers.app import create_faust_app
+from consumers.transport import run_eagerly
+from core.settings import Settings
+
+
+async def _returns(value: object) -> object:
+    return value
+
+
+async def _waits_for(future: asyncio.Future[Any], log: list[str]) -> object:
+    try:
+        value = await future
+    except ValueError as exc:
+        log.append(f"caught {exc}")
+        return "recovered"
+    except asyncio.CancelledError:
+        log.append("cancelled")
+        raise
+    log.append("resumed")
+    return value
+
+
+async def test_a_coroutine_that_never_suspends_finishes_in_place() -> None:
+    finished, value = run_eagerly(_returns(42))
+    assert (finished, value) == (True, 42)
+
+
+@pytest.mark.parametrize(("outcome", "expected"), [("value", "ok"), ("error", "recovered")])
+async def test_a_suspended_coroutine_is_completed_by_awaiting_what_is_returned(
+    outcome: str, expected: str
+) -> None:
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    log: list[str] = []
+    finished, rest = run_eagerly(_waits_for(future, log))
+    assert not finished and log == []
+    task = asyncio.ensure_future(rest)
+    await asyncio.sleep(0)
+    if outcome == "value":
+        future.set_result("ok")
+    else:
+        future.set_exception(ValueError("bad"))
+    assert await task == expected
+    assert log == (["resumed"] if outcome == "value" else ["caught bad"])
+
+
+async def test_cancelling_the_rest_cancels_the_coroutine_and_what_it_waits_for() -> None:
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    log: list[str] = []
+    _, rest = run_eagerly(_waits_for(future, log))
+    task = asyncio.ensure_future(rest)
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert log == ["cancelled"] and future.cancelled()
+
+
+async def test_bare_yields_are_passed_through() -> None:
+    async def sleeps_twice() -> str:
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        return "done"
+
+    finished, rest = run_eagerly(sleeps_twice())
+    assert not finished
+    assert await rest == "done"
+
+
+def _consumer() -> Any:
+    app = create_faust_app(Settings(kafka_bootstrap_servers="127.0.0.1:1"), web_port=0)
+    return app.consumer  # built, not started: nothing connects
+
+
+async def test_the_fetch_loops_callback_runs_without_any_task(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    consumer = _consumer()
+    started: list[object] = []
+    real = asyncio.ensure_future
+    monkeypatch.setattr(
+        asyncio, "ensure_future", lambda *a, **k: started.append(a) or real(*a, **k)
+    )
+    results = await consumer.wait_first(_returns("handled"), consumer.suspend_flow.wait())
+    assert results.results == ["handled"] and not results.stopped
+    assert started == []
+
+
+async def test_a_stuck_delivery_is_still_abandoned_when_flow_is_suspended() -> None:
+    consumer = _consumer()
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    log: list[str] = []
+    waiting = asyncio.ensure_future(
+        consumer.wait_first(_waits_for(future, log), consumer.suspend_flow.wait())
+    )
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    consumer.stop_flow()  # a rebalance: faust must be able to move on
+    results = await asyncio.wait_for(waiting, 2)
+    await asyncio.sleep(0)
+    assert results.results == [True]  # suspend_flow.wait() won; the delivery was abandoned
+    assert log == ["cancelled"] and future.cancelled()
