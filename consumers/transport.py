@@ -13,8 +13,12 @@ watchers: flow suspended, service stopped, service crashed): 33 µs per message 
 about a tenth of a busy worker's time. The callback almost never waits (channels take
 messages with ``put_nowait`` and pause the partition when full), so the consumer below runs
 it eagerly, without a task, up to its first suspension; only a callback that does wait goes
-on as a task raced against the watchers, exactly as before. Everything else is faust's own
-transport.
+on as a task raced against the watchers, exactly as before.
+
+faust's own sensor, the Monitor, also runs on every message and event (in, out, acked) to
+keep statistics for faust's web ``/stats`` page, which redeemflow does not serve (its
+metrics are Prometheus', :mod:`core.metrics`): the app gets a Monitor whose per-message
+hooks do nothing. Everything else is faust's own transport.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 import faust
+from faust.sensors import Monitor
 from faust.transport import base
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode.services import WaitResults
@@ -95,11 +100,35 @@ class QuickFetchTransport(faust_aiokafka.Transport):
     Consumer = _QuickFetchConsumer
 
 
+class PerMessageQuietMonitor(Monitor):
+    """faust's Monitor without its per-message bookkeeping (rebalances and commits are
+    still tracked): nothing reads those statistics, and they cost every message."""
+
+    def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
+        """Not counted."""
+
+    def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> None:
+        """Not counted."""
+
+    def on_stream_event_out(
+        self, tp: Any, offset: int, stream: Any, event: Any, state: Any = None
+    ) -> None:
+        """Not counted."""
+
+    def on_message_out(self, tp: Any, offset: int, message: Any) -> None:
+        """Not counted."""
+
+    def track_tp_end_offset(self, tp: Any, offset: int) -> None:
+        """Not tracked."""
+
+
 class QuickFetchApp(faust.App):
-    """A faust App that consumes through :class:`QuickFetchTransport`."""
+    """A faust App that consumes through :class:`QuickFetchTransport`, with a
+    :class:`PerMessageQuietMonitor` unless given another monitor."""
 
     def __init__(self, *args: Any, fetch_max_wait_ms: int = 1500, **kwargs: Any) -> None:
         self.fetch_max_wait_ms = fetch_max_wait_ms
+        kwargs.setdefault("monitor", PerMessageQuietMonitor())
         super().__init__(*args, **kwargs)
 
     def _new_transport(self) -> base.Transport:

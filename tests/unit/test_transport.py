@@ -109,3 +109,12 @@ async def test_a_stuck_delivery_is_still_abandoned_when_flow_is_suspended() -> N
     await asyncio.sleep(0)
     assert results.results == [True]  # suspend_flow.wait() won; the delivery was abandoned
     assert log == ["cancelled"] and future.cancelled()
+
+
+def test_the_app_keeps_no_per_message_statistics() -> None:
+    from consumers.transport import PerMessageQuietMonitor
+
+    app = create_faust_app(Settings(kafka_bootstrap_servers="127.0.0.1:1"), web_port=0)
+    assert isinstance(app.monitor, PerMessageQuietMonitor)
+    app.monitor.on_message_in(None, 0, None)  # type: ignore[arg-type]
+    assert app.monitor.messages_received_total == 0
