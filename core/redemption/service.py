@@ -64,9 +64,11 @@ class RedemptionService:
         self.stages = OrderedStages()
 
     async def start(self) -> None:
-        """Register the cache scripts once (also done lazily by the first batch)."""
+        """Register the cache scripts and open the store once (also done lazily by the
+        first batch)."""
         if not self._started:
             await self._cache.start()
+            await self._run(self._store.open)
             self._started = True
 
     async def process(self, requests: Sequence[RedeemRequested]) -> list[RedeemResult]:
@@ -115,7 +117,7 @@ class RedemptionService:
         for attempt in claims:
             self._prepare_grants(attempt, campaigns, now)
         if claims or decided:
-            await self._run(self._store.commit, claims, decided, campaigns, naive_utc(now))
+            await self._store.commit(claims, decided, campaigns, naive_utc(now), self._run)
             await self._cache.repair(claims)
 
     async def _run(self, func: Callable[..., T], *args: Any) -> T:
@@ -228,7 +230,7 @@ class RedemptionService:
 
     async def _record_grants(self, pending: list[Attempt], now: datetime) -> None:
         if pending:
-            await self._run(self._store.record_grants, pending, now)
+            await self._store.record_grants(pending, now, self._run)
 
 
 

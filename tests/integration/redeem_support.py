@@ -123,12 +123,15 @@ def write_cache(container, tenant, campaign, status, rule, codes, start, end) ->
     pipe.execute()
 
 
-def make_service(container: Container) -> tuple[RedemptionService, RecordingPublisher]:
-    """A redemption service over the real MySQL and Redis, recording what it publishes."""
+def make_service(
+    container: Container, store: RedemptionStore | None = None
+) -> tuple[RedemptionService, RecordingPublisher]:
+    """A redemption service over the real MySQL (``store``, by default on the hot engine)
+    and Redis, recording what it publishes."""
     publisher = RecordingPublisher()
     cache = ClaimCache(container.async_redis(), container.keys, container.settings)
     service = RedemptionService(
-        container.settings, RedemptionStore(container.hot_engine), cache, publisher
+        container.settings, store or RedemptionStore(container.hot_engine), cache, publisher
     )
     return service, publisher
 

@@ -51,17 +51,17 @@ class CrashStore(RedemptionStore):
         super().__init__(engine)
         self.crash_at = crash_at
 
-    def commit(self, *args, **kwargs) -> None:
+    async def commit(self, *args, **kwargs) -> None:
         if self.crash_at == "commit":
             self.crash_at = None
             raise WorkerKilled("after the Redis claim, before the MySQL commit")
-        super().commit(*args, **kwargs)
+        await super().commit(*args, **kwargs)
 
-    def record_grants(self, *args, **kwargs) -> None:
+    async def record_grants(self, *args, **kwargs) -> None:
         if self.crash_at == "record":
             self.crash_at = None
             raise WorkerKilled("after producing the grants, before the reward records")
-        super().record_grants(*args, **kwargs)
+        await super().record_grants(*args, **kwargs)
 
 
 def worker(container: Container, log: CrashPublisher, crash_at: str | None = None):

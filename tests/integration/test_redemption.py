@@ -10,7 +10,9 @@ import pytest
 from sqlalchemy import text
 
 from consumers.batching import retry_transient
+from core.adapters.mysql.redemption_store import RedemptionStore
 from core.adapters.mysql.redemption_writes import GrantedRedemption, record_granted
+from core.errors import StorageUnavailable
 from schemas.events import RedeemOutcome as O
 from schemas.events import RedeemResult, RewardGrant
 from tests.integration.redeem_support import (
@@ -369,4 +371,39 @@ async def test_recording_grants_reads_committed_for_that_transaction_only(contai
                     {"t": seeded.tenant_id},
                 )
             assert conn.execute(count, {"t": seeded.tenant_id}).scalar() == before == 1
+    assert code_row(container, seeded.tenant_id, seeded.codes[0]) == (2, 1)
+
+
+class _KilledBetweenSteps(RedemptionStore):
+    """Loses its commit connection after the locked reads, before the writes (once)."""
+
+    def __init__(self, engine, admin_engine) -> None:
+        super().__init__(engine)
+        self._admin = admin_engine
+        self.killed = False
+
+    def _finish(self, conn, script, claims) -> None:
+        if not self.killed:
+            self.killed = True
+            victim = conn.exec_driver_sql("SELECT CONNECTION_ID()").scalar()
+            with self._admin.begin() as admin:
+                admin.exec_driver_sql(f"KILL CONNECTION {int(victim)}")
+        super()._finish(conn, script, claims)
+
+
+async def test_a_commit_losing_its_connection_between_steps_writes_nothing(container) -> None:
+    """The commit's locked reads and its writes are two executor steps of one transaction:
+    a connection lost in between fails the batch retryably, leaves no row and no lock, and
+    the retried batch redeems."""
+    seeded = seed_campaign(container, count=1)
+    store = _KilledBetweenSteps(container.hot_engine, container.engine)
+    service, publisher = make_service(container, store)
+    wanted = request(seeded, seeded.codes[0])
+    with pytest.raises(StorageUnavailable):
+        await service.process([wanted])
+    assert store.killed
+    assert code_row(container, seeded.tenant_id, seeded.codes[0]) == (0, 0)
+    assert results_of(publisher) == [] and grants_of(publisher) == []
+    [result] = await asyncio.wait_for(service.process([wanted]), 20)  # no lock left behind
+    assert result.outcome is O.REDEEMED
     assert code_row(container, seeded.tenant_id, seeded.codes[0]) == (2, 1)

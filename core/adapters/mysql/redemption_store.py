@@ -1,25 +1,45 @@
 """MySQL side of redemption: outcomes already decided, code lookups, the batch commit and
-the record of produced grants. Blocking: call it from an executor, never the event loop."""
+the record of produced grants.
+
+The reads block: call them from an executor, never the event loop. The commit and the
+record are coroutines that take the executor runner: their I/O goes to the executor, while
+judging, building and quoting the SQL stay on the event loop's thread. A busy worker's
+executor thread otherwise fought the loop's thread for the GIL in 5 ms turns, and the
+commit, the pipeline's longest stage, waited for it (measured: 55 ms of Python per batch of
+1,000 stretched the commit's ~85 ms in MySQL to 170-300 ms).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import orjson
 from sqlalchemy import bindparam, text
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from core.adapters.mysql.engine import guarded
-from core.adapters.mysql.redemption_writes import commit_claims, record_attempts, select_codes
-from core.adapters.mysql.script import marks
+from core.adapters.mysql.redemption_writes import (
+    Locked,
+    claims_by_tenant,
+    commit_script,
+    granted_attempts,
+    lock_rows,
+    record_script,
+    select_codes,
+)
+from core.adapters.mysql.script import RenderedScript, SqlScript, marks
 from core.errors import ConcurrentUpdate
 from core.redemption.model import Attempt, CampaignInfo, CodeState
 from schemas.campaign import CampaignRule
 from schemas.code_rule import CodeGenerateRule
 from schemas.events import RedeemOutcome, RewardGrant
+
+#: Runs a blocking call in the executor: ``await run(func, *args)``.
+Runner = Callable[..., Awaitable[Any]]
 
 _OUTCOMES_SQL = (
     "SELECT o.request_id, o.outcome, o.redemption_id, r.status, r.grants_json, r.code"
@@ -58,6 +78,21 @@ class RedemptionStore:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._quoting: Any = None
+
+    def open(self) -> None:
+        """Open the connection whose quoting renders scripts on the event loop's thread
+        (blocking, once). It does no I/O after that: quoting is client-side, with the
+        driver, character set and server mode of every connection of the engine."""
+        if self._quoting is None:
+            proxied = guarded("open quoting connection", self._engine.raw_connection)
+            proxied.detach()  # never returned to the pool, never used for a query
+            self._quoting = proxied.dbapi_connection
+
+    def _rendered(self, script: SqlScript) -> RenderedScript:
+        if self._quoting is None:
+            raise RuntimeError("RedemptionStore.open() must run before rendering")
+        return script.rendered(self._quoting)
 
     def known_outcomes(self, tenant_id: str, request_ids: Sequence[str]) -> dict[str, KnownOutcome]:
         """Outcomes already recorded for these requests of one tenant, by request_id
@@ -138,42 +173,82 @@ class RedemptionStore:
 
         return guarded("read user usage", work)
 
-    def commit(
+    async def commit(
         self,
         claims: list[Attempt],
         decided: list[Attempt],
         campaigns: dict[str, CampaignInfo],
         now: datetime,
+        run: Runner,
     ) -> None:
         """Apply claims against locked MySQL rows and record every outcome, atomically.
 
         A claim MySQL disagrees with (code used, voided, user limit) is settled with MySQL's
         answer and marked for a cache repair. Raises ConcurrentUpdate when another worker
-        recorded one of these requests meanwhile (the caller retries and replays it).
+        recorded one of these requests meanwhile (the caller retries and replays it). Two
+        round trips in the executor (the locked reads, then the writes and the commit); the
+        judging and the SQL in between are built here.
         """
+        by_tenant = claims_by_tenant(claims)
+        conn, locked = await run(self._begin_locked, by_tenant)
+        try:
+            script = commit_script(by_tenant, locked, decided, campaigns, now)
+            await run(self._finish, conn, self._rendered(script), claims)
+        except BaseException:
+            await run(self._abandon, conn)
+            raise
 
+    def _begin_locked(
+        self, by_tenant: dict[str, list[Attempt]]
+    ) -> tuple[Connection, dict[str, Locked]]:
+        def work() -> tuple[Connection, dict[str, Locked]]:
+            conn = self._engine.connect()
+            try:
+                conn.begin()
+                return conn, lock_rows(conn, by_tenant)
+            except BaseException:
+                self._abandon(conn)
+                raise
+
+        return guarded("commit redemptions", work)
+
+    def _finish(self, conn: Connection, script: RenderedScript, claims: list[Attempt]) -> None:
         def work() -> None:
             try:
-                with self._engine.begin() as conn:
-                    commit_claims(conn, claims, decided, campaigns, now)
+                script.run(conn)
+                conn.commit()
             except IntegrityError as exc:
                 for attempt in claims:
                     attempt.cache_repair = None
                 raise ConcurrentUpdate(f"request recorded concurrently: {exc.orig}") from exc
+            conn.close()
 
         guarded("commit redemptions", work)
 
-    def record_grants(self, attempts: Sequence[Attempt], now: datetime) -> None:
-        """After the grants are on the broker: reward records, redemption and code status 2."""
+    @staticmethod
+    def _abandon(conn: Connection) -> None:
+        """Roll back and give the connection back (a lost one is invalidated, not reused)."""
+        try:
+            conn.rollback()
+        except SQLAlchemyError:
+            if not conn.invalidated:
+                conn.invalidate()
+        finally:
+            conn.close()
+
+    async def record_grants(self, attempts: Sequence[Attempt], now: datetime, run: Runner) -> None:
+        """After the grants are on the broker: reward records, redemption and code status 2
+        (built here, sent in one round trip from the executor)."""
         redeemed = [a for a in attempts if a.redemption_id and a.outcome is RedeemOutcome.REDEEMED]
         if not redeemed:
             return
+        script = self._rendered(record_script(granted_attempts(redeemed), now))
 
         def work() -> None:
             with self._engine.begin() as conn:
-                record_attempts(conn, redeemed, now)
+                script.run(conn)
 
-        guarded("record grants", work)
+        await run(guarded, "record grants", work)
 
 
 def _json(value: object) -> object:

@@ -1,5 +1,9 @@
 """The write side of redemption in MySQL: the guarded batch commit and the record of
-granted redemptions (shared with compensation). Blocking: run from an executor."""
+granted redemptions (shared with compensation).
+
+Functions taking a connection block: run them from an executor. The script builders
+(:func:`commit_script`, :func:`record_script`) do no I/O, so the event loop's thread can
+judge, build and render while the executor's thread only waits on MySQL."""
 
 from __future__ import annotations
 
@@ -60,37 +64,45 @@ def _code_states(rows: Iterable[Any]) -> dict[str, CodeState]:
 
 
 @dataclass
-class _Locked:
+class Locked:
     """One tenant's locked rows: code states and per-user usage (campaign, user) -> used."""
 
     states: dict[str, CodeState]
     usage: dict[tuple[str, str], int]
 
 
-def commit_claims(
-    conn: Connection,
-    claims: list[Attempt],
-    decided: list[Attempt],
-    campaigns: dict[str, CampaignInfo],
-    now: datetime,
-) -> None:
-    """Judge every claim again against locked rows and write the accepted ones and every
-    outcome: one round trip for the locked reads (tenants and codes in sorted order), one
-    for all the writes. Refused claims are settled with MySQL's answer, marked for repair."""
+def claims_by_tenant(claims: Iterable[Attempt]) -> dict[str, list[Attempt]]:
+    """Claims grouped by tenant (the unit of every locked read and write)."""
     by_tenant: dict[str, list[Attempt]] = defaultdict(list)
     for attempt in claims:
         by_tenant[attempt.tenant_id].append(attempt)
-    locked = _lock_rows(conn, by_tenant)
+    return dict(by_tenant)
+
+
+def commit_script(
+    by_tenant: dict[str, list[Attempt]],
+    locked: dict[str, Locked],
+    decided: list[Attempt],
+    campaigns: dict[str, CampaignInfo],
+    now: datetime,
+) -> SqlScript:
+    """The commit's writes, judged against the locked rows (no I/O): accepted claims update
+    their codes and usage and add redemptions; every outcome decided now is recorded.
+    Refused claims are settled with MySQL's answer and marked for a cache repair."""
     script = SqlScript()
+    claims: list[Attempt] = []
     for tenant_id in sorted(by_tenant):
         _judge_tenant(script, tenant_id, by_tenant[tenant_id], locked[tenant_id], campaigns, now)
+        claims += by_tenant[tenant_id]
     add_outcomes(script, [*claims, *decided], now)
-    script.run(conn)
+    return script
 
 
-def _lock_rows(conn: Connection, by_tenant: dict[str, list[Attempt]]) -> dict[str, _Locked]:
-    """Codes and usage rows of every tenant, locked. Usage is read for the campaigns Redis
-    named; a code whose MySQL campaign differs gets its usage read in a second query."""
+def lock_rows(conn: Connection, by_tenant: dict[str, list[Attempt]]) -> dict[str, Locked]:
+    """The commit's first step, in its transaction: the claimed codes and their per-user
+    usage, locked; one round trip (tenants and codes in sorted order). Usage is read for the
+    campaigns Redis named; a code whose MySQL campaign differs gets its usage read in a
+    second query."""
     queries: list[tuple[str, list[object]]] = []
     for tenant_id in sorted(by_tenant):
         group = by_tenant[tenant_id]
@@ -105,7 +117,7 @@ def _lock_rows(conn: Connection, by_tenant: dict[str, list[Attempt]]) -> dict[st
             )
         )
     sets = iter(fetch_sets(conn, queries))
-    locked: dict[str, _Locked] = {}
+    locked: dict[str, Locked] = {}
     for tenant_id in sorted(by_tenant):
         states = _code_states(next(sets))
         usage = {(r[0], r[1]): int(r[2]) for r in next(sets)}
@@ -115,7 +127,7 @@ def _lock_rows(conn: Connection, by_tenant: dict[str, list[Attempt]]) -> dict[st
             users = [a.request.user_id for a in by_tenant[tenant_id]]
             [rows] = fetch_sets(conn, [_usage_query(tenant_id, others, users)])
             usage.update({(r[0], r[1]): int(r[2]) for r in rows})
-        locked[tenant_id] = _Locked(states, usage)
+        locked[tenant_id] = Locked(states, usage)
     return locked
 
 
@@ -123,7 +135,7 @@ def _judge_tenant(
     script: SqlScript,
     tenant_id: str,
     claims: list[Attempt],
-    locked: _Locked,
+    locked: Locked,
     campaigns: dict[str, CampaignInfo],
     now: datetime,
 ) -> None:
@@ -274,19 +286,21 @@ PENDING_OF_CODE = (
 )
 
 
-def record_attempts(conn: Connection, redeemed: list[Attempt], now: datetime) -> None:
-    """``record_granted`` for attempts of the redemption path."""
-    record_granted(
-        conn,
-        [
-            GrantedRedemption(a.tenant_id, a.redemption_id or "", a.code or "", a.grants)
-            for a in redeemed
-        ],
-        now,
-    )
+def granted_attempts(redeemed: list[Attempt]) -> list[GrantedRedemption]:
+    """What recording the grants of the redemption path's attempts needs."""
+    return [
+        GrantedRedemption(a.tenant_id, a.redemption_id or "", a.code or "", a.grants)
+        for a in redeemed
+    ]
 
 
 def record_granted(conn: Connection, redeemed: Sequence[GrantedRedemption], now: datetime) -> None:
+    """Run :func:`record_script` on ``conn`` (nothing when nothing was granted)."""
+    if redeemed:
+        record_script(redeemed, now).run(conn)
+
+
+def record_script(redeemed: Sequence[GrantedRedemption], now: datetime) -> SqlScript:
     """Reward records (INSERT IGNORE by grant_id), redemption status 2, and code status 2 once
     no redemption of the code is pending; one round trip on a hot-path connection. Shared by
     the redemption path and compensation; it must be the first work of its transaction.
@@ -297,8 +311,6 @@ def record_granted(conn: Connection, redeemed: Sequence[GrantedRedemption], now:
     Nothing here needs a repeatable snapshot: every row it changes is locked, and the one
     read (is a redemption of this code pending?) can only go from yes to no once the code is
     exhausted, so a stale yes leaves status 1 for compensation, never a wrong status 2."""
-    if not redeemed:
-        return
     script = SqlScript()
     script.add("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
     script.add_rows(
@@ -338,4 +350,4 @@ def record_granted(conn: Connection, redeemed: Sequence[GrantedRedemption], now:
             f" AND NOT EXISTS ({PENDING_OF_CODE})",
             [tenant_id, *codes],
         )
-    script.run(conn)
+    return script

@@ -16,6 +16,7 @@ later statement, so the transaction would commit half the script.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -62,6 +63,24 @@ class SqlScript:
         by one); raise the first failure, translated."""
         _execute(conn, self._statements, fetch=False)
 
+    def rendered(self, dbapi_connection: Any) -> RenderedScript:
+        """The script with its query text rendered now, by ``dbapi_connection``'s quoting
+        (no I/O): the event loop's thread renders, the executor's thread only sends."""
+        return RenderedScript(tuple(self._statements), render(dbapi_connection, self._statements))
+
+
+@dataclass(frozen=True)
+class RenderedScript:
+    """A script's statements and their one multi-statement query text."""
+
+    statements: tuple[tuple[str, tuple[object, ...]], ...]
+    text: Any
+
+    def run(self, conn: Connection) -> None:
+        """As :meth:`SqlScript.run`, sending the rendered text on a multi-statement
+        connection (``conn`` must use the driver that rendered it)."""
+        _execute(conn, self.statements, fetch=False, text=self.text)
+
 
 def fetch_sets(conn: Connection, queries: Sequence[tuple[str, Sequence[object]]]) -> list[Any]:
     """Run SELECTs, in one round trip where the connection allows it; the rows of each."""
@@ -69,9 +88,14 @@ def fetch_sets(conn: Connection, queries: Sequence[tuple[str, Sequence[object]]]
 
 
 def _execute(
-    conn: Connection, statements: Sequence[tuple[str, tuple[object, ...]]], *, fetch: bool
+    conn: Connection,
+    statements: Sequence[tuple[str, tuple[object, ...]]],
+    *,
+    fetch: bool,
+    text: Any = None,
 ) -> list[Any]:
-    """Run the statements in order on one cursor; with ``fetch``, the rows of each."""
+    """Run the statements in order on one cursor; with ``fetch``, the rows of each. ``text``
+    is their query already rendered (else it is rendered here)."""
     if not statements:
         return []
     cursor = conn.connection.cursor()
@@ -83,7 +107,9 @@ def _execute(
                 if fetch:
                     sets.append(list(cursor.fetchall()))
             return sets
-        cursor.execute(render(conn.connection.dbapi_connection, statements))
+        if text is None:
+            text = render(conn.connection.dbapi_connection, statements)
+        cursor.execute(text)
         while True:
             if fetch:
                 sets.append(list(cursor.fetchall()))
