@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -56,6 +57,8 @@ class RewardRule(Reward):
             return False
         return cond.channel is None or cond.channel == channel
 
-    def as_reward(self) -> Reward:
-        """The reward part alone, as carried by a grant message."""
+    @cached_property
+    def reward(self) -> Reward:
+        """The reward part alone, as carried by a grant message (built once per rule: the
+        rule is immutable and every grant of it carries the same frozen reward)."""
         return Reward(type=self.type, id=self.id, quantity=self.quantity)

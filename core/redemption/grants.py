@@ -29,7 +29,7 @@ def build_grants(
                 product_code=request.product_code,
                 campaign_id=campaign.campaign_id,
                 user_id=request.user_id,
-                reward=rule.as_reward(),
+                reward=rule.reward,
                 granted_at=granted_at,
             )
         )
