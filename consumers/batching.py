@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar
 
 import faust
 
+from consumers.transport import RawBytesSchema
 from core.errors import PermanentError, RetryableError
 from core.metrics import observe_dead_letters
 from core.ports import EventPublisher, OutboundMessage
@@ -204,7 +205,7 @@ def subscribe_batches(
     read, and a process that overlaps them must keep that order (see
     :mod:`core.redemption.stages`).
     """
-    channel = app.topic(topic, key_serializer="raw", value_serializer="raw")
+    channel = app.topic(topic, schema=RawBytesSchema())
 
     @app.agent(channel, name=name, concurrency=1)
     async def agent(stream: faust.StreamT) -> None:

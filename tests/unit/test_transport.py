@@ -118,3 +118,15 @@ def test_the_app_keeps_no_per_message_statistics() -> None:
     assert isinstance(app.monitor, PerMessageQuietMonitor)
     app.monitor.on_message_in(None, 0, None)  # type: ignore[arg-type]
     assert app.monitor.messages_received_total == 0
+
+
+async def test_raw_bytes_events_carry_the_records_own_bytes() -> None:
+    from types import SimpleNamespace
+
+    from consumers.transport import RawBytesSchema
+
+    app = create_faust_app(Settings(kafka_bootstrap_servers="127.0.0.1:1"), web_port=0)
+    decode = RawBytesSchema().compile(app)
+    record = SimpleNamespace(key=b"T_1:ABC", value=b'{"x":1}', headers=[("h", b"v")])
+    event = await decode(record, propagate=True)
+    assert (event.key, event.value, event.message) == (b"T_1:ABC", b'{"x":1}', record)
