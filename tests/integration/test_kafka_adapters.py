@@ -117,6 +117,18 @@ async def test_send_many_awaits_durable_delivery(topics: Settings, producer: Eve
     assert len(read_all(topics, topic, 51)) == 51
 
 
+async def test_send_many_waits_for_room_when_the_local_queue_is_full(topics: Settings) -> None:
+    topic = topics.topic(Topic.REDEEM_RESULTS)
+    small = EventProducer(topics, extra_config={"queue.buffering.max.messages": 5})
+    try:
+        batch = [ProducedMessage(topic, f"q{i}", b"v%d" % i) for i in range(60)]
+        reports = await small.send_many(batch)
+    finally:
+        small.close()
+    assert len(reports) == 60 and all(r.offset >= 0 for r in reports)
+    assert len(read_all(topics, topic, 60)) == 60
+
+
 def test_unknown_topic_fails_on_flush_and_is_not_created(topics: Settings) -> None:
     missing = topics.topic("no.such.topic")
     with EventProducer(topics, unknown_topic_timeout_ms=1000) as producer:

@@ -284,8 +284,12 @@ class EventProducer:
         batch = _Batch(asyncio.get_running_loop(), len(batch_messages))
         self._ensure_poller()
         for index, message in enumerate(batch_messages):
+            callback = batch.callback(index)
             try:
-                await self._enqueue_async(message, batch.callback(index))
+                try:  # the usual case, without a coroutine per message
+                    self._produce_now(message, callback)
+                except BufferError:
+                    await self._enqueue_async(message, callback)
             except RedeemflowError as exc:
                 batch.enqueued(len(batch_messages) - index, exc)
                 break
