@@ -277,6 +277,26 @@ async def test_rate_limits_per_product_and_failed_attempts(base_settings, contai
     assert other_user[0].outcome is O.REDEEMED, "throttling is per user"
 
 
+async def test_rate_limit_windows_expire_two_window_sizes_after_their_first_count(
+    container,
+) -> None:
+    seeded = seed_campaign(container, count=3)
+    service, _ = make_service(container)
+    unknown = seeded.codec.generate()
+    await service.process([request(seeded, c, user="w") for c in [*seeded.codes, unknown]])
+    client, keys = container.redis, container.keys
+    product = keys.product_attempts(seeded.tenant_id, seeded.product_code)
+    user = keys.user_failures(seeded.tenant_id, "w")
+    sizes = {f"{product}:h:": 3_600_000, f"{product}:d:": 86_400_000, f"{user}:": 3_600_000}
+    windows = {
+        base: [client.pttl(key) for key in client.scan_iter(match=f"{base}*")] for base in sizes
+    }
+    for base, ttls in windows.items():
+        assert len(ttls) == 1 and 0 < ttls[0] <= 2 * sizes[base], (base, ttls)
+    hour = next(client.scan_iter(match=f"{product}:h:*"))
+    assert int(client.get(hour)) == 4, "every attempt counted, the expiry set once"
+
+
 async def test_crash_after_commit_before_grants_converges(container) -> None:
     seeded = seed_campaign(container, count=1)
     service, publisher = make_service(container)

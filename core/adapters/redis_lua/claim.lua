@@ -28,10 +28,11 @@ local function estimate(base, size)
   return c + p * (1 - frac)
 end
 
+-- a window's counter expires two window sizes after its first count: it is read until the
+-- end of the next window (as "previous"), which is never later than that
 local function bump(base, size)
   local cur = window_keys(base, size)
-  redis.call('INCR', cur)
-  redis.call('PEXPIRE', cur, size * 2)
+  if redis.call('INCR', cur) == 1 then redis.call('PEXPIRE', cur, size * 2) end
 end
 
 local function claim(k, product, user, hour_limit, day_limit, code)
