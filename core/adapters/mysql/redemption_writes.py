@@ -347,7 +347,8 @@ def record_script(redeemed: Sequence[GrantedRedemption], now: datetime) -> SqlSc
         script.add(
             "UPDATE redeem_codes c FORCE INDEX (uk_tenant_code) SET c.status = 2"
             f" WHERE c.tenant_id = %s AND c.code IN ({marks(codes)}) AND c.status = 1"
-            f" AND NOT EXISTS ({PENDING_OF_CODE})",
+            # a single-use code has one redemption only (I1): this one, granted just above
+            f" AND (c.use_limit = 1 OR NOT EXISTS ({PENDING_OF_CODE}))",
             [tenant_id, *codes],
         )
     return script
