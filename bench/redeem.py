@@ -8,7 +8,10 @@ Measures, on its own embedded broker, database and Redis prefix:
 3. naive: the same workload as 1 through the same worker run with batches of one request
    (one Lua call, its own MySQL transaction, an awaited produce per request).
 
-Each phase starts once InnoDB has flushed what the previous one left dirty.
+Each phase starts once InnoDB has flushed what the previous one left dirty. Every phase
+also reports the CPU time it cost each process (worker, MariaDB, Redis, this run's broker,
+this benchmark's own load and reader), per request, and the cores they kept busy: the
+sustained figure is bound by the two cores these share.
 
     python bench/redeem.py [--requests 20000] [--rate 500] [--seconds 10] [--partitions 8]
                            [--json]
@@ -34,6 +37,7 @@ from sqlalchemy import create_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._cpu import CpuMeter, pids_running
 from bench._innodb import lock_counters, settle
 from bench._machine import cpu_probe_ms
 from bench._stack import throwaway_stack
@@ -231,9 +235,18 @@ def run_worker_phase(
     try:
         with EventProducer(settings, linger_ms=2) as producer:
             warm_up(settings, producer, watcher, tenant, codes[0])
+            assert worker.process is not None
+            meter = CpuMeter(_processes(settings, worker.process.pid))
             before = lock_counters(engine)
+            meter.start()
+            started = time.perf_counter()
             figures = phase(producer, watcher, codes[1:])
+            cpu, wall = meter.stop(), time.perf_counter() - started
             after = lock_counters(engine)
+            figures["cpu_us_per_request"] = {
+                name: seconds / figures["requests"] * 1e6 for name, seconds in cpu.items()
+            }
+            figures["cores_busy"] = sum(cpu.values()) / wall
             for key, counter in (
                 ("row_lock_waits", "Innodb_row_lock_waits"),
                 ("row_lock_wait_ms", "Innodb_row_lock_time"),
@@ -245,6 +258,19 @@ def run_worker_phase(
         engine.dispose()
         watcher.close()
         worker.stop()
+
+
+def _processes(settings: Settings, worker_pid: int) -> dict[str, list[int]]:
+    """The processes whose CPU a phase is split into (this one runs the load and the
+    reader); the broker is the one listening on this run's address."""
+    listener = f"tcp://{settings.kafka_bootstrap_servers} "
+    return {
+        "worker": [worker_pid],
+        "mysql": pids_running("mariadbd"),
+        "redis": pids_running("redis-server"),
+        "broker": pids_running("tansu", listener),
+        "bench": [os.getpid()],
+    }
 
 
 def _settle(settings: Settings) -> None:
@@ -344,6 +370,13 @@ def main() -> None:
             f"{figures['deadlocks']}",
             "",
         )
+    split = fast["cpu_us_per_request"]
+    table.add_row(
+        "  sustained CPU µs/req: " + "/".join(split),
+        " / ".join(f"{v:.0f}" for v in split.values()),
+        "",
+    )
+    table.add_row("  sustained: cores busy", f"{fast['cores_busy']:.2f} of 2", "")
     table.add_row("naive path redemptions/s", f"{naive['per_second']:,.0f}", "")
     table.add_row("batched / naive", f"{report['speedup_vs_naive']:.1f}x", ">= 3x")
     probe = report["cpu_probe_ms"]
