@@ -85,17 +85,26 @@ class BatchRunner(Generic[M]):
         publisher: EventPublisher,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        ready: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._decode = decode
         self._process = process
         self._publisher = publisher
         self._sleep = sleep
+        self._ready = ready
         self.dead_lettered = 0
 
-    async def run(self, events: Sequence[RawEvent]) -> None:
+    async def ready(self) -> None:
+        """Wait until ``process`` could take a new batch straight away (when it says so)."""
+        if self._ready is not None:
+            await self._ready()
+
+    async def run(self, events: Sequence[RawEvent], placed: asyncio.Event | None = None) -> None:
         """Handle one batch completely, even if the calling task is cancelled meanwhile
-        (once or repeatedly): the cancellation is re-raised after the batch is done."""
-        task = asyncio.ensure_future(self._handle(list(events)))
+        (once or repeatedly): the cancellation is re-raised after the batch is done.
+        ``placed`` is set once the batch has taken its place in ``process``'s line (or is
+        done without it)."""
+        task = asyncio.ensure_future(self._handle(list(events), placed))
         cancelled = False
         while not task.done():
             try:
@@ -108,18 +117,22 @@ class BatchRunner(Generic[M]):
         if cancelled:
             raise asyncio.CancelledError
 
-    async def _handle(self, events: list[RawEvent]) -> None:
+    async def _handle(self, events: list[RawEvent], placed: asyncio.Event | None) -> None:
         started = time.perf_counter()
         try:
-            await self._decode_and_process(events)
+            await self._decode_and_process(events, placed)
         finally:
+            if placed is not None:
+                placed.set()
             log.debug(
                 "batch of %d handled in %.1f ms",
                 len(events),
                 (time.perf_counter() - started) * 1000,
             )
 
-    async def _decode_and_process(self, events: list[RawEvent]) -> None:
+    async def _decode_and_process(
+        self, events: list[RawEvent], placed: asyncio.Event | None = None
+    ) -> None:
         good: list[tuple[RawEvent, M]] = []
         dead: list[OutboundMessage] = []
         for event in events:
@@ -127,6 +140,8 @@ class BatchRunner(Generic[M]):
                 good.append((event, self._decode(event.value)))
             except MessageDecodeError as exc:
                 dead.append(dead_letter(event, exc, exc.field))
+        if placed is not None:
+            placed.set()  # process, called next without an await between, takes its place
         if good:  # first: an overlapping process takes its place in line before any await
             await self._process_or_split(good)
         if dead:
@@ -203,7 +218,9 @@ def subscribe_batches(
     highest run of consecutive acked offsets, so a crash never commits past an unprocessed
     message. Up to ``in_flight`` batches run at once; they start in the order they were
     read, and a process that overlaps them must keep that order (see
-    :mod:`core.redemption.stages`).
+    :mod:`core.redemption.stages`). A batch is formed only when the runner is ready for it
+    (``BatchRunner(ready=...)``; the redemption service is ready when its first stage is
+    free), so under load each batch takes everything that queued up meanwhile.
     """
     channel = app.topic(topic, schema=RawBytesSchema())
 
@@ -238,8 +255,12 @@ async def _process_batches(
                 for task in done:
                     in_flight.discard(task)
                     task.result()  # a crashed batch surfaces here
-            batch = await _next_batch(queue, size, window)
-            in_flight.add(asyncio.ensure_future(_run_and_ack(runner, batch)))
+            looking = asyncio.get_running_loop().time()
+            await runner.ready()  # form the batch when it can start: the fullest one
+            batch = await _next_batch(queue, size, window, queued_since=looking)
+            placed = asyncio.Event()
+            in_flight.add(asyncio.ensure_future(_run_and_ack(runner, batch, placed)))
+            await placed.wait()  # in line: the next readiness check counts this batch
     except asyncio.CancelledError:
         await _drain(in_flight)
         raise
@@ -255,11 +276,16 @@ async def _drain(in_flight: set[asyncio.Task[None]]) -> None:
                 task.result()
 
 
-async def _next_batch(queue: asyncio.Queue[Any], size: int, window: float) -> list[Any]:
-    """Up to ``size`` events: the first one awaited, the rest within ``window`` of it."""
+async def _next_batch(
+    queue: asyncio.Queue[Any], size: int, window: float, queued_since: float | None = None
+) -> list[Any]:
+    """Up to ``size`` events: the first one awaited, the rest within ``window`` of it. Events
+    already queued count as arrived at ``queued_since`` (when the caller began to wait for
+    room): a batch that waited for room takes what gathered meanwhile without waiting more."""
     loop = asyncio.get_running_loop()
+    gathered = not queue.empty() and queued_since is not None
     batch = [await queue.get()]
-    deadline = loop.time() + window
+    deadline = (queued_since if gathered and queued_since is not None else loop.time()) + window
     while len(batch) < size:
         if not queue.empty():
             batch.append(queue.get_nowait())
@@ -274,11 +300,13 @@ async def _next_batch(queue: asyncio.Queue[Any], size: int, window: float) -> li
     return batch
 
 
-async def _run_and_ack(runner: BatchRunner[Any], batch: list[Any]) -> None:
+async def _run_and_ack(
+    runner: BatchRunner[Any], batch: list[Any], placed: asyncio.Event | None = None
+) -> None:
     """Run one batch to completion and ack its events (also when cancelled meanwhile:
     ``run`` re-raises a cancellation only once the batch is handled)."""
     try:
-        await runner.run(raw_events(batch))
+        await runner.run(raw_events(batch), placed)
     except asyncio.CancelledError:
         _ack(batch)
         raise

@@ -19,7 +19,7 @@ def register_redeem_agent(
     batches of up to ``redeem_batch_size`` within ``redeem_batch_window_seconds``, up to
     ``redeem_batches_in_flight`` of them overlapping (the service keeps them in order)."""
     runner: BatchRunner[RedeemRequested] = BatchRunner(
-        RedeemRequested.from_bytes, service.process, publisher
+        RedeemRequested.from_bytes, service.process, publisher, ready=service.ready_for_batch
     )
     subscribe_batches(
         app,

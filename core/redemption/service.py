@@ -71,6 +71,12 @@ class RedemptionService:
             await self._run(self._store.open)
             self._started = True
 
+    async def ready_for_batch(self) -> None:
+        """Return once a batch started now would claim at once. A batch formed earlier
+        would only wait for its turn, while requests arriving meanwhile could have joined
+        it: under load, batches taken when the claim stage frees are full ones."""
+        await self.stages.wait_free("claim")
+
     async def process(self, requests: Sequence[RedeemRequested]) -> list[RedeemResult]:
         """Decide, record and publish one batch; returns one result per request, in order.
 

@@ -40,6 +40,12 @@ class OrderedStages:
         self._issued += 1
         return StageTicket(self, number)
 
+    async def wait_free(self, name: str) -> None:
+        """Wait until every batch started so far has left stage ``name``: a batch started
+        now would enter it at once (so it should be formed now, not earlier)."""
+        stage = self.names.index(name)
+        await self._wait(lambda: self._passed[stage] == self._issued)
+
     @property
     def in_flight(self) -> int:
         """Batches started and not finished."""

@@ -81,3 +81,23 @@ async def test_stages_cannot_go_backwards() -> None:
         await ticket.enter("commit")
         with pytest.raises(ValueError):
             await ticket.enter("claim")
+
+
+async def test_wait_free_returns_once_every_started_batch_left_the_stage() -> None:
+    stages = OrderedStages()
+    await asyncio.wait_for(stages.wait_free("claim"), 1)  # nothing started: free at once
+    release = asyncio.Event()
+
+    async def holds_claim() -> None:
+        async with stages.ticket() as ticket:
+            await ticket.enter("claim")
+            await release.wait()
+
+    batch = asyncio.ensure_future(holds_claim())
+    await asyncio.sleep(0)
+    waiting = asyncio.ensure_future(stages.wait_free("claim"))
+    await asyncio.sleep(0.01)
+    assert not waiting.done(), "a batch is still claiming"
+    release.set()
+    await asyncio.wait_for(waiting, 1)
+    await batch
