@@ -283,9 +283,9 @@ async def _next_batch(
     already queued count as arrived at ``queued_since`` (when the caller began to wait for
     room): a batch that waited for room takes what gathered meanwhile without waiting more."""
     loop = asyncio.get_running_loop()
-    gathered = not queue.empty() and queued_since is not None
+    since = queued_since if queued_since is not None and not queue.empty() else None
     batch = [await queue.get()]
-    deadline = (queued_since if gathered and queued_since is not None else loop.time()) + window
+    deadline = (loop.time() if since is None else since) + window
     while len(batch) < size:
         if not queue.empty():
             batch.append(queue.get_nowait())
