@@ -14,12 +14,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import orjson
 from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy import text
 
 from bench._stack import delete_prefix
 from bench._stack import throwaway_stack as shared_stack
+from core.adapters.mysql.stored_grants import stored_grant_ids
 from core.bootstrap import Container
 from core.cache_rebuild import cache_mismatches
 from core.settings import Settings
@@ -150,7 +150,7 @@ def check_invariants(
     per_code = collections.Counter((r.tenant_id, r.code) for r in redemptions)
     per_user = collections.Counter((r.campaign_id, r.user_id) for r in redemptions)
     rows = {r.request_id: r for r in redemptions}
-    stored_grants = {g["grant_id"] for r in redemptions for g in _json(r.grants_json)}
+    stored_grants = {g for r in redemptions for g in stored_grant_ids(r.grants_json)}
     redeemed = [rid for rid, v in outcomes.items() if next(iter(v))[0] is RedeemOutcome.REDEEMED]
     i1 = all(per_code[(c.tenant_id, c.code)] == c.used_count <= c.use_limit for c in codes) and all(
         n <= limits[c] for (c, _u), n in per_user.items()
@@ -158,8 +158,7 @@ def check_invariants(
     i2 = all(
         rid in rows
         and rows[rid].redemption_id == next(iter(outcomes[rid]))[1]
-        and sorted(g["grant_id"] for g in _json(rows[rid].grants_json))
-        == sorted(next(iter(outcomes[rid]))[2])
+        and sorted(stored_grant_ids(rows[rid].grants_json)) == sorted(next(iter(outcomes[rid]))[2])
         for rid in redeemed
     ) and len(rows) == len(redeemed)
     i3 = set(grant_ids) == stored_grants
@@ -202,7 +201,3 @@ def mismatch_kinds(problems: list[str]) -> str:
     """``code 3, user 14`` style summary of mismatch descriptions."""
     kinds = collections.Counter(p.split(" ", 1)[0] for p in problems)
     return ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) or "none"
-
-
-def _json(value: object) -> list[dict]:
-    return value if isinstance(value, list) else orjson.loads(value)  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from core.adapters.mysql.redemption_store import RedemptionStore
+from core.adapters.mysql.stored_grants import stored_grant_ids
 from core.adapters.redis.claims import ClaimCache
 from core.bootstrap import Container
 from core.cache_rebuild import cache_mismatches
@@ -103,7 +104,7 @@ def assert_converged(container: Container, tenant: str, request_ids, log) -> Non
             continue
         row = rows[request_id]
         assert (row[0], row[2]) == (redemption_id, 2)
-        assert sorted(g["grant_id"] for g in orjson.loads(row[3])) == sorted(grant_ids)
+        assert sorted(stored_grant_ids(row[3])) == sorted(grant_ids)
         assert on_topic[redemption_id] == set(grant_ids)
         assert set(grant_ids) <= recorded
     assert set(on_topic) <= {r[0] for r in rows.values()}, "no grant without a redemption"

@@ -10,17 +10,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import orjson
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Engine
 
+from core.adapters.mysql import stored_grants
 from core.adapters.mysql.engine import guarded
 from core.adapters.mysql.redemption_writes import (
     PENDING_OF_CODE,
     GrantedRedemption,
     record_granted,
 )
+from core.adapters.mysql.stored_grants import RedemptionFacts
 from schemas.events import CompensationJob, CompensationReport, RewardGrant
 
 
@@ -140,7 +143,8 @@ class CompensationStore:
     ) -> list[PendingRedemption]:
         """Status-1 redemptions claimed before the cutoff, keyset-paged by (claimed_at, id)."""
         sql = (
-            "SELECT redemption_id, tenant_id, code, claimed_at, grants_json FROM redemptions r"
+            "SELECT redemption_id, tenant_id, code, claimed_at, grants_json, request_id,"
+            " product_code, campaign_id, user_id FROM redemptions r"
             " WHERE r.status = 1 AND r.claimed_at < :cutoff" + scope.sql("r")
         )
         params = {**scope.params(), "n": limit}
@@ -152,7 +156,7 @@ class CompensationStore:
         def work() -> list[PendingRedemption]:
             with self._engine.connect() as conn:
                 rows = conn.execute(text(sql), params).all()
-            return [PendingRedemption(r[0], r[1], r[2], r[3], _grants(r[4])) for r in rows]
+            return [PendingRedemption(r[0], r[1], r[2], r[3], _grants(r)) for r in rows]
 
         return guarded("read pending redemptions", work)
 
@@ -250,6 +254,8 @@ class CompensationStore:
         return guarded("mark codes granted", work) if codes else 0
 
 
-def _grants(raw: object) -> list[RewardGrant]:
-    data = raw if isinstance(raw, list) else orjson.loads(raw)  # type: ignore[arg-type]
-    return [RewardGrant.model_validate(g) for g in data]
+def _grants(row: Any) -> list[RewardGrant]:
+    """The grants a pending redemption row keeps (see ``stored_grants``)."""
+    red_id, tenant_id, _code, claimed_at, raw, request_id, product, campaign, user = row
+    facts = RedemptionFacts(red_id, request_id, tenant_id, product, campaign, user, claimed_at)
+    return stored_grants.unpack(raw, facts)

@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from core.adapters.mysql import stored_grants
 from core.adapters.mysql.engine import guarded
 from core.adapters.mysql.redemption_writes import (
     Locked,
@@ -32,6 +33,7 @@ from core.adapters.mysql.redemption_writes import (
     select_codes,
 )
 from core.adapters.mysql.script import RenderedScript, SqlScript, marks
+from core.adapters.mysql.stored_grants import RedemptionFacts
 from core.errors import ConcurrentUpdate
 from core.redemption.model import Attempt, CampaignInfo, CodeState
 from schemas.campaign import CampaignRule
@@ -42,7 +44,8 @@ from schemas.events import RedeemOutcome, RewardGrant
 Runner = Callable[..., Awaitable[Any]]
 
 _OUTCOMES_SQL = (
-    "SELECT o.request_id, o.outcome, o.redemption_id, r.status, r.grants_json, r.code"
+    "SELECT o.request_id, o.outcome, o.redemption_id, r.status, r.grants_json, r.code,"
+    " r.tenant_id, r.product_code, r.campaign_id, r.user_id, r.claimed_at"
     " FROM request_outcomes o LEFT JOIN redemptions r ON r.redemption_id = o.redemption_id"
     " WHERE o.tenant_id = %s AND o.request_id IN ({ids})"
 )
@@ -106,9 +109,11 @@ class RedemptionStore:
             with self._engine.connect() as conn:
                 rows = conn.exec_driver_sql(sql, (tenant_id, *ids)).all()
             found = {}
-            for rid, outcome, red_id, status, grants_json, code in rows:
-                raw_grants = _json(grants_json)
-                grants = [RewardGrant.model_validate(g) for g in raw_grants or []]  # type: ignore[attr-defined]
+            for rid, outcome, red_id, status, grants_json, code, *shared in rows:
+                grants = []
+                if red_id is not None and status is not None:
+                    facts = RedemptionFacts(red_id, rid, *shared)
+                    grants = stored_grants.unpack(grants_json, facts)
                 found[rid] = KnownOutcome(outcome, red_id, status, grants, code)
             return found
 

@@ -16,7 +16,9 @@ from typing import Any
 import orjson
 from sqlalchemy.engine import Connection
 
+from core.adapters.mysql import stored_grants
 from core.adapters.mysql.script import SqlScript, fetch_sets, marks
+from core.adapters.mysql.stored_grants import RedemptionFacts
 from core.redemption.model import Attempt, CampaignInfo, CodeState
 from schemas.events import RedeemOutcome, RewardGrant
 
@@ -228,19 +230,27 @@ def _write_codes(
 
 def _redemption_row(attempt: Attempt, state: CodeState, now: datetime) -> tuple[object, ...]:
     request = attempt.request
-    grants = b"[%s]" % b",".join(g.to_bytes() for g in attempt.grants)
-    return (
-        attempt.redemption_id,
+    facts = RedemptionFacts(
+        attempt.redemption_id or "",
         request.request_id,
         request.tenant_id,
-        state.code,
-        state.campaign_id,
         request.product_code,
+        state.campaign_id,
         request.user_id,
+        now,
+    )
+    return (
+        facts.redemption_id,
+        facts.request_id,
+        facts.tenant_id,
+        state.code,
+        facts.campaign_id,
+        facts.product_code,
+        facts.user_id,
         request.device_id,
         request.channel.value,
         1,
-        grants.decode(),
+        stored_grants.pack(attempt.grants, facts),
         now,
     )
 
