@@ -124,11 +124,13 @@ def write_cache(container, tenant, campaign, status, rule, codes, start, end) ->
 
 
 def make_service(
-    container: Container, store: RedemptionStore | None = None
+    container: Container,
+    store: RedemptionStore | None = None,
+    publisher: RecordingPublisher | None = None,
 ) -> tuple[RedemptionService, RecordingPublisher]:
     """A redemption service over the real MySQL (``store``, by default on the hot engine)
-    and Redis, recording what it publishes."""
-    publisher = RecordingPublisher()
+    and Redis, recording what it publishes (in ``publisher`` when given)."""
+    publisher = publisher or RecordingPublisher()
     cache = ClaimCache(container.async_redis(), container.keys, container.settings)
     service = RedemptionService(
         container.settings, store or RedemptionStore(container.hot_engine), cache, publisher

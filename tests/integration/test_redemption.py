@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -12,9 +13,11 @@ from sqlalchemy import text
 from consumers.batching import retry_transient
 from core.adapters.mysql.redemption_store import RedemptionStore
 from core.adapters.mysql.redemption_writes import GrantedRedemption, record_granted
-from core.errors import StorageUnavailable
+from core.errors import BrokerUnavailable, StorageUnavailable
+from core.ports import OutboundMessage
 from schemas.events import RedeemOutcome as O
 from schemas.events import RedeemResult, RewardGrant
+from tests.fakes import RecordingPublisher
 from tests.integration.redeem_support import (
     flush_tenant,
     make_service,
@@ -427,3 +430,56 @@ async def test_a_commit_losing_its_connection_between_steps_writes_nothing(conta
     [result] = await asyncio.wait_for(service.process([wanted]), 20)  # no lock left behind
     assert result.outcome is O.REDEEMED
     assert code_row(container, seeded.tenant_id, seeded.codes[0]) == (2, 1)
+
+
+class _RefusingFirst(RecordingPublisher):
+    """Keeps the first messages it is asked to send and refuses them; records the rest."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused: list[OutboundMessage] = []
+
+    async def publish(self, messages: Sequence[OutboundMessage]) -> None:
+        if not self.refused:
+            self.refused = list(messages)
+            raise BrokerUnavailable("broker down (simulated)")
+        await super().publish(messages)
+
+
+async def test_codes_of_two_campaigns_in_one_batch_and_grants_rebuilt_from_the_row(
+    container,
+) -> None:
+    single = seed_campaign(container, count=2)
+    multi = seed_campaign(
+        container,
+        count=1,
+        tenant_id=single.tenant_id,
+        rule={"useLimit": 3, "perUserLimit": 1, "rewardRules": [{"type": "COUPON", "id": "X"}]},
+    )
+    # the batch's first produce fails after its commit: the retry re-emits from the rows
+    service, publisher = make_service(container, publisher=_RefusingFirst())
+    assert isinstance(publisher, _RefusingFirst)
+    batch = [
+        request(single, single.codes[0], user="ua"),
+        request(multi, multi.codes[0], user="ub"),
+        request(multi, multi.codes[0], user="uc"),
+    ]
+    with pytest.raises(BrokerUnavailable):
+        await service.process(batch)
+    results = await service.process(batch)
+    assert [r.outcome for r in results] == [O.REDEEMED] * 3
+    refused = sorted(m.value for m in publisher.refused if m.topic.endswith("reward.grants"))
+    resent = sorted(m.value for m in publisher.on("reward.grants"))
+    assert resent == refused, "grants rebuilt from the row are the messages first built"
+    with container.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT code, campaign_id, status, used_count, act_user_id FROM redeem_codes"
+                " WHERE tenant_id = :t ORDER BY code"
+            ),
+            {"t": single.tenant_id},
+        ).all()
+    by_code = {r.code: r[1:] for r in rows}
+    assert by_code[single.codes[0]] == (single.campaign_id, 2, 1, "ua")
+    assert by_code[single.codes[1]] == (single.campaign_id, 0, 0, None)
+    assert by_code[multi.codes[0]] == (multi.campaign_id, 0, 2, "uc")
