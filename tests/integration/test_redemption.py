@@ -298,6 +298,10 @@ async def test_rate_limit_windows_expire_two_window_sizes_after_their_first_coun
         assert len(ttls) == 1 and 0 < ttls[0] <= 2 * sizes[base], (base, ttls)
     hour = next(client.scan_iter(match=f"{product}:h:*"))
     assert int(client.get(hour)) == 4, "every attempt counted, the expiry set once"
+    ttl = client.pttl(hour)
+    await service.process([request(seeded, seeded.codec.generate(), user="w2")])
+    assert int(client.get(hour)) == 5, "a later call adds to the window"
+    assert 0 < client.pttl(hour) <= ttl, "and leaves its expiry as it was"
 
 
 async def test_crash_after_commit_before_grants_converges(container) -> None:

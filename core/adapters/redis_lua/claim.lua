@@ -15,24 +15,67 @@ local request_ttl, user_fail_limit = tonumber(ARGV[2]), tonumber(ARGV[3])
 local device_fail_limit, prefix = tonumber(ARGV[4]), ARGV[5]
 local HOUR, DAY = 3600000, 86400000
 
+-- a counter's current and previous window keys, and how far into the current one now is
+local windows = {}
 local function window_keys(base, size)
-  local idx = math.floor(now / size)
-  return base .. ':' .. idx, base .. ':' .. (idx - 1), (now % size) / size
+  local w = windows[base]
+  if w == nil then
+    local idx = math.floor(now / size)
+    w = {base .. ':' .. idx, base .. ':' .. (idx - 1), (now % size) / size}
+    windows[base] = w
+  end
+  return w[1], w[2], w[3]
+end
+
+-- Window counters are read once per call and counted here; each changed counter is
+-- written back once, at the end (INCRBY its count). The call is atomic, so this is what one
+-- INCR per request would leave; a run of one tenant's requests shares its product's
+-- windows, so most requests read and write none.
+local counts, added = {}, {}
+
+local function counter(key)
+  local n = counts[key]
+  if n == nil then
+    n = tonumber(redis.call('GET', key) or '0')
+    counts[key] = n
+  end
+  return n
 end
 
 -- sliding-window counter: previous window weighted by the part of it still in range
 local function estimate(base, size)
   local cur, prev, frac = window_keys(base, size)
-  local c = tonumber(redis.call('GET', cur) or '0')
-  local p = tonumber(redis.call('GET', prev) or '0')
-  return c + p * (1 - frac)
+  return counter(cur) + counter(prev) * (1 - frac)
+end
+
+local sizes = {}
+local function bump(base, size)
+  local cur = window_keys(base, size)
+  counts[cur] = counter(cur) + 1
+  if added[cur] == nil then added[cur] = 0; sizes[#sizes + 1] = {cur, size} end
+  added[cur] = added[cur] + 1
 end
 
 -- a window's counter expires two window sizes after its first count: it is read until the
 -- end of the next window (as "previous"), which is never later than that
-local function bump(base, size)
-  local cur = window_keys(base, size)
-  if redis.call('INCR', cur) == 1 then redis.call('PEXPIRE', cur, size * 2) end
+local function write_counts()
+  for _, entry in ipairs(sizes) do
+    local key, size = entry[1], entry[2]
+    local delta = added[key]
+    if redis.call('INCRBY', key, delta) == delta then redis.call('PEXPIRE', key, size * 2) end
+  end
+end
+
+-- a campaign's facts, read once per call
+local campaigns = {}
+local function campaign_facts(campaign)
+  local camp = campaigns[campaign]
+  if camp == nil then
+    camp = redis.call('HMGET', prefix .. 'camp:' .. campaign,
+                      'status', 'from', 'until', 'products', 'pul')
+    campaigns[campaign] = camp
+  end
+  return camp
 end
 
 local function claim(k, product, user, hour_limit, day_limit, code)
@@ -74,8 +117,7 @@ local function claim(k, product, user, hour_limit, day_limit, code)
   if campaign == nil or status == '3' then return fail('NOT_FOUND') end
   if bound ~= '' and bound ~= user then return fail('NOT_FOUND') end
 
-  local camp = redis.call('HMGET', prefix .. 'camp:' .. campaign,
-                          'status', 'from', 'until', 'products', 'pul')
+  local camp = campaign_facts(campaign)
   if not camp[1] then return {'MISS', campaign, '0', '0'} end
   if camp[1] ~= 'ACTIVE' then return fail('CAMPAIGN_INACTIVE', campaign) end
   if now < tonumber(camp[2]) then return fail('NOT_YET_VALID', campaign) end
@@ -112,4 +154,5 @@ for i = 0, #KEYS / 8 - 1 do
   replies[i + 1] = claim(keys, ARGV[ab + 1], ARGV[ab + 2], tonumber(ARGV[ab + 3]),
                          tonumber(ARGV[ab + 4]), ARGV[ab + 5])
 end
+write_counts()
 return replies
