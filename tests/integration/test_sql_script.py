@@ -151,6 +151,8 @@ _AWKWARD = [
     "nul\x00byte",
     "line\nbreak\r\ttab",
     "",
+    "plain_id-1.2:3@x",
+    '[["gr_1","COUPON","c-1",1]]',
     None,
     0,
     -42,
@@ -165,7 +167,10 @@ _AWKWARD = [
 def test_render_matches_the_drivers_mogrify(engine) -> None:
     """The fast renderer gives the driver's own text, repeated values included."""
     statements = [("SELECT %s", [value]) for value in _AWKWARD] + [
-        ("INSERT INTO t (a, b, c) VALUES (%s, %s, %s), (%s, %s, %s)", _AWKWARD[:3] * 2)
+        ("INSERT INTO t (a, b, c) VALUES (%s, %s, %s), (%s, %s, %s)", _AWKWARD[:3] * 2),
+        # equal values of different types, in one statement and across statements
+        ("SELECT %s, %s, %s, %s", [1, True, 1.0, 2**62]),
+        ("SELECT %s, %s", [1, "1"]),
     ]
     with engine.connect() as conn:
         dbapi = conn.connection.dbapi_connection

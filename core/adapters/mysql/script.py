@@ -15,6 +15,7 @@ later statement, so the transaction would commit half the script.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -125,16 +126,37 @@ def _execute(
 #: only to values of their own type within a dict of that type).
 _MEMOIZED = frozenset({int, datetime, bytes})
 
+#: Parameter types that share one memo in the fast path: a value of one of them is never
+#: equal to a value of another (unlike 1, 1.0 and True), so a hit is always its own literal.
+_DISTINCT = frozenset({str, int, type(None), datetime, bytes})
+
+#: Characters the server's string escaping changes (``mysql_real_escape_string``).
+_NEEDS_ESCAPE = re.compile(r"[\x00\n\r\\'\"\x1a]")
+
+
+class _Literals(dict[Any, Any]):
+    """value -> the driver's literal of it, rendered on first use; looked up in C
+    (``map(literals.__getitem__, params)``), so a repeated value costs no Python call."""
+
+    def __init__(self, quote: Any, literal: Any) -> None:
+        super().__init__()
+        self._quote, self._literal = quote, literal
+
+    def __missing__(self, value: Any) -> Any:
+        text = self[value] = self._quote(value) if type(value) is str else self._literal(value)
+        return text
+
 
 def render(dbapi_connection: Any, statements: Sequence[tuple[str, Sequence[object]]]) -> Any:
     """The statements as one query, ``;``-separated, each ``%s`` bound to the driver's own
     literal of its parameter: the text the driver's ``mogrify`` gives (a test compares them
     on both drivers), built faster. Each distinct value is rendered once per script (the
-    timestamp, tenant and campaign repeated on every row cost a dict lookup), strings (most
-    parameters) take the shortest path, and the query is encoded once instead of per
+    timestamp, tenant and campaign repeated on every row cost a dict lookup in C), strings
+    (most parameters) take the shortest path, and the query is encoded once instead of per
     statement. Bytes for mysqlclient, str for pymysql."""
     literal = dbapi_connection.literal
     quote = _string_quoter(dbapi_connection)
+    literals = _Literals(quote, literal)
     strings: dict[str, Any] = {}
     others: dict[type, dict[object, Any]] = {kind: {} for kind in _MEMOIZED}
 
@@ -152,23 +174,35 @@ def render(dbapi_connection: Any, statements: Sequence[tuple[str, Sequence[objec
             text = known[value] = literal(value)
         return text
 
+    def bind(params: Sequence[object]) -> tuple[Any, ...]:
+        if _DISTINCT.issuperset(map(type, params)):
+            return tuple(map(literals.__getitem__, params))
+        return tuple(map(bound, params))  # e.g. a bool or float beside an int
+
     if isinstance(literal(""), bytes):
         encoding = dbapi_connection.encoding
-        return b";\n".join(
-            sql.encode(encoding) % tuple(map(bound, params)) for sql, params in statements
-        )
-    return ";\n".join(sql % tuple(map(bound, params)) for sql, params in statements)
+        return b";\n".join(sql.encode(encoding) % bind(params) for sql, params in statements)
+    return ";\n".join(sql % bind(params) for sql, params in statements)
 
 
 def _string_quoter(dbapi_connection: Any) -> Any:
-    """The driver's literal for a ``str``: for mysqlclient its C ``string_literal`` of the
-    encoded text (what its ``literal`` does for a str, without the type dispatch in Python),
-    else the driver's own ``literal``."""
+    """The driver's literal for a ``str``: for mysqlclient, the text itself in quotes when
+    it is ASCII without a character the server escapes (identifiers, JSON of them: nearly
+    every parameter), else its C ``string_literal`` of the encoded text (what its
+    ``literal`` does for a str, without the type dispatch in Python); for other drivers
+    their own ``literal``."""
     string_literal = getattr(dbapi_connection, "string_literal", None)
     encoding = getattr(dbapi_connection, "encoding", None)
     if string_literal is None or not isinstance(dbapi_connection.literal(""), bytes):
         return dbapi_connection.literal
-    return lambda text: string_literal(text.encode(encoding))
+    needs_escape = _NEEDS_ESCAPE.search
+
+    def quote(text: str) -> bytes:
+        if text.isascii() and needs_escape(text) is None:
+            return b"'%s'" % text.encode()
+        return string_literal(text.encode(encoding or "utf8"))
+
+    return quote
 
 
 def _close(conn: Connection, cursor: Any) -> None:
