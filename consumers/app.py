@@ -77,6 +77,7 @@ def create_faust_app(
     return QuickFetchApp(
         name,
         fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+        fetch_min_interval_ms=settings.consumer_fetch_min_interval_ms,
         broker=_broker_urls(settings.kafka_bootstrap_servers),
         broker_client_id=f"redeemflow-{name}",
         autodiscover=False,

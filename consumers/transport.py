@@ -4,7 +4,8 @@ faust 0.15.3 creates its aiokafka consumer with ``fetch_max_wait_ms=1500`` hard-
 the embedded Tansu broker a fetch that finds no data is held for that long even when records
 arrive meanwhile, which put up to 1.5 s on every redemption at low load (measured: one
 request through gateway and worker took ~700 ms; with a 20 ms wait, ~51 ms). The subclasses
-below make that wait a setting (``consumer_fetch_max_wait_ms``).
+below make that wait a setting (``consumer_fetch_max_wait_ms``), and space the fetches
+(``consumer_fetch_min_interval_ms``, :mod:`consumers.fetch_spacing`).
 
 faust's fetch loop also hands every message to the topic's callback through
 ``Service.wait_first(callback, suspend_flow.wait())``, so that a rebalance can abandon a
@@ -35,6 +36,8 @@ from faust.sensors import Monitor
 from faust.transport import base
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode.services import WaitResults
+
+from consumers.fetch_spacing import space_fetches
 
 
 def run_eagerly(coro: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:
@@ -72,6 +75,7 @@ class _QuickFetchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         consumer = super()._create_worker_consumer(transport)
         app = self.consumer.app
         consumer._fetch_max_wait_ms = getattr(app, "fetch_max_wait_ms", 1500)  # read at start
+        space_fetches(consumer, getattr(app, "fetch_min_interval_ms", 0))
         return consumer
 
 
@@ -142,8 +146,15 @@ class QuickFetchApp(faust.App):
     """A faust App that consumes through :class:`QuickFetchTransport`, with a
     :class:`PerMessageQuietMonitor` unless given another monitor."""
 
-    def __init__(self, *args: Any, fetch_max_wait_ms: int = 1500, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        fetch_max_wait_ms: int = 1500,
+        fetch_min_interval_ms: int = 0,
+        **kwargs: Any,
+    ) -> None:
         self.fetch_max_wait_ms = fetch_max_wait_ms
+        self.fetch_min_interval_ms = fetch_min_interval_ms
         kwargs.setdefault("monitor", PerMessageQuietMonitor())
         super().__init__(*args, **kwargs)
 

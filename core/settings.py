@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
     consumer_group: str = "redeemflow"
     consumer_fetch_max_wait_ms: int = Field(default=10, ge=1, le=30_000)
+    consumer_fetch_min_interval_ms: int = Field(default=10, ge=0, le=10_000)
+    """Least time between two fetch requests to one broker (0: fetch again at once)."""
     producer_linger_ms: int = Field(default=1, ge=0, le=1000)
     database_url: str = "mysql+pymysql://root@127.0.0.1:3306/redeemflow"
     database_pool_size: int = Field(default=8, ge=1)
