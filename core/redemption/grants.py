@@ -2,11 +2,39 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from core.redemption.ids import grant_id
 from core.redemption.model import Attempt, CampaignInfo
 from schemas.events import RewardGrant
+from schemas.rewards import Reward
+
+
+@dataclass(frozen=True)
+class GrantFacts:
+    """What every grant of one redemption carries besides its id, reward and time."""
+
+    redemption_id: str
+    request_id: str
+    tenant_id: str
+    product_code: str
+    campaign_id: str
+    user_id: str
+
+    def grant(self, grant_id: str, reward: Reward, granted_at: datetime) -> RewardGrant:
+        """One grant of this redemption."""
+        return RewardGrant(
+            grant_id=grant_id,
+            redemption_id=self.redemption_id,
+            request_id=self.request_id,
+            tenant_id=self.tenant_id,
+            product_code=self.product_code,
+            campaign_id=self.campaign_id,
+            user_id=self.user_id,
+            reward=reward,
+            granted_at=granted_at,
+        )
 
 
 def build_grants(
@@ -16,21 +44,16 @@ def build_grants(
     request = attempt.request
     tags = frozenset(request.user_tags)
     redemption = attempt.redemption_id or ""
-    grants = []
-    for index, rule in enumerate(campaign.reward_rules):
-        if not rule.applies_to(tags, request.channel.value):
-            continue
-        grants.append(
-            RewardGrant(
-                grant_id=grant_id(redemption, index, rule.type.value, rule.id),
-                redemption_id=redemption,
-                request_id=request.request_id,
-                tenant_id=request.tenant_id,
-                product_code=request.product_code,
-                campaign_id=campaign.campaign_id,
-                user_id=request.user_id,
-                reward=rule.reward,
-                granted_at=granted_at,
-            )
-        )
-    return grants
+    facts = GrantFacts(
+        redemption,
+        request.request_id,
+        request.tenant_id,
+        request.product_code,
+        campaign.campaign_id,
+        request.user_id,
+    )
+    return [
+        facts.grant(grant_id(redemption, index, rule.type.value, rule.id), rule.reward, granted_at)
+        for index, rule in enumerate(campaign.reward_rules)
+        if rule.applies_to(tags, request.channel.value)
+    ]

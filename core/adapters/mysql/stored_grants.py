@@ -20,20 +20,15 @@ from datetime import UTC, datetime
 
 import orjson
 
+from core.redemption.grants import GrantFacts
 from schemas.events import RewardGrant
 from schemas.rewards import Reward
 
 
 @dataclass(frozen=True)
-class RedemptionFacts:
-    """The columns of a redemption row that its grants share."""
+class RedemptionFacts(GrantFacts):
+    """The columns of a redemption row that its grants share, its time included."""
 
-    redemption_id: str
-    request_id: str
-    tenant_id: str
-    product_code: str
-    campaign_id: str
-    user_id: str
     claimed_at: datetime  # naive UTC, as stored
 
     def rebuild(self, stored: object) -> RewardGrant:
@@ -43,17 +38,8 @@ class RedemptionFacts:
         if not isinstance(stored, list) or len(stored) != 4:
             raise ValueError(f"redemption {self.redemption_id}: unreadable stored grant {stored!r}")
         grant_id, reward_type, reward_id, quantity = stored
-        return RewardGrant(
-            grant_id=grant_id,
-            redemption_id=self.redemption_id,
-            request_id=self.request_id,
-            tenant_id=self.tenant_id,
-            product_code=self.product_code,
-            campaign_id=self.campaign_id,
-            user_id=self.user_id,
-            reward=Reward(type=reward_type, id=reward_id, quantity=quantity),
-            granted_at=self.claimed_at.replace(tzinfo=UTC),
-        )
+        reward = Reward(type=reward_type, id=reward_id, quantity=quantity)
+        return self.grant(grant_id, reward, self.claimed_at.replace(tzinfo=UTC))
 
 
 def pack(grants: Sequence[RewardGrant], facts: RedemptionFacts) -> str:
