@@ -71,7 +71,7 @@ class ResultWatcher:
     def __init__(self, settings: Settings, fetch_wait_ms: int = LATENCY_FETCH_WAIT_MS) -> None:
         self.arrived: dict[str, float] = {}
         self.arrived_wall: dict[str, float] = {}
-        self.started_wall: dict[str, float] = {}
+        self.processed_at: dict[str, str] = {}  # the result's own stamp, parsed when needed
         self.outcomes: dict[str, str] = {}
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -107,13 +107,17 @@ class ResultWatcher:
                     continue
                 result = orjson.loads(message.value())
                 self.outcomes[rid] = result["outcome"]
-                self.started_wall[rid] = _epoch(result["processed_at"])
+                self.processed_at[rid] = result["processed_at"]
                 self.arrived_wall[rid] = wall
                 with self._lock:
                     self.arrived[rid] = now
                     self._wanted.discard(rid)
                     if not self._wanted:
                         self._all_arrived.set()
+
+    def started_wall(self, rid: str) -> float:
+        """When the worker started the batch of ``rid`` (seconds since the epoch)."""
+        return _epoch(self.processed_at[rid])
 
     def wait_for(self, ids: list[str], timeout: float) -> bool:
         """Block until every id has a result (the reader thread says so: no polling loop
@@ -174,9 +178,11 @@ def sustained(
     requests: list[RedeemRequested],
 ) -> dict[str, float]:
     topic = settings.topic(Topic.REDEEM_REQUESTS)
+    # serialised beforehand: the upstream services' work is not the system measured
+    records = [(req.kafka_key(), req.to_bytes()) for req in requests]
     start = time.perf_counter()
-    for req in requests:
-        producer.produce(topic, req.kafka_key(), req.to_bytes())
+    for key, value in records:
+        producer.produce(topic, key, value)
     producer.flush(60)
     published = time.perf_counter()
     ids = [r.request_id for r in requests]
@@ -218,8 +224,9 @@ def offered(
         raise SystemExit("latency run: results missing")
     latencies = sorted((watcher.arrived[i] - sent[i]) * 1000 for i in ids)
     # where the time goes: publish -> the worker starts the request's batch -> result read
-    to_start = [(watcher.started_wall[i] - sent_wall[i]) * 1000 for i in ids]
-    from_start = [(watcher.arrived_wall[i] - watcher.started_wall[i]) * 1000 for i in ids]
+    started = {i: watcher.started_wall(i) for i in ids}
+    to_start = [(started[i] - sent_wall[i]) * 1000 for i in ids]
+    from_start = [(watcher.arrived_wall[i] - started[i]) * 1000 for i in ids]
     return {
         "requests": len(ids),
         "rate": rate,
