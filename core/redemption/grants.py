@@ -22,10 +22,10 @@ class GrantFacts:
     campaign_id: str
     user_id: str
 
-    def grant(self, grant_id: str, reward: Reward, granted_at: datetime) -> RewardGrant:
-        """One grant of this redemption."""
+    def grant(self, identifier: str, reward: Reward, granted_at: datetime) -> RewardGrant:
+        """One grant of this redemption (``identifier``: its deterministic grant id)."""
         return RewardGrant(
-            grant_id=grant_id,
+            grant_id=identifier,
             redemption_id=self.redemption_id,
             request_id=self.request_id,
             tenant_id=self.tenant_id,
