@@ -11,7 +11,7 @@ from schemas.events import RewardGrant
 from schemas.rewards import Reward
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class GrantFacts:
     """What every grant of one redemption carries besides its id, reward and time."""
 

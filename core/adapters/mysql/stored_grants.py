@@ -25,7 +25,7 @@ from schemas.events import RewardGrant
 from schemas.rewards import Reward
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RedemptionFacts(GrantFacts):
     """The columns of a redemption row that its grants share, its time included."""
 
