@@ -122,12 +122,8 @@ def _execute(
         _close(conn, cursor)
 
 
-#: Non-string parameter types whose literal is remembered per script (hashable, and equal
-#: only to values of their own type within a dict of that type).
-_MEMOIZED = frozenset({int, datetime, bytes})
-
-#: Parameter types that share one memo in the fast path: a value of one of them is never
-#: equal to a value of another (unlike 1, 1.0 and True), so a hit is always its own literal.
+#: Parameter types that share one memo: a value of one of them is never equal to a value of
+#: another (unlike 1, 1.0 and True), so a hit is always its own literal.
 _DISTINCT = frozenset({str, int, type(None), datetime, bytes})
 
 #: Characters the server's string escaping changes (``mysql_real_escape_string``).
@@ -157,27 +153,12 @@ def render(dbapi_connection: Any, statements: Sequence[tuple[str, Sequence[objec
     literal = dbapi_connection.literal
     quote = _string_quoter(dbapi_connection)
     literals = _Literals(quote, literal)
-    strings: dict[str, Any] = {}
-    others: dict[type, dict[object, Any]] = {kind: {} for kind in _MEMOIZED}
-
-    def bound(value: object) -> Any:
-        if type(value) is str:
-            text = strings.get(value)
-            if text is None:
-                text = strings[value] = quote(value)
-            return text
-        known = others.get(type(value))
-        if known is None:
-            return literal(value)
-        text = known.get(value)
-        if text is None:
-            text = known[value] = literal(value)
-        return text
 
     def bind(params: Sequence[object]) -> tuple[Any, ...]:
         if _DISTINCT.issuperset(map(type, params)):
             return tuple(map(literals.__getitem__, params))
-        return tuple(map(bound, params))  # e.g. a bool or float beside an int
+        # e.g. a bool or float beside an int: not remembered (no hot-path statement has one)
+        return tuple(map(literal, params))
 
     if isinstance(literal(""), bytes):
         encoding = dbapi_connection.encoding
