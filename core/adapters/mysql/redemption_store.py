@@ -152,7 +152,10 @@ class RedemptionStore:
             return {}
 
         def work() -> dict[str, CodeState]:
-            with self._engine.connect() as conn:
+            # begin(), not connect(): the read goes through the driver's cursor, which
+            # SQLAlchemy does not see begin a transaction, so only an explicit one is ended
+            # (else the pooled connection kept it, and its snapshot, for the next use)
+            with self._engine.begin() as conn:
                 return select_codes(conn, tenant_id, codes, lock=False)
 
         return guarded("look up codes", work)
