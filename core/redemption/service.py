@@ -1,7 +1,8 @@
 """The redemption pipeline for one batch of requests.
 
     replay known outcomes -> offline format check -> Redis claim (fill misses from MySQL)
-    -> one MySQL transaction -> grants and results produced together -> grants recorded
+    -> one MySQL transaction (rows locked and judged, then written) -> grants and results
+    produced together -> grants recorded
 
 Every step is idempotent, so a batch that fails half-way (RetryableError) is simply run
 again: recorded outcomes are replayed, claims already made in Redis come back as DUP and
@@ -14,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
-from core.adapters.mysql.redemption_store import RedemptionStore
+from core.adapters.mysql.redemption_store import OpenCommit, RedemptionStore
 from core.adapters.redis.claims import ClaimCache
 from core.metrics import observe_batch
 from core.ports import EventPublisher, OutboundMessage
@@ -28,7 +29,7 @@ from core.redemption.formats import TenantCodeFormats
 from core.redemption.grants import build_grants
 from core.redemption.ids import redemption_id
 from core.redemption.model import Attempt, CampaignInfo
-from core.redemption.stages import OrderedStages
+from core.redemption.stages import OpenCommits, OrderedStages
 from core.settings import Settings
 from core.topics import Topic
 from schemas.base import naive_utc, utc_now
@@ -56,12 +57,15 @@ class RedemptionService:
         self._store = store
         self._cache = cache
         self._publisher = publisher
-        self._executor = executor or ThreadPoolExecutor(4, thread_name_prefix="redeem-db")
+        # a thread per stage that may wait on MySQL, and a spare: one batch's locked read
+        # may wait for another's commit, which then still finds a thread
+        self._executor = executor or ThreadPoolExecutor(6, thread_name_prefix="redeem-db")
         self._clock = clock
         self._formats = TenantCodeFormats(store.tenant_code_rules, settings.code_secret_for)
         self._campaigns: dict[str, CampaignInfo] = {}
         self._started = False
         self.stages = OrderedStages()
+        self._open_commits = OpenCommits()
 
     async def start(self) -> None:
         """Register the cache scripts and open the store once (also done lazily by the
@@ -80,8 +84,9 @@ class RedemptionService:
     async def process(self, requests: Sequence[RedeemRequested]) -> list[RedeemResult]:
         """Decide, record and publish one batch; returns one result per request, in order.
 
-        Batches may overlap: each stage (claim, commit, grants, record) takes them in the
-        order they started (see :mod:`core.redemption.stages`).
+        Batches may overlap: each stage (claim, lock, commit, grants, record) takes them in
+        the order they started, and two commit transactions are open at once only when
+        they lock no row in common (see :mod:`core.redemption.stages`).
         """
         async with self.stages.ticket() as ticket:  # first, before any await: keeps order
             await self.start()
@@ -93,8 +98,15 @@ class RedemptionService:
             await self._check_formats(fresh)
             claims = await self._claim([a for a in fresh if a.outcome is None], now)
             decided = [a for a in fresh if a.outcome is not None]
-            await ticket.enter("commit")
-            await self._commit(claims, decided, now)
+            await ticket.enter("lock")
+            async with self._open_commits.holding(_locked_rows(claims)):
+                commit = await self._begin_commit(claims, decided, now)
+                try:
+                    await ticket.enter("commit")
+                    await commit.finish()
+                finally:
+                    await commit.close()
+            await self._cache.repair(claims)
             pending = [a for a in unique if a.grants_pending]
             by_key = {a.key: a for a in unique}
             results = [by_key[a.key].result(now) for a in attempts]
@@ -117,14 +129,16 @@ class RedemptionService:
             )
         return results
 
-    async def _commit(self, claims: list[Attempt], decided: list[Attempt], now: datetime) -> None:
-        """Judge the claims against MySQL and record every outcome decided now."""
+    async def _begin_commit(
+        self, claims: list[Attempt], decided: list[Attempt], now: datetime
+    ) -> OpenCommit | _NothingToCommit:
+        """Build the claims' grants, lock their rows and judge them: the commit's first half."""
+        if not claims and not decided:
+            return _NothingToCommit()
         campaigns = await self._campaign_infos({a.campaign_id or "" for a in claims})
         for attempt in claims:
             self._prepare_grants(attempt, campaigns, now)
-        if claims or decided:
-            await self._store.commit(claims, decided, campaigns, naive_utc(now), self._run)
-            await self._cache.repair(claims)
+        return await self._store.begin_commit(claims, decided, campaigns, naive_utc(now), self._run)
 
     async def _run(self, func: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -238,6 +252,25 @@ class RedemptionService:
         if pending:
             await self._store.record_grants(pending, now, self._run)
 
+
+
+class _NothingToCommit:
+    """The commit of a batch with no outcome decided now (all replayed)."""
+
+    async def finish(self) -> None:
+        """Nothing to write."""
+
+    async def close(self) -> None:
+        """Nothing to roll back."""
+
+
+def _locked_rows(claims: list[Attempt]) -> frozenset[Hashable]:
+    """The rows a batch's commit locks: its claimed codes and its claiming users (their
+    usage rows, in whichever campaign MySQL names)."""
+    return frozenset(
+        [*((a.tenant_id, "code", a.code) for a in claims),
+         *((a.tenant_id, "user", a.request.user_id) for a in claims)]
+    )
 
 
 def _result_message(settings: Settings, result: RedeemResult) -> OutboundMessage:

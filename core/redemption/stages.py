@@ -2,26 +2,33 @@
 
 A batch passes the stages of the redemption pipeline one after the other::
 
-    0 claim (Redis)  ->  1 commit (MySQL)  ->  2 grants + answers (Kafka)  ->  3 record
+    0 claim (Redis) -> 1 lock (MySQL: rows locked, judged) -> 2 commit (MySQL: writes)
+    -> 3 grants + answers (Kafka) -> 4 record
 
-While batch *k* commits in MySQL, batch *k+1* can already claim in Redis and batch *k-1*
-record its grants, so the worker, MariaDB, Redis and the broker work at the same time
-instead of waiting for each other. The order is kept per stage: batch *k+1* enters a stage
-only after batch *k* has left it (a ticket per batch, taken in the order batches start), so
-two requests for the same code are claimed, committed and answered in the order they were
-read, as with one batch at a time. A batch that fails leaves its remaining stages in turn,
+While batch *k* writes in MySQL, batch *k+1* can already lock and judge its rows, batch
+*k+2* claim in Redis and batch *k-1* record its grants, so the worker, MariaDB, Redis and
+the broker work at the same time instead of waiting for each other. Two batches' commit
+transactions are then open at once; :class:`OpenCommits` lets the second lock its rows
+only if it shares none with the first (else it waits for the first to end), so each
+judges rows that no other open transaction will change.
+
+The order is kept per stage: batch *k+1* enters a stage only after batch *k* has left it
+(a ticket per batch, taken in the order batches start), so two requests for the same code
+are claimed, committed and answered in the order they were read, as with one batch at a
+time. A batch that fails leaves its remaining stages in turn,
 so it never blocks the batches behind it; a retried batch takes a new ticket at the back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Hashable
 
 from core.metrics import observe_stage
 
-STAGE_NAMES = ("claim", "commit", "grants", "record")
+STAGE_NAMES = ("claim", "lock", "commit", "grants", "record")
 
 
 class OrderedStages:
@@ -124,3 +131,38 @@ class StageTicket:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.finish()
+
+
+class OpenCommits:
+    """The rows each open commit transaction locks, so that transactions overlap only when
+    they share none.
+
+    A batch locking rows that the transaction ahead of it has locked would wait in MySQL
+    until that one commits, holding an executor thread; and a user's first usage row,
+    absent when both read it, would be inserted by both, the second failing the whole batch
+    (``ConcurrentUpdate``, a retry). Waiting here instead costs neither.
+    """
+
+    def __init__(self) -> None:
+        self._open: dict[int, tuple[frozenset[Hashable], asyncio.Event]] = {}
+        self._issued = 0
+
+    @contextlib.asynccontextmanager
+    async def holding(self, rows: frozenset[Hashable]) -> AsyncIterator[None]:
+        """Wait until no open transaction holds any of ``rows``, then hold them until the
+        block ends (the transaction is over: committed or rolled back)."""
+        while clashes := [done for held, done in self._open.values() if not held.isdisjoint(rows)]:
+            for done in clashes:
+                await done.wait()
+        token = self._issued
+        self._issued += 1
+        self._open[token] = (rows, asyncio.Event())
+        try:
+            yield
+        finally:
+            self._open.pop(token)[1].set()
+
+    @property
+    def open(self) -> int:
+        """Transactions holding rows now."""
+        return len(self._open)

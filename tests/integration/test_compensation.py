@@ -46,17 +46,17 @@ class CrashPublisher(RecordingPublisher):
 
 
 class CrashStore(RedemptionStore):
-    """A RedemptionStore that 'dies' once at ``commit`` or ``record_grants``."""
+    """A RedemptionStore that 'dies' once at ``begin_commit`` or ``record_grants``."""
 
     def __init__(self, engine, crash_at: str | None) -> None:
         super().__init__(engine)
         self.crash_at = crash_at
 
-    async def commit(self, *args, **kwargs) -> None:
+    async def begin_commit(self, *args, **kwargs):
         if self.crash_at == "commit":
             self.crash_at = None
             raise WorkerKilled("after the Redis claim, before the MySQL commit")
-        await super().commit(*args, **kwargs)
+        return await super().begin_commit(*args, **kwargs)
 
     async def record_grants(self, *args, **kwargs) -> None:
         if self.crash_at == "record":

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from core.redemption.stages import OrderedStages
+from core.redemption.stages import OpenCommits, OrderedStages
 
 
 async def _batch(
@@ -101,3 +101,34 @@ async def test_wait_free_returns_once_every_started_batch_left_the_stage() -> No
     release.set()
     await asyncio.wait_for(waiting, 1)
     await batch
+
+
+async def test_open_commits_on_different_rows_overlap() -> None:
+    commits = OpenCommits()
+    async with commits.holding(frozenset({"a", "b"})):
+        async with asyncio.timeout(1):
+            async with commits.holding(frozenset({"c"})):
+                assert commits.open == 2
+    assert commits.open == 0
+
+
+async def test_an_open_commit_sharing_a_row_waits_until_the_first_ends() -> None:
+    commits = OpenCommits()
+    log: list[str] = []
+
+    async def first() -> None:
+        with pytest.raises(RuntimeError):
+            async with commits.holding(frozenset({"a", "b"})):
+                log.append("first open")
+                await asyncio.sleep(0.02)
+                log.append("first ends")
+                raise RuntimeError("rolled back")  # a failed commit releases its rows too
+
+    async def second() -> None:
+        await asyncio.sleep(0)  # the first takes its rows first
+        async with commits.holding(frozenset({"b", "c"})):
+            log.append("second open")
+
+    await asyncio.wait_for(asyncio.gather(first(), second()), 5)
+    assert log == ["first open", "first ends", "second open"]
+    assert commits.open == 0

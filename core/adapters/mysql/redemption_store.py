@@ -76,6 +76,44 @@ class KnownOutcome:
     code: str | None
 
 
+class OpenCommit:
+    """A batch's commit transaction between its locked reads and its writes."""
+
+    def __init__(
+        self,
+        store: RedemptionStore,
+        conn: Connection,
+        script: RenderedScript,
+        claims: list[Attempt],
+        run: Runner,
+    ) -> None:
+        self._store = store
+        self._conn: Connection | None = conn
+        self._script = script
+        self._claims = claims
+        self._run = run
+
+    async def finish(self) -> None:
+        """Write and commit (in the executor). Raises ConcurrentUpdate when another worker
+        recorded one of these requests, or a first usage of one of these users, meanwhile
+        (the caller retries: a request is replayed, a usage judged again)."""
+        conn = self._conn
+        if conn is None:
+            raise RuntimeError("this commit is already finished or closed")
+        try:
+            await self._run(self._store._finish, conn, self._script, self._claims)
+        except BaseException:
+            await self.close()
+            raise
+        self._conn = None
+
+    async def close(self) -> None:
+        """Roll back if not finished, and give the connection back (idempotent)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await self._run(RedemptionStore._abandon, conn)
+
+
 class RedemptionStore:
     """Reads and writes of the redemption path, each one short transaction."""
 
@@ -181,27 +219,35 @@ class RedemptionStore:
 
         return guarded("read user usage", work)
 
-    async def commit(
+    async def begin_commit(
         self,
         claims: list[Attempt],
         decided: list[Attempt],
         campaigns: dict[str, CampaignInfo],
         now: datetime,
         run: Runner,
-    ) -> None:
-        """Apply claims against locked MySQL rows and record every outcome, atomically.
+    ) -> OpenCommit:
+        """The first half of a batch's commit: a transaction with the claimed codes and
+        their users' usage rows locked, the claims judged against them and the writes built.
+        Nothing is written before :meth:`OpenCommit.finish`.
+
+        The transaction reads READ COMMITTED: its locking reads lock the rows found and no
+        gaps, so two batches' transactions can be open at once (the second locking while
+        the first writes) without the first's inserts waiting on the second's gap locks.
+        Locking reads see the latest committed rows at any isolation level; a user's usage
+        row absent when read is inserted without ``ON DUPLICATE KEY``, so one created
+        meanwhile fails the commit instead of being overwritten.
 
         A claim MySQL disagrees with (code used, voided, user limit) is settled with MySQL's
-        answer and marked for a cache repair. Raises ConcurrentUpdate when another worker
-        recorded one of these requests meanwhile (the caller retries and replays it). Two
-        round trips in the executor (the locked reads, then the writes and the commit); the
-        judging and the SQL in between are built here.
+        answer and marked for a cache repair. Two round trips in the executor (here, and the
+        writes with the commit in ``finish``); the judging and the SQL in between are built
+        on the caller's thread.
         """
         by_tenant = claims_by_tenant(claims)
         conn, locked = await run(self._begin_locked, by_tenant)
         try:
             script = commit_script(by_tenant, locked, decided, campaigns, now)
-            await run(self._finish, conn, self._rendered(script), claims)
+            return OpenCommit(self, conn, self._rendered(script), claims, run)
         except BaseException:
             await run(self._abandon, conn)
             raise
@@ -213,6 +259,7 @@ class RedemptionStore:
             conn = self._engine.connect()
             try:
                 conn.begin()
+                conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
                 return conn, lock_rows(conn, by_tenant)
             except BaseException:
                 self._abandon(conn)
@@ -228,7 +275,9 @@ class RedemptionStore:
             except IntegrityError as exc:
                 for attempt in claims:
                     attempt.cache_repair = None
-                raise ConcurrentUpdate(f"request recorded concurrently: {exc.orig}") from exc
+                raise ConcurrentUpdate(
+                    f"recorded concurrently (a request, or a user's first usage): {exc.orig}"
+                ) from exc
             conn.close()
 
         guarded("commit redemptions", work)

@@ -142,6 +142,7 @@ def _judge_tenant(
     now: datetime,
 ) -> None:
     states, usage = locked.states, locked.usage
+    found = set(usage)  # usage rows that exist, locked; the others are inserted new
     used = {code: s.used_count for code, s in states.items()}
     touched_usage: set[tuple[str, str]] = set()
     redemptions = []
@@ -165,11 +166,7 @@ def _judge_tenant(
         if refused is not None:
             attempt.cache_user_used = usage.get((refused.campaign_id, attempt.request.user_id), 0)
     _write_codes(script, tenant_id, states, used, claims, now)
-    script.add_rows(
-        "INSERT INTO campaign_user_usage (tenant_id, campaign_id, user_id, used)",
-        [(tenant_id, c, u, usage[(c, u)]) for c, u in sorted(touched_usage)],
-        " ON DUPLICATE KEY UPDATE used = VALUES(used)",
-    )
+    _write_usage(script, tenant_id, usage, sorted(touched_usage), found)
     script.add_rows(
         "INSERT INTO redemptions (redemption_id, request_id, tenant_id, code, campaign_id,"
         " product_code, user_id, device_id, channel, status, grants_json, claimed_at)",
@@ -194,6 +191,26 @@ def _judge(
     if usage.get((state.campaign_id, user), 0) >= limit:
         return RedeemOutcome.USER_LIMIT_REACHED
     return RedeemOutcome.REDEEMED
+
+
+def _write_usage(
+    script: SqlScript,
+    tenant_id: str,
+    usage: dict[tuple[str, str], int],
+    touched: list[tuple[str, str]],
+    found: set[tuple[str, str]],
+) -> None:
+    """The new per-user counts. A row read (and locked) is overwritten; a row that was
+    absent is inserted plainly: the commit reads READ COMMITTED, which locks no gap, so
+    another transaction may have inserted it since, and then the duplicate key fails this
+    commit (to be judged again) rather than losing that transaction's count."""
+    insert = "INSERT INTO campaign_user_usage (tenant_id, campaign_id, user_id, used)"
+    rows = {True: [], False: []}  # type: dict[bool, list[tuple[object, ...]]]
+    for campaign_id, user_id in touched:
+        key = (campaign_id, user_id)
+        rows[key in found].append((tenant_id, campaign_id, user_id, usage[key]))
+    script.add_rows(insert, rows[True], " ON DUPLICATE KEY UPDATE used = VALUES(used)")
+    script.add_rows(insert, rows[False])
 
 
 def _write_codes(
