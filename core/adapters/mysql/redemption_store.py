@@ -231,9 +231,10 @@ class RedemptionStore:
         their users' usage rows locked, the claims judged against them and the writes built.
         Nothing is written before :meth:`OpenCommit.finish`.
 
-        The transaction reads READ COMMITTED: its locking reads lock the rows found and no
-        gaps, so two batches' transactions can be open at once (the second locking while
-        the first writes) without the first's inserts waiting on the second's gap locks.
+        The transaction reads READ COMMITTED (:func:`lock_rows` sets it): its locking reads
+        lock the rows found and no gaps, so two batches' transactions can be open at once
+        (the second locking while the first writes) without the first's inserts waiting on
+        the second's gap locks.
         Locking reads see the latest committed rows at any isolation level; a user's usage
         row absent when read is inserted without ``ON DUPLICATE KEY``, so one created
         meanwhile fails the commit instead of being overwritten.
@@ -259,7 +260,6 @@ class RedemptionStore:
             conn = self._engine.connect()
             try:
                 conn.begin()
-                conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
                 return conn, lock_rows(conn, by_tenant)
             except BaseException:
                 self._abandon(conn)

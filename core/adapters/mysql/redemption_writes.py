@@ -100,12 +100,20 @@ def commit_script(
     return script
 
 
+#: The commit transaction's isolation (why: ``RedemptionStore.begin_commit``), set by the
+#: statement before its first read.
+_READ_COMMITTED: tuple[str, list[object]] = ("SET TRANSACTION ISOLATION LEVEL READ COMMITTED", [])
+
+
 def lock_rows(conn: Connection, by_tenant: dict[str, list[Attempt]]) -> dict[str, Locked]:
-    """The commit's first step, in its transaction: the claimed codes and their per-user
-    usage, locked; one round trip (tenants and codes in sorted order). Usage is read for the
-    campaigns Redis named; a code whose MySQL campaign differs gets its usage read in a
-    second query."""
-    queries: list[tuple[str, list[object]]] = []
+    """The commit's first step, starting its transaction READ COMMITTED: the claimed codes
+    and their per-user usage, locked; one round trip (tenants and codes in sorted order).
+    Usage is read for the campaigns Redis named; a code whose MySQL campaign differs gets
+    its usage read in a second query. Without claims, nothing is sent (the transaction
+    only inserts outcomes, at any isolation)."""
+    if not by_tenant:
+        return {}
+    queries: list[tuple[str, list[object]]] = [_READ_COMMITTED]
     for tenant_id in sorted(by_tenant):
         group = by_tenant[tenant_id]
         query = _codes_query(tenant_id, (a.code or "" for a in group), lock=True)
@@ -118,7 +126,7 @@ def lock_rows(conn: Connection, by_tenant: dict[str, list[Attempt]]) -> dict[str
                 [a.request.user_id for a in group],
             )
         )
-    sets = iter(fetch_sets(conn, queries))
+    sets = iter(fetch_sets(conn, queries)[1:])
     locked: dict[str, Locked] = {}
     for tenant_id in sorted(by_tenant):
         states = _code_states(next(sets))
