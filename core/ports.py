@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -24,8 +24,15 @@ class OutboundMessage:
 
 
 class EventPublisher(Protocol):
-    """Produces messages and returns only once every one is durably on the broker."""
+    """Produces messages; ``publish`` returns only once every one is durably on the broker."""
 
     async def publish(self, messages: Sequence[OutboundMessage]) -> None:
         """Deliver all messages (acks=all) or raise BrokerUnavailable / DeliveryFailed."""
+        ...
+
+    async def hand_over(self, messages: Sequence[OutboundMessage]) -> Awaitable[object]:
+        """Give the messages to the producer, after those of every earlier call, without
+        waiting for the broker; awaiting the result waits until all of them are durable (or
+        raises as ``publish``). Lets a pipeline hand over one batch's messages while the
+        broker still acknowledges the batch before."""
         ...

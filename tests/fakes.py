@@ -6,7 +6,8 @@ real Kafka producer, so the fake cannot drift from what the adapter guarantees.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Sequence
 
 from core.errors import BrokerUnavailable
 from core.ports import OutboundMessage
@@ -25,6 +26,14 @@ class RecordingPublisher:
             self.fail_next -= 1
             raise BrokerUnavailable("broker down (simulated)")
         self.messages.extend(messages)
+
+    async def hand_over(self, messages: Sequence[OutboundMessage]) -> Awaitable[object]:
+        """``publish`` now (recorded, or refused while ``fail_next`` > 0); the result is
+        already resolved."""
+        await self.publish(messages)
+        delivered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        delivered.set_result(None)
+        return delivered
 
     def on(self, topic_suffix: str) -> list[OutboundMessage]:
         """Messages whose topic ends with ``topic_suffix``."""

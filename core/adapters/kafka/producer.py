@@ -278,9 +278,19 @@ class EventProducer:
         Raises DeliveryFailed / BrokerUnavailable (as :meth:`flush`) if any message failed;
         the others of the batch may have been written, so consumers must be idempotent.
         """
+        return await (await self.enqueue_many(messages))
+
+    async def enqueue_many(
+        self, messages: Iterable[ProducedMessage]
+    ) -> asyncio.Future[list[DeliveryReport]]:
+        """Hand a batch to librdkafka, in order, after every message enqueued before; the
+        future resolves as :meth:`send_many` returns (reports, or its errors). Waits only
+        while librdkafka's local queue is full."""
         batch_messages = list(messages)
         if not batch_messages:
-            return []
+            done: asyncio.Future[list[DeliveryReport]] = asyncio.get_running_loop().create_future()
+            done.set_result([])
+            return done
         batch = _Batch(asyncio.get_running_loop(), len(batch_messages))
         self._ensure_poller()
         for index, message in enumerate(batch_messages):
@@ -295,7 +305,7 @@ class EventProducer:
                 break
         else:
             batch.enqueued()
-        return await batch.future
+        return batch.future
 
     async def partition_count(self, topic: str) -> int | None:
         """How many partitions ``topic`` has, asked again after ``PARTITION_COUNT_TTL``

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 
 from core.adapters.kafka.producer import EventProducer, ProducedMessage
 from core.ports import OutboundMessage
@@ -24,10 +24,12 @@ class KafkaPublisher:
 
     async def publish(self, messages: Sequence[OutboundMessage]) -> None:
         """Deliver all messages or raise BrokerUnavailable / DeliveryFailed."""
-        if not messages:
-            return
+        await (await self.hand_over(messages))
+
+    async def hand_over(self, messages: Sequence[OutboundMessage]) -> Awaitable[object]:
+        """Enqueue all messages in order; the result resolves once all are acknowledged."""
         partitions = await self._shared_partitions(messages)
-        await self._producer.send_many(
+        return await self._producer.enqueue_many(
             ProducedMessage(
                 m.topic,
                 m.key,
