@@ -112,14 +112,17 @@ class RedemptionService:
             results = [by_key[a.key].result(now) for a in attempts]
             await ticket.enter("grants")
             # every outcome is durable in MySQL now: the answers leave with the grants (one
-            # produce), and a grant that fails is produced again by the retry or compensation
-            await self._publisher.publish(
+            # produce), and a grant that fails is produced again by the retry or compensation.
+            # Handed over in batch order; the next batch's go while the broker acknowledges
+            # these, and they are recorded only once acknowledged.
+            delivery = await self._publisher.hand_over(
                 [
                     *self._grant_messages(pending),
                     *(_result_message(self._settings, r) for r in results),
                 ]
             )
             await ticket.enter("record")
+            await delivery
             await self._record_grants(pending, naive_utc(now))
         observe_batch(requests, results)
         if log.isEnabledFor(logging.DEBUG):

@@ -3,7 +3,7 @@
 A batch passes the stages of the redemption pipeline one after the other::
 
     0 claim (Redis) -> 1 lock (MySQL: rows locked, judged) -> 2 commit (MySQL: writes)
-    -> 3 grants + answers (Kafka) -> 4 record
+    -> 3 grants + answers handed to the producer -> 4 record (once the broker has them)
 
 While batch *k* writes in MySQL, batch *k+1* can already lock and judge its rows, batch
 *k+2* claim in Redis and batch *k-1* record its grants, so the worker, MariaDB, Redis and
