@@ -57,7 +57,8 @@ REDEEM_BATCH_SIZE = Histogram(
 )
 REDEEM_STAGE_SECONDS = Histogram(
     "marketing_redeem_stage_seconds",
-    "Time one redemption batch spent in a pipeline stage (claim, lock, commit, grants, record)",
+    "Time one redemption batch spent in a pipeline stage"
+    " (claim, lock, commit, grants, acks, record)",
     ["stage"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )

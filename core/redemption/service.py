@@ -84,9 +84,9 @@ class RedemptionService:
     async def process(self, requests: Sequence[RedeemRequested]) -> list[RedeemResult]:
         """Decide, record and publish one batch; returns one result per request, in order.
 
-        Batches may overlap: each stage (claim, lock, commit, grants, record) takes them in
-        the order they started, and two commit transactions are open at once only when
-        they lock no row in common (see :mod:`core.redemption.stages`).
+        Batches may overlap: each stage (claim, lock, commit, grants, acks, record) takes
+        them in the order they started, and two commit transactions are open at once only
+        when they lock no row in common (see :mod:`core.redemption.stages`).
         """
         async with self.stages.ticket() as ticket:  # first, before any await: keeps order
             await self.start()
@@ -114,15 +114,16 @@ class RedemptionService:
             # every outcome is durable in MySQL now: the answers leave with the grants (one
             # produce), and a grant that fails is produced again by the retry or compensation.
             # Handed over in batch order; the next batch's go while the broker acknowledges
-            # these, and they are recorded only once acknowledged.
+            # these (stage acks), and they are recorded only once acknowledged.
             delivery = await self._publisher.hand_over(
                 [
                     *self._grant_messages(pending),
                     *(_result_message(self._settings, r) for r in results),
                 ]
             )
-            await ticket.enter("record")
+            await ticket.enter("acks")
             await delivery
+            await ticket.enter("record")
             await self._record_grants(pending, naive_utc(now))
         observe_batch(requests, results)
         if log.isEnabledFor(logging.DEBUG):

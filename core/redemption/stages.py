@@ -3,7 +3,8 @@
 A batch passes the stages of the redemption pipeline one after the other::
 
     0 claim (Redis) -> 1 lock (MySQL: rows locked, judged) -> 2 commit (MySQL: writes)
-    -> 3 grants + answers handed to the producer -> 4 record (once the broker has them)
+    -> 3 grants + answers handed to the producer -> 4 acks (the broker has them)
+    -> 5 record (MySQL)
 
 While batch *k* writes in MySQL, batch *k+1* can already lock and judge its rows, batch
 *k+2* claim in Redis and batch *k-1* record its grants, so the worker, MariaDB, Redis and
@@ -28,7 +29,7 @@ from collections.abc import AsyncIterator, Callable, Hashable
 
 from core.metrics import observe_stage
 
-STAGE_NAMES = ("claim", "lock", "commit", "grants", "record")
+STAGE_NAMES = ("claim", "lock", "commit", "grants", "acks", "record")
 
 
 class OrderedStages:
