@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from core.adapters.kafka.admin import create_topics
 from core.adapters.kafka.broker import find_free_port
@@ -21,6 +20,7 @@ from core.errors import BrokerUnavailable, RedeemflowError
 from core.ports import EventPublisher, OutboundMessage
 from core.settings import Settings
 from core.topics import Topic
+from producers.reader import read_topic
 from tests.fakes import RecordingPublisher
 
 pytestmark = pytest.mark.integration
@@ -43,28 +43,14 @@ class Subject:
     """A publisher whose next publish finds no broker."""
 
 
-def _kafka_read(settings: Settings, topic: str, count: int) -> list[Seen]:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap_servers,
-            "group.id": f"contract-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-        }
+def _kafka_read(settings: Settings, count: int) -> list[Seen]:
+    records = read_topic(
+        settings, Topic.REWARD_GRANTS, done=lambda seen: len(seen) >= count, timeout=20
     )
-    try:
-        partitions = consumer.list_topics(topic, timeout=5).topics[topic].partitions
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-        seen: list[Seen] = []
-        for _ in range(100):
-            if len(seen) >= count:
-                break
-            for message in consumer.consume(count - len(seen), timeout=0.2):
-                if message.error() is None:
-                    headers = [(k, v or b"") for k, v in message.headers() or []]
-                    seen.append((message.key() or b"", message.value() or b"", headers))
-        return seen
-    finally:
-        consumer.close()
+    return [
+        (m.key() or b"", m.value() or b"", [(k, v or b"") for k, v in m.headers() or []])
+        for m in records
+    ]
 
 
 def _kafka_stored(settings: Settings, topic: str) -> int:
@@ -112,7 +98,7 @@ def subject(request: pytest.FixtureRequest) -> Iterator[Subject]:
         yield Subject(
             KafkaPublisher(producers[0]),
             topic,
-            lambda count: _kafka_read(settings, topic, count),
+            lambda count: _kafka_read(settings, count),
             lambda: _kafka_stored(settings, topic),
             unreachable,
         )
