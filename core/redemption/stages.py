@@ -16,8 +16,8 @@ judges rows that no other open transaction will change.
 The order is kept per stage: batch *k+1* enters a stage only after batch *k* has left it
 (a ticket per batch, taken in the order batches start), so two requests for the same code
 are claimed, committed and answered in the order they were read, as with one batch at a
-time. A batch that fails leaves its remaining stages in turn,
-so it never blocks the batches behind it; a retried batch takes a new ticket at the back.
+time. A batch that fails leaves its remaining stages in turn, so it never blocks the
+batches behind it; a retried batch takes a new ticket at the back.
 """
 
 from __future__ import annotations

@@ -213,12 +213,11 @@ def _write_usage(
     another transaction may have inserted it since, and then the duplicate key fails this
     commit (to be judged again) rather than losing that transaction's count."""
     insert = "INSERT INTO campaign_user_usage (tenant_id, campaign_id, user_id, used)"
-    rows = {True: [], False: []}  # type: dict[bool, list[tuple[object, ...]]]
-    for campaign_id, user_id in touched:
-        key = (campaign_id, user_id)
-        rows[key in found].append((tenant_id, campaign_id, user_id, usage[key]))
-    script.add_rows(insert, rows[True], " ON DUPLICATE KEY UPDATE used = VALUES(used)")
-    script.add_rows(insert, rows[False])
+    rows = [(tenant_id, c, u, usage[(c, u)]) for c, u in touched]
+    read = [row for row, key in zip(rows, touched, strict=True) if key in found]
+    new = [row for row, key in zip(rows, touched, strict=True) if key not in found]
+    script.add_rows(insert, read, " ON DUPLICATE KEY UPDATE used = VALUES(used)")
+    script.add_rows(insert, new)
 
 
 def _write_codes(
