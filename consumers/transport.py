@@ -22,12 +22,16 @@ metrics are Prometheus', :mod:`core.metrics`): the app gets a Monitor whose per-
 hooks do nothing. Agents reading raw bytes take them through :class:`RawBytesSchema`,
 which hands the record's key and value to the event as they are, instead of passing each
 through faust's serializer registry and the raw codec (the same bytes, ~5 % of a busy
-worker's time). Everything else is faust's own transport.
+worker's time). The consumer thread also stops its aiokafka consumer on its own loop when
+a rebalance begins after shutdown did (faust did it on the app's loop, and a SIGTERM during
+the worker's first group join then hung it until killed). Everything else is faust's own
+transport.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from collections.abc import Coroutine
 from typing import Any
 
@@ -71,12 +75,35 @@ async def _resume(coro: Coroutine[Any, Any, Any], waiting_on: Any) -> Any:
 
 
 class _QuickFetchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    _stopping_consumer: concurrent.futures.Future[None] | None = None
+
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
         app = self.consumer.app
         consumer._fetch_max_wait_ms = getattr(app, "fetch_max_wait_ms", 1500)  # read at start
         space_fetches(consumer, getattr(app, "fetch_min_interval_ms", 0))
         return consumer
+
+    def close(self) -> None:
+        """Stop the aiokafka consumer on its own thread's loop, once.
+
+        faust calls this from the app's loop when a rebalance starts after shutdown began
+        (a SIGTERM during the first group join, say). faust's own version closes the
+        consumer's client and coordinator on the app's loop, though both live on this
+        thread's loop: the client's metadata task was cancelled from the wrong thread while
+        the join waited for metadata, and the worker hung on SIGTERM until it was killed."""
+        if self._consumer is None or self._stopping_consumer is not None:
+            return
+        self._stopping_consumer = asyncio.run_coroutine_threadsafe(
+            self._consumer.stop(), self.thread_loop
+        )
+
+    async def on_thread_stop(self) -> None:
+        """Stop as faust does, then wait for a stop :meth:`close` began (faust's own
+        ``consumer.stop()`` returns at once when one is under way)."""
+        await super().on_thread_stop()
+        if self._stopping_consumer is not None:
+            await asyncio.wrap_future(self._stopping_consumer)
 
 
 class _QuickFetchConsumer(faust_aiokafka.Consumer):

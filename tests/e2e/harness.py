@@ -30,7 +30,8 @@ class WorkerProcess:
     ) -> None:
         self._settings = settings
         self._web_port = web_port
-        self._log = (log_dir / f"{name}-{uuid.uuid4().hex[:6]}.log").open("wb")
+        self._log_path = log_dir / f"{name}-{uuid.uuid4().hex[:6]}.log"
+        self._log = self._log_path.open("wb")
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
@@ -74,9 +75,10 @@ class WorkerProcess:
         return self.process.returncode
 
     def log_text(self) -> str:
-        """What the worker printed so far."""
-        self._log.flush()
-        return Path(self._log.name).read_text(errors="replace")
+        """What the worker printed so far (also after ``stop`` closed the log)."""
+        if not self._log.closed:
+            self._log.flush()
+        return self._log_path.read_text(errors="replace")
 
 
 def publish(settings: Settings, topic: str, messages: Iterable[tuple[bytes | str, bytes]]) -> int:

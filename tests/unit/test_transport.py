@@ -4,9 +4,11 @@ keeps faust's behaviour (a stuck delivery is abandoned when flow is suspended) w
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import pytest
+from mode.threads import QueueServiceThread
 
 from consumers.app import create_faust_app
 from consumers.transport import run_eagerly
@@ -130,3 +132,60 @@ async def test_raw_bytes_events_carry_the_records_own_bytes() -> None:
     record = SimpleNamespace(key=b"T_1:ABC", value=b'{"x":1}', headers=[("h", b"v")])
     event = await decode(record, propagate=True)
     assert (event.key, event.value, event.message) == (b"T_1:ABC", b'{"x":1}', record)
+
+
+class _StoppableConsumer:
+    """Stands in for the aiokafka consumer: records on which loop ``stop`` runs, and stops
+    only when told (``release``); as aiokafka's, a second ``stop`` returns at once."""
+
+    def __init__(self) -> None:
+        self.stops: list[asyncio.AbstractEventLoop] = []
+        self.release = threading.Event()
+        self._closed = False
+
+    async def stop(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.stops.append(asyncio.get_running_loop())
+        while not self.release.is_set():
+            await asyncio.sleep(0.005)
+
+
+def _consumer_thread_with_own_loop() -> tuple[Any, asyncio.AbstractEventLoop, threading.Thread]:
+    thread = _consumer()._thread
+    loop = asyncio.new_event_loop()
+    runner = threading.Thread(target=loop.run_forever, daemon=True)
+    runner.start()
+    thread.thread_loop = loop
+    return thread, loop, runner
+
+
+async def test_closing_in_a_rebalance_stops_the_consumer_on_its_own_loop_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """faust closes the consumer from the app's loop when a rebalance starts after shutdown
+    began; the consumer's stop must run on the consumer thread's loop (running it on the
+    app's loop hung the worker on SIGTERM), and only once."""
+    monkeypatch.setattr(QueueServiceThread, "on_thread_stop", _nothing)
+    thread, loop, runner = _consumer_thread_with_own_loop()
+    fake = thread._consumer = _StoppableConsumer()
+    try:
+        thread.close()
+        thread.close()  # the assignment that follows the revocation closes again
+        finishing = asyncio.run_coroutine_threadsafe(thread.on_thread_stop(), loop)
+        await asyncio.sleep(0.05)
+        assert fake.stops == [loop]
+        assert not finishing.done()  # the thread waits for the stop close began
+        fake.release.set()
+        await asyncio.wrap_future(finishing)
+        assert fake.stops == [loop]
+    finally:
+        fake.release.set()
+        loop.call_soon_threadsafe(loop.stop)
+        runner.join(5)
+        loop.close()
+
+
+async def _nothing(*_args: Any) -> None:
+    return None
