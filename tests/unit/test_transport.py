@@ -1,5 +1,6 @@
 """The worker's consumer hands a message to its callback without tasks when it can, and
-keeps faust's behaviour (a stuck delivery is abandoned when flow is suspended) when not."""
+keeps faust's behaviour (a stuck delivery is abandoned when flow is suspended) when not;
+its thread stops the aiokafka consumer on the thread's own loop."""
 
 from __future__ import annotations
 
