@@ -19,6 +19,12 @@ def worker(
     batch_window: float = typer.Option(
         None, "--batch-window", help="Seconds to wait while filling a batch."
     ),
+    batches_in_flight: int = typer.Option(
+        None,
+        "--batches-in-flight",
+        help="Redemption batches processed at once, overlapping stage by stage (1: one at a"
+        " time). Each agent itself stays at concurrency 1; add workers to use more partitions.",
+    ),
     loglevel: str = typer.Option("info", "--loglevel", help="faust log level."),
 ) -> None:
     """Consume the contract topics until SIGTERM/Ctrl-C; the batch in hand is finished first."""
@@ -31,6 +37,8 @@ def worker(
         overrides["redeem_batch_size"] = batch_size
     if batch_window is not None:
         overrides["redeem_batch_window_seconds"] = batch_window
+    if batches_in_flight is not None:
+        overrides["redeem_batches_in_flight"] = batches_in_flight
     container = bootstrap(load_settings(**overrides))
     try:
         run_worker(container, web_port=web_port, loglevel=loglevel)

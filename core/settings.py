@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import cached_property
+from typing import Any
 
 import orjson
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
+
+from core.errors import ConfigurationError
 
 
 class RateLimitTier(BaseSettings):
@@ -130,5 +134,19 @@ def child_environment(settings: Settings) -> dict[str, str]:
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read settings from the environment, with explicit overrides winning."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Read settings from the environment, with explicit overrides winning.
+
+    Raises ConfigurationError naming each invalid setting (and its environment variable),
+    so an entry point reports bad configuration in one line instead of a traceback.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(_describe(error) for error in exc.errors())
+        raise ConfigurationError(f"invalid settings: {problems}") from exc
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    field = ".".join(str(part) for part in error.get("loc", ())) or "settings"
+    env = f"REDEEMFLOW_{field.split('.')[0].upper()}"
+    return f"{field} ({env}): {error.get('msg', 'invalid')}"
