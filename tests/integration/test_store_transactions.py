@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from functools import partial
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from core.adapters.mysql.engine import build_hot_engine
+from core.adapters.mysql.migrate import upgrade
 from core.adapters.mysql.redemption_store import OpenCommit, RedemptionStore
+from core.bootstrap import bootstrap
 from core.errors import ConcurrentUpdate
 from core.redemption.ids import redemption_id
 from core.redemption.model import Attempt
@@ -191,3 +195,53 @@ async def test_a_code_lookup_leaves_no_transaction_on_its_pooled_connection(cont
             conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def fresh_container(base_settings):
+    """A container over a new, migrated, empty database: a deployment's first hour, when
+    the tables' statistics say they are empty."""
+    name = f"rf_fresh_{uuid.uuid4().hex[:10]}"
+    url = base_settings.database.set(database=name).render_as_string(hide_password=False)
+    settings = base_settings.model_copy(update={"database_url": url})
+    upgrade(create_engine(url, poolclass=NullPool))
+    try:
+        with bootstrap(settings) as built:
+            yield built
+    finally:
+        server = create_engine(base_settings.database.set(database=None), poolclass=NullPool)
+        with server.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+
+
+async def test_a_commit_locks_only_its_own_users_usage_rows_on_an_empty_table(
+    fresh_container,
+) -> None:
+    """While another batch's commit has inserted a first usage and not committed yet, this
+    batch's locked read of another user's usage does not wait for it. (A scan of the whole
+    table, the plan an empty table's statistics suggest, would lock that row and wait.)"""
+    seeded = seed_campaign(fresh_container, count=3)
+    store = RedemptionStore(fresh_container.hot_engine)
+    store.open()
+    writing = fresh_container.engine.connect()
+    writing.begin()
+    writing.execute(
+        text(
+            "INSERT INTO campaign_user_usage (tenant_id, campaign_id, user_id, used)"
+            " VALUES (:t, :c, :u, 1)"
+        ),
+        {"t": seeded.tenant_id, "c": seeded.campaign_id, "u": unique_id("u")},
+    )
+    # a batch of several users: one user alone is a lookup by key whatever the statistics
+    attempts = [_claim(seeded, code, unique_id("u")) for code in seeded.codes]
+    campaigns = await _run(store.campaigns, [seeded.campaign_id])
+    try:
+        commit = await asyncio.wait_for(
+            store.begin_commit(attempts, [], campaigns, naive_utc(utc_now()), _run),
+            NO_WAIT_SECONDS,
+        )
+        await asyncio.wait_for(commit.finish(), NO_WAIT_SECONDS)
+    finally:
+        writing.rollback()  # frees a read that waited, so its thread ends
+        writing.close()
+    assert [a.outcome for a in attempts] == [O.REDEEMED] * 3

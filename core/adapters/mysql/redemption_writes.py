@@ -26,9 +26,13 @@ _CODES_SQL = (
     "SELECT id, tenant_id, code, campaign_id, status, use_limit, used_count, user_id"
     " FROM redeem_codes FORCE INDEX (uk_tenant_code) WHERE tenant_id = %s AND code IN ({codes})"
 )
+#: The primary key is forced: while the table is small, or its statistics lag behind its
+#: growth, the optimizer scans it whole, and a locking scan waits on every row another
+#: batch's open commit has inserted or changed (each sustained benchmark run showed a few
+#: such waits, 50-350 ms in all), where point lookups touch only these users' rows.
 _USAGE_LOCKED_SQL = (
-    "SELECT campaign_id, user_id, used FROM campaign_user_usage WHERE tenant_id = %s"
-    " AND campaign_id IN ({campaigns}) AND user_id IN ({users}) FOR UPDATE"
+    "SELECT campaign_id, user_id, used FROM campaign_user_usage FORCE INDEX (PRIMARY)"
+    " WHERE tenant_id = %s AND campaign_id IN ({campaigns}) AND user_id IN ({users}) FOR UPDATE"
 )
 
 
@@ -377,7 +381,9 @@ def record_script(redeemed: Sequence[GrantedRedemption], now: datetime) -> SqlSc
     )
     ids = [r.redemption_id for r in redeemed]
     script.add(
-        f"UPDATE redemptions SET status = 2, granted_at = %s"
+        # by primary key, forced: on a small table (a new deployment) the optimizer scans a
+        # whole index instead, every row of it locked and checked against the next commit's
+        f"UPDATE redemptions FORCE INDEX (PRIMARY) SET status = 2, granted_at = %s"
         f" WHERE redemption_id IN ({marks(ids)}) AND status = 1",
         [now, *ids],
     )
