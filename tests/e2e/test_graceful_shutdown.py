@@ -1,0 +1,80 @@
+"""SIGTERM while a batch is in hand: the worker finishes that batch, commits its offsets and
+exits 0; the next worker in the group does not see those requests again.
+
+The batch is kept in hand by cutting the worker's MariaDB (:class:`CuttableProxy`): it
+retries until the database is back, which happens only after the SIGTERM.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from core.bootstrap import bootstrap
+from core.settings import Settings
+from core.topics import Topic
+from schemas.events import RedeemOutcome as O
+from schemas.events import RedeemRequested, RedeemResult
+from tests.e2e.harness import WorkerProcess, consume_all, publish
+from tests.e2e.outage import proxied
+from tests.integration.redeem_support import request, seed_campaign
+
+pytestmark = pytest.mark.e2e
+
+
+def _publish(settings: Settings, requests: list[RedeemRequested]) -> None:
+    publish(settings, Topic.REDEEM_REQUESTS, [(r.kafka_key(), r.to_bytes()) for r in requests])
+
+
+def _wait_for_log(worker: WorkerProcess, text: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in worker.log_text():
+        assert time.monotonic() < deadline, f"never logged {text!r}: {worker.log_text()[-2000:]}"
+        time.sleep(0.1)
+
+
+def test_sigterm_finishes_the_batch_in_hand_and_commits(e2e_settings, tmp_path) -> None:
+    with bootstrap(e2e_settings) as container:
+        seeded = seed_campaign(container, count=11)
+    first = [request(seeded, code) for code in seeded.codes[:5]]
+    in_hand = [request(seeded, code) for code in seeded.codes[5:10]]
+    marker = request(seeded, seeded.codes[10])
+    database = e2e_settings.database
+    with proxied(database.host or "127.0.0.1", database.port or 3306) as proxy:
+        url = database.set(port=proxy.port).render_as_string(hide_password=False)
+        worker = WorkerProcess(e2e_settings.model_copy(update={"database_url": url}), tmp_path)
+        worker.start()
+        try:
+            _publish(e2e_settings, first)
+            assert len(consume_all(e2e_settings, Topic.REDEEM_RESULTS, 5, timeout=90)) == 5
+            proxy.cut()
+            _publish(e2e_settings, in_hand)
+            _wait_for_log(worker, "transient failure, retrying")  # the batch is in hand
+            assert worker.process is not None
+            os.killpg(worker.process.pid, signal.SIGTERM)
+            time.sleep(2.0)
+            assert worker.process.poll() is None, "it waits for its batch, not for the kill"
+            proxy.restore()
+            assert worker.process.wait(60) == 0, worker.log_text()[-3000:]
+        finally:
+            worker.stop()
+    after_stop = consume_all(e2e_settings, Topic.REDEEM_RESULTS, 11, timeout=5)
+    assert len(after_stop) == 10, "the batch in hand was finished before the exit"
+
+    successor = WorkerProcess(e2e_settings, tmp_path, "successor").start()
+    try:
+        _publish(e2e_settings, [marker])
+        consume_all(e2e_settings, Topic.REDEEM_RESULTS, 11, timeout=90)  # it is consuming
+        # a redelivered batch would answer again meanwhile (a replayed outcome, republished)
+        results = consume_all(e2e_settings, Topic.REDEEM_RESULTS, 12, timeout=3)
+    finally:
+        assert successor.stop() == 0, successor.log_text()[-3000:]
+    parsed = [RedeemResult.from_bytes(m.value()) for m in results]
+    ids = [r.request_id for r in parsed]
+    assert sorted(ids) == sorted(r.request_id for r in [*first, *in_hand, marker]), (
+        "each request answered once: the successor did not get the finished batch again"
+    )
+    assert {r.outcome for r in parsed} == {O.REDEEMED}
