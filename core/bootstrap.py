@@ -68,7 +68,11 @@ class Container:
         """The idempotent Kafka producer (flushed and closed by ``close()``)."""
         from core.adapters.kafka.producer import EventProducer
 
-        producer = EventProducer(self.settings, linger_ms=self.settings.producer_linger_ms)
+        producer = EventProducer(
+            self.settings,
+            linger_ms=self.settings.producer_linger_ms,
+            message_timeout_ms=self.settings.producer_delivery_timeout_ms,
+        )
         self._closers.append(producer)
         return producer
 

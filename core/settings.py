@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     consumer_fetch_min_interval_ms: int = Field(default=10, ge=0, le=10_000)
     """Least time between two fetch requests to one broker (0: fetch again at once)."""
     producer_linger_ms: int = Field(default=1, ge=0, le=1000)
+    producer_delivery_timeout_ms: int = Field(default=30_000, ge=100, le=900_000)
+    """How long a produced message may wait for the broker before its batch fails with
+    BrokerUnavailable (and is retried, or left to compensation)."""
     database_url: str = "mysql+pymysql://root@127.0.0.1:3306/redeemflow"
     database_pool_size: int = Field(default=8, ge=1)
     hot_path_mysql_driver: str = Field(default="auto", pattern=r"^(auto|pymysql|mysqldb)$")

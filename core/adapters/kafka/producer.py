@@ -16,7 +16,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -72,6 +72,19 @@ _TRANSIENT_CODES = frozenset(
         KafkaError.LEADER_NOT_AVAILABLE,
         KafkaError.NOT_ENOUGH_REPLICAS,
         KafkaError.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+        KafkaError._PURGE_QUEUE,  # purged from a producer being replaced (see _FENCING_CODES)
+        KafkaError._PURGE_INFLIGHT,
+    }
+)
+# The producer instance is finished, not the broker: an idempotent producer fenced after
+# its deliveries timed out (the embedded broker answers its epoch bump so), or any fatal
+# error. A new producer delivers the same messages, so these are transient for the batch.
+_FENCING_CODES = frozenset(
+    {
+        KafkaError._FATAL,
+        KafkaError._FENCED,
+        KafkaError.PRODUCER_FENCED,
+        KafkaError.INVALID_PRODUCER_EPOCH,
     }
 )
 
@@ -80,7 +93,9 @@ def translate_kafka_error(error: KafkaError, context: str) -> RedeemflowError:
     """Map a librdkafka error onto the redeemflow hierarchy (for ``raise ... from exc``)."""
     message = f"{context}: {error.name()} ({error.str()})"
     code = error.code()
-    if code in _PERMANENT_CODES or error.fatal():
+    if code in _FENCING_CODES or error.fatal():
+        return BrokerUnavailable(f"{message}; the producer is replaced by a new one")
+    if code in _PERMANENT_CODES:
         return DeliveryFailed(message)
     if code in _TRANSIENT_CODES or error.retriable():
         return BrokerUnavailable(message)
@@ -119,8 +134,14 @@ class _Batch:
     batch cannot complete while messages are still being handed to librdkafka.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, size: int) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        size: int,
+        on_error: Callable[[KafkaError], None] = lambda error: None,
+    ) -> None:
         self.loop = loop
+        self._on_error = on_error
         self.future: asyncio.Future[list[DeliveryReport]] = loop.create_future()
         self.reports: list[DeliveryReport | None] = [None] * size
         self.errors: list[KafkaError] = []
@@ -133,6 +154,7 @@ class _Batch:
 
         def on_delivery(error: KafkaError | None, message: Message) -> None:
             if error is not None:
+                self._on_error(error)
                 self.errors.append(error)
             else:
                 self.reports[index] = DeliveryReport(
@@ -194,14 +216,16 @@ class EventProducer:
             "message.timeout.ms": message_timeout_ms,
             "allow.auto.create.topics": False,
             "topic.metadata.propagation.max.ms": unknown_topic_timeout_ms,
-            "error_cb": _on_client_error,
+            "error_cb": self._on_client_error,
             "logger": _CLIENT_LOG,
             **(extra_config or {}),
         }
+        self._config = config
         try:
             self._producer = Producer(config)
         except KafkaException as exc:
             raise ConfigurationError(f"invalid producer configuration: {exc}") from exc
+        self._renewal_due = threading.Event()
         self._lock = threading.Lock()
         self._failures: list[KafkaError] = []
         self._closed = False
@@ -291,7 +315,7 @@ class EventProducer:
             done: asyncio.Future[list[DeliveryReport]] = asyncio.get_running_loop().create_future()
             done.set_result([])
             return done
-        batch = _Batch(asyncio.get_running_loop(), len(batch_messages))
+        batch = _Batch(asyncio.get_running_loop(), len(batch_messages), self._note_error)
         self._ensure_poller()
         for index, message in enumerate(batch_messages):
             callback = batch.callback(index)
@@ -373,6 +397,8 @@ class EventProducer:
         """One ``Producer.produce`` call; a synchronous refusal becomes our error."""
         if self._closed:
             raise DeliveryFailed("producer is closed")
+        if self._renewal_due.is_set():
+            self._renew()
         headers = _headers(message.headers)
         try:
             self._producer.produce(
@@ -384,12 +410,38 @@ class EventProducer:
                 on_delivery=callback,
             )
         except KafkaException as exc:
-            raise translate_kafka_error(exc.args[0], f"produce to {message.topic}") from exc
+            error = exc.args[0]
+            self._note_error(error)  # when fenced, the batch's retry goes to a new producer
+            raise translate_kafka_error(error, f"produce to {message.topic}") from exc
+
+    def _on_client_error(self, error: KafkaError) -> None:
+        """librdkafka's error callback: log; after a fatal error, replace the producer."""
+        _on_client_error(error)
+        self._note_error(error)
+
+    def _note_error(self, error: KafkaError) -> None:
+        """Any error of this producer (delivery or client): a fenced or fatally failed
+        producer is replaced before its next message."""
+        if error.fatal() or error.code() in _FENCING_CODES:
+            self._renewal_due.set()
+
+    def _renew(self) -> None:
+        """Replace a fenced or fatally failed librdkafka producer with a new one (a new
+        producer id). What the old one still holds is purged: those deliveries fail with a
+        transient error, so their batches are retried on the new producer."""
+        with self._lock:
+            if not self._renewal_due.is_set():
+                return
+            old, self._producer = self._producer, Producer(self._config)
+            self._renewal_due.clear()
+        _LOG.warning("kafka producer fenced or failed: replaced by a new one")
+        threading.Thread(target=_retire, args=(old,), name="redeemflow-producer-retire").start()
 
     def _record_failure(self, error: KafkaError | None, message: Message) -> None:
         """Delivery callback of :meth:`produce`: remember failures for the next flush."""
         if error is not None:
             _LOG.debug("delivery to %s failed: %s", message.topic(), error.str())
+            self._note_error(error)
             with self._lock:
                 self._failures.append(error)
 
@@ -413,6 +465,13 @@ class EventProducer:
         """Background thread body: serve callbacks until :meth:`close`."""
         while not self._stop_polling.is_set():
             self._producer.poll(0.05)
+
+
+def _retire(producer: Producer) -> None:
+    """Purge a replaced producer and serve the purged messages' delivery reports (their
+    batches fail transiently), off the caller's thread."""
+    producer.purge()
+    producer.flush(5.0)
 
 
 def _batch_error(errors: list[KafkaError], context: str) -> RedeemflowError:
