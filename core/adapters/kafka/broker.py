@@ -116,18 +116,22 @@ class EmbeddedBroker:
 
     ``with EmbeddedBroker() as broker: ... broker.bootstrap_servers`` starts it on a free port
     (or the given one), waits until it answers a Kafka metadata request, and stops the whole
-    process group on exit, even when the block raised.
+    process group on exit, even when the block raised. ``advertised_port`` is the port its
+    metadata tells clients to connect to, when something forwards to it (a proxy or a port
+    mapping); by default the one it listens on.
     """
 
     def __init__(
         self,
         port: int | None = None,
         *,
+        advertised_port: int | None = None,
         startup_timeout: float = 30.0,
         stop_grace: float = 5.0,
         binary: str | None = None,
     ) -> None:
         self._requested_port = port
+        self._advertised_port = advertised_port
         self._port = port or 0
         self._startup_timeout = startup_timeout
         self._stop_grace = stop_grace
@@ -214,13 +218,14 @@ class EmbeddedBroker:
     def _spawn(self, port: int) -> None:
         """Start Tansu in a new session (own process group), output to a temporary file."""
         url = f"tcp://{_HOST}:{port}"
+        advertised = f"tcp://{_HOST}:{self._advertised_port or port}"
         argv = [
             self._binary or _resolve_binary(),
             "broker",
             "--listener-url",
             url,
             "--advertised-listener-url",
-            url,
+            advertised,
             "--storage-engine",
             "memory://tansu/",
         ]
