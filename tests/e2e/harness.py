@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -79,6 +80,13 @@ class WorkerProcess:
         if not self._log.closed:
             self._log.flush()
         return self._log_path.read_text(errors="replace")
+
+    def wait_for_log(self, text: str, timeout: float = 30.0) -> None:
+        """Return once the worker has printed ``text``; fail the test after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log_text():
+            assert time.monotonic() < deadline, f"never logged {text!r}: {self.log_text()[-2000:]}"
+            time.sleep(0.1)
 
 
 def publish(settings: Settings, topic: str, messages: Iterable[tuple[bytes | str, bytes]]) -> int:

@@ -41,13 +41,6 @@ def _encoded(requests: list[RedeemRequested]) -> list[tuple[bytes | str, bytes]]
     return [(r.kafka_key(), r.to_bytes()) for r in requests]
 
 
-def _wait_for_log(worker: WorkerProcess, text: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while text not in worker.log_text():
-        assert time.monotonic() < deadline, f"never logged {text!r}: {worker.log_text()[-2000:]}"
-        time.sleep(0.1)
-
-
 def test_a_broker_outage_pauses_the_worker_and_loses_nothing(base_settings, tmp_path) -> None:
     broker_port, database = find_free_port(), base_settings.database
     with (
@@ -108,7 +101,7 @@ def _redeem_across_an_outage(
     assert len(consume_all(settings, Topic.REDEEM_RESULTS, expected=10, timeout=90)) == 10
     mysql.cut()
     publish(settings, Topic.REDEEM_REQUESTS, _encoded(in_hand))
-    _wait_for_log(worker, "transient failure, retrying")
+    worker.wait_for_log("transient failure, retrying")
     broker.cut()
     mysql.restore()  # the batch commits now, and its delivery meets the outage
     with EventProducer(settings) as producer:

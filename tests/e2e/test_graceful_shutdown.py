@@ -29,13 +29,6 @@ def _publish(settings: Settings, requests: list[RedeemRequested]) -> None:
     publish(settings, Topic.REDEEM_REQUESTS, [(r.kafka_key(), r.to_bytes()) for r in requests])
 
 
-def _wait_for_log(worker: WorkerProcess, text: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while text not in worker.log_text():
-        assert time.monotonic() < deadline, f"never logged {text!r}: {worker.log_text()[-2000:]}"
-        time.sleep(0.1)
-
-
 def test_sigterm_finishes_the_batch_in_hand_and_commits(e2e_settings, tmp_path) -> None:
     with bootstrap(e2e_settings) as container:
         seeded = seed_campaign(container, count=11)
@@ -52,7 +45,7 @@ def test_sigterm_finishes_the_batch_in_hand_and_commits(e2e_settings, tmp_path) 
             assert len(consume_all(e2e_settings, Topic.REDEEM_RESULTS, 5, timeout=90)) == 5
             proxy.cut()
             _publish(e2e_settings, in_hand)
-            _wait_for_log(worker, "transient failure, retrying")  # the batch is in hand
+            worker.wait_for_log("transient failure, retrying")  # the batch is in hand
             assert worker.process is not None
             os.killpg(worker.process.pid, signal.SIGTERM)
             time.sleep(2.0)
