@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import os
 import signal
 import subprocess
@@ -10,10 +11,13 @@ import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from core.adapters.kafka.producer import EventProducer
 from core.settings import Settings, child_environment
+from core.topics import Topic
 from producers.reader import read_topic
+from schemas.events import RedeemRequested, RedeemResult
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,6 +102,22 @@ def publish(settings: Settings, topic: str, messages: Iterable[tuple[bytes | str
             count += 1
         producer.flush(60)
     return count
+
+
+def publish_requests(settings: Settings, requests: Iterable[RedeemRequested]) -> int:
+    """Publish redemption requests as an upstream service would, keyed by code."""
+    return publish(
+        settings, Topic.REDEEM_REQUESTS, [(r.kafka_key(), r.to_bytes()) for r in requests]
+    )
+
+
+def outcomes_by_request(results: Iterable[Any]) -> dict[str, set[tuple[str, tuple[str, ...]]]]:
+    """Every (outcome, grant ids) answered per request_id, from redeem.results records."""
+    outcomes: dict[str, set[tuple[str, tuple[str, ...]]]] = collections.defaultdict(set)
+    for message in results:
+        result = RedeemResult.from_bytes(message.value())
+        outcomes[result.request_id].add((result.outcome, tuple(result.grant_ids)))
+    return outcomes
 
 
 def consume_all(settings: Settings, topic: str, expected: int, timeout: float = 120.0) -> list:

@@ -12,7 +12,6 @@ nothing was dead-lettered, and the worker never stopped.
 
 from __future__ import annotations
 
-import collections
 import time
 import uuid
 
@@ -25,9 +24,9 @@ from core.bootstrap import bootstrap
 from core.settings import Settings
 from core.topics import Topic
 from schemas.events import RedeemOutcome as O
-from schemas.events import RedeemRequested, RedeemResult, RewardGrant
-from tests.e2e.harness import WorkerProcess, consume_all, publish
-from tests.e2e.outage import CuttableProxy, proxied
+from schemas.events import RedeemRequested, RewardGrant
+from tests.e2e.harness import WorkerProcess, consume_all, outcomes_by_request, publish_requests
+from tests.e2e.outage import CuttableProxy, service_address, through
 from tests.integration.redeem_support import request, seed_campaign
 
 pytestmark = pytest.mark.e2e
@@ -37,16 +36,12 @@ DELIVERY_TIMEOUT_MS = 1_000
 OUTAGE_SECONDS = 5.0
 
 
-def _encoded(requests: list[RedeemRequested]) -> list[tuple[bytes | str, bytes]]:
-    return [(r.kafka_key(), r.to_bytes()) for r in requests]
-
-
 def test_a_broker_outage_pauses_the_worker_and_loses_nothing(base_settings, tmp_path) -> None:
-    broker_port, database = find_free_port(), base_settings.database
+    broker_port = find_free_port()
     with (
-        proxied("127.0.0.1", broker_port) as broker_proxy,
+        CuttableProxy("127.0.0.1", broker_port) as broker_proxy,
         EmbeddedBroker(broker_port, advertised_port=broker_proxy.port),
-        proxied(database.host or "127.0.0.1", database.port or 3306) as mysql_proxy,
+        CuttableProxy(*service_address(base_settings, "mysql")) as mysql_proxy,
     ):
         settings = base_settings.model_copy(
             update={
@@ -60,9 +55,8 @@ def test_a_broker_outage_pauses_the_worker_and_loses_nothing(base_settings, tmp_
         with bootstrap(settings) as container:
             seeded = seed_campaign(container, count=30)
         requests = [request(seeded, code) for code in seeded.codes]
-        url = database.set(port=mysql_proxy.port).render_as_string(hide_password=False)
-        worker_settings = settings.model_copy(
-            update={"database_url": url, "producer_delivery_timeout_ms": DELIVERY_TIMEOUT_MS}
+        worker_settings = through(settings, "mysql", mysql_proxy).model_copy(
+            update={"producer_delivery_timeout_ms": DELIVERY_TIMEOUT_MS}
         )
         worker = WorkerProcess(worker_settings, tmp_path).start()
         try:
@@ -75,10 +69,7 @@ def test_a_broker_outage_pauses_the_worker_and_loses_nothing(base_settings, tmp_
         log = worker.log_text()
     assert "BrokerUnavailable" in log or "_MSG_TIMED_OUT" in log, "deliveries failed meanwhile"
     assert dead == [], "good requests are never dead-lettered for an outage"
-    outcomes = collections.defaultdict(set)
-    for message in results:
-        result = RedeemResult.from_bytes(message.value())
-        outcomes[result.request_id].add((result.outcome, tuple(result.grant_ids)))
+    outcomes = outcomes_by_request(results)
     assert set(outcomes) == {r.request_id for r in requests}
     assert all(len(v) == 1 for v in outcomes.values()), "one outcome per request_id"
     assert {o for v in outcomes.values() for o, _ in v} == {O.REDEEMED}
@@ -97,16 +88,16 @@ def _redeem_across_an_outage(
     """10 requests answered first; 10 held in hand, then delivered into the outage; 10
     produced during it (they wait in the test's producer)."""
     before, in_hand, during = requests[:10], requests[10:20], requests[20:]
-    publish(settings, Topic.REDEEM_REQUESTS, _encoded(before))
+    publish_requests(settings, before)
     assert len(consume_all(settings, Topic.REDEEM_RESULTS, expected=10, timeout=90)) == 10
     mysql.cut()
-    publish(settings, Topic.REDEEM_REQUESTS, _encoded(in_hand))
+    publish_requests(settings, in_hand)
     worker.wait_for_log("transient failure, retrying")
     broker.cut()
     mysql.restore()  # the batch commits now, and its delivery meets the outage
     with EventProducer(settings) as producer:
-        for key, value in _encoded(during):
-            producer.produce(settings.topic(Topic.REDEEM_REQUESTS), key, value)
+        for r in during:
+            producer.produce(settings.topic(Topic.REDEEM_REQUESTS), r.kafka_key(), r.to_bytes())
         time.sleep(OUTAGE_SECONDS)
         assert worker.process is not None and worker.process.poll() is None, "worker is up"
         broker.restore()

@@ -14,19 +14,14 @@ import time
 import pytest
 
 from core.bootstrap import bootstrap
-from core.settings import Settings
 from core.topics import Topic
 from schemas.events import RedeemOutcome as O
-from schemas.events import RedeemRequested, RedeemResult
-from tests.e2e.harness import WorkerProcess, consume_all, publish
-from tests.e2e.outage import proxied
+from schemas.events import RedeemResult
+from tests.e2e.harness import WorkerProcess, consume_all, publish_requests
+from tests.e2e.outage import CuttableProxy, service_address, through
 from tests.integration.redeem_support import request, seed_campaign
 
 pytestmark = pytest.mark.e2e
-
-
-def _publish(settings: Settings, requests: list[RedeemRequested]) -> None:
-    publish(settings, Topic.REDEEM_REQUESTS, [(r.kafka_key(), r.to_bytes()) for r in requests])
 
 
 def test_sigterm_finishes_the_batch_in_hand_and_commits(e2e_settings, tmp_path) -> None:
@@ -35,16 +30,13 @@ def test_sigterm_finishes_the_batch_in_hand_and_commits(e2e_settings, tmp_path) 
     first = [request(seeded, code) for code in seeded.codes[:5]]
     in_hand = [request(seeded, code) for code in seeded.codes[5:10]]
     marker = request(seeded, seeded.codes[10])
-    database = e2e_settings.database
-    with proxied(database.host or "127.0.0.1", database.port or 3306) as proxy:
-        url = database.set(port=proxy.port).render_as_string(hide_password=False)
-        worker = WorkerProcess(e2e_settings.model_copy(update={"database_url": url}), tmp_path)
-        worker.start()
+    with CuttableProxy(*service_address(e2e_settings, "mysql")) as proxy:
+        worker = WorkerProcess(through(e2e_settings, "mysql", proxy), tmp_path).start()
         try:
-            _publish(e2e_settings, first)
+            publish_requests(e2e_settings, first)
             assert len(consume_all(e2e_settings, Topic.REDEEM_RESULTS, 5, timeout=90)) == 5
             proxy.cut()
-            _publish(e2e_settings, in_hand)
+            publish_requests(e2e_settings, in_hand)
             worker.wait_for_log("transient failure, retrying")  # the batch is in hand
             assert worker.process is not None
             os.killpg(worker.process.pid, signal.SIGTERM)
@@ -59,7 +51,7 @@ def test_sigterm_finishes_the_batch_in_hand_and_commits(e2e_settings, tmp_path) 
 
     successor = WorkerProcess(e2e_settings, tmp_path, "successor").start()
     try:
-        _publish(e2e_settings, [marker])
+        publish_requests(e2e_settings, [marker])
         consume_all(e2e_settings, Topic.REDEEM_RESULTS, 11, timeout=90)  # it is consuming
         # a redelivered batch would answer again meanwhile (a replayed outcome, republished)
         results = consume_all(e2e_settings, Topic.REDEEM_RESULTS, 12, timeout=3)

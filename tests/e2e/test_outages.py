@@ -7,43 +7,20 @@ cuts (connections dropped, new ones refused) and restores.
 
 from __future__ import annotations
 
-import collections
-
 import pytest
-from sqlalchemy.engine import make_url
 
 from core.bootstrap import bootstrap
-from core.settings import Settings
 from core.topics import Topic
 from schemas.events import RedeemOutcome as O
-from schemas.events import RedeemRequested, RedeemResult, RewardGrant
-from tests.e2e.harness import WorkerProcess, consume_all, publish
-from tests.e2e.outage import proxied
+from schemas.events import RewardGrant
+from tests.e2e.harness import WorkerProcess, consume_all, outcomes_by_request, publish_requests
+from tests.e2e.outage import CuttableProxy, service_address, through
 from tests.integration.redeem_support import request, seed_campaign
 
 pytestmark = pytest.mark.e2e
 
 #: How long the service stays away: long enough for several retries with back-off.
 OUTAGE_SECONDS = 4.0
-
-
-def _through(settings: Settings, service: str, port: int) -> Settings:
-    """``settings`` with one service's URL pointing at the proxy's port."""
-    if service == "mysql":
-        url = settings.database.set(port=port).render_as_string(hide_password=False)
-        return settings.model_copy(update={"database_url": url})
-    redis = make_url(settings.redis_url)  # same shape: scheme://host:port/db
-    url = f"redis://{redis.host}:{port}/{redis.database or 0}"
-    return settings.model_copy(update={"redis_url": url})
-
-
-def _publish(settings: Settings, requests: list[RedeemRequested]) -> None:
-    publish(settings, Topic.REDEEM_REQUESTS, [(r.kafka_key(), r.to_bytes()) for r in requests])
-
-
-def _target(settings: Settings, service: str) -> tuple[str, int]:
-    url = settings.database if service == "mysql" else make_url(settings.redis_url)
-    return url.host or "127.0.0.1", url.port or (3306 if service == "mysql" else 6379)
 
 
 @pytest.mark.parametrize("service", ["mysql", "redis"])
@@ -53,13 +30,13 @@ def test_an_outage_pauses_processing_and_loses_nothing(e2e_settings, tmp_path, s
     before = [request(seeded, code) for code in seeded.codes[:10]]
     during = [request(seeded, code) for code in seeded.codes[10:]]
     results_topic = Topic.REDEEM_RESULTS
-    with proxied(*_target(e2e_settings, service)) as proxy:
-        worker = WorkerProcess(_through(e2e_settings, service, proxy.port), tmp_path).start()
+    with CuttableProxy(*service_address(e2e_settings, service)) as proxy:
+        worker = WorkerProcess(through(e2e_settings, service, proxy), tmp_path).start()
         try:
-            _publish(e2e_settings, before)
+            publish_requests(e2e_settings, before)
             assert len(consume_all(e2e_settings, results_topic, expected=10, timeout=90)) == 10
             proxy.cut()
-            _publish(e2e_settings, during)
+            publish_requests(e2e_settings, during)
             paused = consume_all(e2e_settings, results_topic, expected=11, timeout=OUTAGE_SECONDS)
             proxy.restore()
             results = consume_all(e2e_settings, results_topic, expected=30, timeout=60)
@@ -72,10 +49,7 @@ def test_an_outage_pauses_processing_and_loses_nothing(e2e_settings, tmp_path, s
     assert proxy.refused > 0, "the worker kept trying during the outage"
     assert "transient failure, retrying" in log
     assert dead == [], "good requests are never dead-lettered for an outage"
-    outcomes = collections.defaultdict(set)
-    for message in results:
-        result = RedeemResult.from_bytes(message.value())
-        outcomes[result.request_id].add((result.outcome, tuple(result.grant_ids)))
+    outcomes = outcomes_by_request(results)
     assert set(outcomes) == {r.request_id for r in [*before, *during]}
     assert all(len(v) == 1 for v in outcomes.values()), "one outcome per request_id"
     assert {o for v in outcomes.values() for o, _ in v} == {O.REDEEMED}

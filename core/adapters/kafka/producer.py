@@ -138,7 +138,7 @@ class _Batch:
         self,
         loop: asyncio.AbstractEventLoop,
         size: int,
-        on_error: Callable[[KafkaError], None] = lambda error: None,
+        on_error: Callable[[KafkaError], None],
     ) -> None:
         self.loop = loop
         self._on_error = on_error
