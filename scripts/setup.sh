@@ -29,6 +29,19 @@ if ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
   wait_for Redis redis-cli -h 127.0.0.1 ping
 fi
 
+# Debian packages the tests drive: headless Chromium and its driver (back office and SDK
+# browser tests) and wrk (HTTP load in bench/gateway.py). Installed once, when missing.
+apt_packages=()
+command -v chromium >/dev/null 2>&1 || apt_packages+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || apt_packages+=(chromium-driver)
+command -v wrk >/dev/null 2>&1 || apt_packages+=(wrk)
+if [ ${#apt_packages[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  log "installing ${apt_packages[*]}"
+  apt-get update -q >/dev/null 2>&1 || log "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    "${apt_packages[@]}" fonts-noto-cjk >/dev/null 2>&1 || log "could not install ${apt_packages[*]}"
+fi
+
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 if [ ! -x .venv/bin/python ]; then
