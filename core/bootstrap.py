@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-import redis
-import redis.asyncio as aioredis
 from sqlalchemy.engine import Engine
 
 from core.adapters.mysql.engine import build_engine, build_hot_engine
+from core.adapters.redis.client import AsyncRedisClient, SyncRedisClient, async_client, sync_client
 from core.adapters.redis.keys import RedisKeys
 from core.settings import Settings
 
@@ -49,19 +48,16 @@ class Container:
         return RedisKeys(self.settings.redis_key_prefix)
 
     @cached_property
-    def redis(self) -> redis.Redis:
-        """A blocking Redis client, for CLI and bulk work run outside the event loop."""
-        client = redis.Redis.from_url(
-            self.settings.redis_url, decode_responses=True, health_check_interval=30
-        )
+    def redis(self) -> SyncRedisClient:
+        """A blocking Redis client (``RedisCluster`` for a cluster URL), for CLI and bulk
+        work run outside the event loop."""
+        client = sync_client(self.settings)
         self._closers.append(client)
         return client
 
-    def async_redis(self) -> aioredis.Redis:
-        """A new asyncio Redis client bound to the calling event loop."""
-        return aioredis.Redis.from_url(
-            self.settings.redis_url, decode_responses=True, health_check_interval=30
-        )
+    def async_redis(self) -> AsyncRedisClient:
+        """A new asyncio Redis client (or cluster client) bound to the calling event loop."""
+        return async_client(self.settings)
 
     @cached_property
     def producer(self) -> EventProducer:

@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
-from redis.exceptions import RedisError
 from sqlalchemy import bindparam, text
 
 from core.adapters.mysql.engine import guarded
 from core.adapters.mysql.redemption_store import RedemptionStore
+from core.adapters.redis.client import REDIS_ERRORS
 from core.adapters.redis.keys import campaign_fields
 from core.bootstrap import Container
 from core.compensation.claims import state_value
@@ -66,7 +66,7 @@ class RebuildReport:
 def _redis(what: str, work: Callable[[], T]) -> T:
     try:
         return work()
-    except RedisError as exc:
+    except REDIS_ERRORS as exc:
         raise CacheUnavailable(f"{what}: {exc.__class__.__name__}: {exc}") from exc
 
 
@@ -145,10 +145,12 @@ def _code_chunks(container: Container, tenant: str) -> Iterator[list[CodeState]]
 
 
 def _write_codes(container: Container, tenant: str, states: list[CodeState]) -> None:
-    mapping = {container.keys.code(tenant, s.code): state_value(s) for s in states}
+    pairs = [x for s in states for x in (container.keys.code(tenant, s.code), state_value(s))]
     pipe = container.redis.pipeline(transaction=False)
-    pipe.mset(mapping)
-    pipe.delete(*(container.keys.negative(tenant, s.code) for s in states))
+    # MSET and DEL through execute_command: a cluster pipeline refuses mset() and
+    # multi-key delete(); every key is under the tenant's tag, so each is one slot
+    pipe.execute_command("MSET", *pairs)
+    pipe.execute_command("DEL", *(container.keys.negative(tenant, s.code) for s in states))
     _redis("write codes", pipe.execute)
 
 

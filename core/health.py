@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import text
 
 from core.adapters.kafka.admin import existing_topics
+from core.adapters.redis.client import redis_ready
 from core.bootstrap import Container
 from core.errors import BrokerUnavailable
 from core.topics import Topic
@@ -97,14 +98,14 @@ def _mysql_probe(container: Container) -> Callable[[], Awaitable[str]]:
 
 def _redis_probe(client: Any) -> Callable[[], Awaitable[str]]:
     async def probe() -> str:
-        await client.ping()
-        return "PONG"
+        return await redis_ready(client)
 
     return probe
 
 
 async def check_readiness(container: Container, redis_client: Any) -> Readiness:
-    """Probe Kafka (metadata + contract topics), MySQL (``SELECT 1``) and Redis (PING)."""
+    """Probe Kafka (metadata + contract topics), MySQL (``SELECT 1``) and Redis (PING; on a
+    cluster, PING of every node and ``cluster_state:ok``)."""
     timeout = container.settings.readiness_timeout_seconds
     probes = {
         "kafka": _kafka_probe(container, timeout),

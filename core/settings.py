@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     """Driver of the redemption hot path's engine: ``auto`` takes mysqlclient (C, ~10 % less
     worker CPU per redemption) when installed, else the driver of ``database_url``."""
     redis_url: str = "redis://127.0.0.1:6379/0"
+    """One Redis (``redis://host:port/db``), or a Redis Cluster: ``redis+cluster://host:port,
+    host:port`` (any reachable nodes; the rest are discovered) or a plain URL with
+    ``redis_cluster`` set."""
+    redis_cluster: bool = False
+    """Treat ``redis_url`` as a seed node of a Redis Cluster (implied by ``redis+cluster://``)."""
     redis_key_prefix: str = Field(default="rf", pattern=r"^[A-Za-z0-9_.-]+$")
     code_secret: SecretStr = SecretStr("dev-only-code-secret-change-me")
     tenant_code_secrets: dict[str, SecretStr] = Field(default_factory=dict)
@@ -99,6 +104,28 @@ class Settings(BaseSettings):
             raise ValueError("database_url must name a database")
         return value
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_is_usable(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+        if scheme not in REDIS_SCHEMES:
+            raise ValueError(
+                f"redis_url must start with one of {', '.join(sorted(REDIS_SCHEMES))}://"
+            )
+        if scheme.endswith("+cluster"):
+            cluster_nodes(value)
+        return value
+
+    @property
+    def redis_is_cluster(self) -> bool:
+        """Whether Redis is a cluster (``redis+cluster://`` URL or ``redis_cluster``)."""
+        return self.redis_cluster or self.redis_url.lower().split("://", 1)[0].endswith("+cluster")
+
+    @property
+    def redis_cluster_nodes(self) -> list[tuple[str, int]]:
+        """The cluster's seed nodes as (host, port) pairs (one for a plain URL)."""
+        return cluster_nodes(self.redis_url)
+
     @cached_property
     def database(self) -> URL:
         """The parsed database URL."""
@@ -128,6 +155,27 @@ class Settings(BaseSettings):
             text = value if isinstance(value, str) else orjson.dumps(value).decode()
             env[f"REDEEMFLOW_{name.upper()}"] = text
         return env
+
+
+REDIS_SCHEMES = frozenset({"redis", "rediss", "unix", "redis+cluster", "rediss+cluster"})
+
+
+def cluster_nodes(url: str) -> list[tuple[str, int]]:
+    """The ``host:port`` pairs of a Redis URL (``redis+cluster://a:1,b:2`` lists several).
+
+    Raises ValueError naming the first entry that is not ``host:port``.
+    """
+    rest = url.split("://", 1)[1]
+    rest = rest.rsplit("@", 1)[-1].split("/", 1)[0].split("?", 1)[0]
+    nodes = []
+    for entry in rest.split(","):
+        host, sep, port = entry.strip().rpartition(":")
+        if not sep:
+            host, port = entry.strip(), "6379"
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"redis_url node {entry!r} is not host:port")
+        nodes.append((host.strip("[]"), int(port)))
+    return nodes
 
 
 def child_environment(settings: Settings) -> dict[str, str]:

@@ -3,6 +3,11 @@
 Every run gets its own database name and key prefix, so runs never see each other's rows
 and tests can run in any order, twice in a row. The database is dropped and the keys are
 deleted when the session ends.
+
+Tests marked ``redis_cluster`` run twice: against the single Redis and against a real local
+Redis Cluster (three masters with a replica each, started once per session, killed after).
+``--redis-cluster=off`` (or ``REDEEMFLOW_TEST_REDIS_CLUSTER=off``) skips the cluster runs,
+``only`` runs just them.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import redis
 from sqlalchemy import create_engine, text
 
 from core.adapters.mysql.migrate import upgrade
+from core.adapters.redis.local_cluster import LocalRedisCluster
 from core.bootstrap import Container, bootstrap
 from core.settings import Settings
 
@@ -23,6 +29,34 @@ pytest_plugins = ["tests.plugins.kafka_fixtures"]
 
 MYSQL_SERVER = os.environ.get("REDEEMFLOW_TEST_MYSQL", "mysql+pymysql://root@127.0.0.1:3306")
 REDIS_URL = os.environ.get("REDEEMFLOW_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+CLUSTER_MODES = {"both": ["single", "cluster"], "off": ["single"], "only": ["cluster"]}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--redis-cluster",
+        choices=sorted(CLUSTER_MODES),
+        default=os.environ.get("REDEEMFLOW_TEST_REDIS_CLUSTER", "both"),
+        help="run tests marked redis_cluster against a local Redis Cluster too (both),"
+        " not (off), or only there (only)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "redis_cluster: run against the single Redis and a local Redis Cluster"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize ``redis_mode`` (so ``base_settings``) for tests marked redis_cluster."""
+    if "redis_mode" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "redis_cluster"
+    ):
+        modes = CLUSTER_MODES[metafunc.config.getoption("--redis-cluster")]
+        metafunc.parametrize("redis_mode", modes, indirect=True, scope="session")
 
 
 def unique_id(prefix: str = "t") -> str:
@@ -69,11 +103,29 @@ def redis_prefix(run_id: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def base_settings(database_url: str, redis_prefix: str) -> Settings:
-    """Settings for MySQL and Redis only (no broker)."""
+def redis_mode(request: pytest.FixtureRequest) -> str:
+    """``single`` (the machine's Redis) or ``cluster`` (the session's local cluster)."""
+    return str(getattr(request, "param", "single"))
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[LocalRedisCluster]:
+    """A local Redis Cluster for the session: 3 masters, 1 replica each, fast failover."""
+    with LocalRedisCluster(masters=3, replicas=1) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def base_settings(
+    database_url: str, redis_prefix: str, redis_mode: str, request: pytest.FixtureRequest
+) -> Settings:
+    """Settings for MySQL and Redis only (no broker); Redis is a cluster in cluster mode."""
+    url = REDIS_URL
+    if redis_mode == "cluster":
+        url = request.getfixturevalue("redis_cluster").url
     return Settings(
         database_url=database_url,
-        redis_url=REDIS_URL,
+        redis_url=url,
         redis_key_prefix=redis_prefix,
         kafka_bootstrap_servers="127.0.0.1:1",
     )

@@ -16,10 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-import redis
-from redis.exceptions import RedisError
-
+from core.adapters.redis.client import REDIS_ERRORS, SyncRedisClient, mget_any, scan_page
 from core.adapters.redis.keys import RedisKeys, code_value
+from core.adapters.redis.scripts import run_script_sync
 from core.errors import CacheUnavailable
 from core.redemption.model import CodeState
 
@@ -79,17 +78,16 @@ def _text(value: bytes | str) -> str:
 def _guard(what: str, work: Callable[[], T]) -> T:
     try:
         return work()
-    except RedisError as exc:
+    except REDIS_ERRORS as exc:
         raise CacheUnavailable(f"{what}: {exc.__class__.__name__}: {exc}") from exc
 
 
 class ClaimRecords:
     """Scans and releases request records with the blocking client."""
 
-    def __init__(self, client: redis.Redis, keys: RedisKeys) -> None:
+    def __init__(self, client: SyncRedisClient, keys: RedisKeys) -> None:
         self._client = client
         self._keys = keys
-        self._release = client.register_script(_RELEASE)
 
     def pattern(self, tenant_id: str | None) -> str:
         """The SCAN pattern of one tenant's request records, or of every tenant's."""
@@ -98,13 +96,14 @@ class ClaimRecords:
         return f"{self._keys.prefix}:{{*}}:req:*"
 
     def scan_page(self, pattern: str, cursor: int) -> tuple[int, list[RequestRecord]]:
-        """One SCAN step and the records it found (values read in one round trip)."""
+        """One SCAN step and the records it found (values read in one round trip per slot;
+        on a cluster the cursor walks the masters in turn)."""
 
         def work() -> tuple[int, list[RequestRecord]]:
-            next_cursor, keys = self._client.scan(cursor, match=pattern, count=SCAN_COUNT)
+            next_cursor, keys = scan_page(self._client, cursor, pattern, SCAN_COUNT)
             if not keys:
                 return int(next_cursor), []
-            values = self._client.mget(keys)
+            values = mget_any(self._client, keys)
             pairs = [(_text(k), _text(v)) for k, v in zip(keys, values, strict=True) if v]
             found = [self._parse(k, v) for k, v in pairs]
             return int(next_cursor), [r for r in found if r is not None]
@@ -126,18 +125,18 @@ class ClaimRecords:
             return 0
 
         def work() -> int:
-            pipe = self._client.pipeline(transaction=False)
-            for item in releases:
-                record = item.record
-                self._release(
-                    keys=[
-                        record.key,
-                        self._keys.code(record.tenant_id, record.code),
-                        self._keys.per_user(record.tenant_id, record.campaign_id),
+            calls = [
+                (
+                    [
+                        item.record.key,
+                        self._keys.code(item.record.tenant_id, item.record.code),
+                        self._keys.per_user(item.record.tenant_id, item.record.campaign_id),
                     ],
-                    args=[record.raw, state_value(item.state), record.user_id, item.user_count],
-                    client=pipe,
+                    [item.record.raw, state_value(item.state), item.record.user_id,
+                     item.user_count],
                 )
-            return sum(int(r) for r in pipe.execute())
+                for item in releases
+            ]
+            return sum(int(r) for r in run_script_sync(self._client, _RELEASE, calls))
 
         return _guard("release abandoned claims", work)

@@ -17,7 +17,7 @@ from core.settings import Settings
 from schemas.events import RedeemOutcome as O
 from tests.integration.redeem_support import make_service, request, seed_campaign
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 
 def fill_pool(container, seeded, codes: list[str] | None = None) -> None:

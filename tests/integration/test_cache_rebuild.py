@@ -8,7 +8,7 @@ from core.cache_rebuild import cache_mismatches, rebuild_cache
 from schemas.events import RedeemOutcome as O
 from tests.integration.redeem_support import flush_tenant, make_service, request, seed_campaign
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 
 def _mistyped(code: str) -> str:

@@ -17,7 +17,7 @@ from schemas.events import TenantStatus, TenantType, TenantUpdated
 from tests.conftest import unique_id
 from tests.integration.test_generation import codes_of, issued, make_tenant, rows
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "rule.json"
 

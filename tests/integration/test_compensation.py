@@ -23,7 +23,7 @@ from schemas.events import CompensationReport, RedeemOutcome, RedeemResult, Rewa
 from tests.fakes import RecordingPublisher
 from tests.integration.redeem_support import request, seed_campaign
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 
 class WorkerKilled(Exception):

@@ -16,7 +16,7 @@ from core.export import HEADER, NotEnoughCodes, export_codes
 from core.export import service as export_service
 from tests.integration.redeem_support import seed_campaign
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 OWNER = "tester"  # seed_campaign's gen_account_id
 
 

@@ -30,7 +30,7 @@ from schemas.code_rule import CodeGenerateRule
 from schemas.events import TenantStatus, TenantType, TenantUpdated
 from tests.conftest import unique_id
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 RULE = {"codeType": "RANDOM_ALPHANUM", "length": 12, "validDays": 30, "useLimit": 1,
         "applicableProducts": ["APP_A"], "rewardRules": [{"type": "COUPON", "id": "C10"}]}

@@ -16,7 +16,7 @@ from core.voiding import void_codes
 from schemas.events import RedeemOutcome as O
 from tests.integration.redeem_support import flush_tenant, make_service, request, seed_campaign
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 
 def row(container, tenant: str, code: str):

@@ -25,7 +25,7 @@ from tests.integration.redeem_support import (
     seed_campaign,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 
 def grants_of(publisher) -> list[RewardGrant]:

@@ -7,7 +7,7 @@ import pytest
 
 from core.adapters.redis.scripts import ScriptRunner, load_script
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 
 async def test_noscript_reloads_and_runs_each_call_once(container) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
-
+from core.adapters.redis.client import REDIS_ERRORS, AsyncRedisClient, is_cluster
 from core.adapters.redis.keys import RedisKeys, campaign_fields, code_value
+from core.adapters.redis.layout import check_slot_layout
 from core.adapters.redis.scripts import ScriptRunner
 from core.errors import CacheUnavailable
 from core.redemption.model import Attempt, CampaignInfo, CodeState
@@ -33,18 +33,40 @@ class ClaimReply:
 class ClaimCache:
     """Async Redis operations of the redemption path, one pipeline per batch step."""
 
-    def __init__(self, client: aioredis.Redis, keys: RedisKeys, settings: Settings) -> None:
+    def __init__(self, client: AsyncRedisClient, keys: RedisKeys, settings: Settings) -> None:
         self._client = client
         self._keys = keys
         self._settings = settings
         self._scripts = ScriptRunner(client)
+        if is_cluster(client):  # refuse at start-up, not on every batch (ConfigurationError)
+            check_slot_layout(self.sample_calls())
 
     async def start(self) -> None:
         """Register the scripts (once per process)."""
         try:
             await self._scripts.register()
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise CacheUnavailable(f"redis: {exc}") from exc
+
+    def sample_calls(self) -> dict[str, list[list[str]]]:
+        """The KEYS of sample calls of each script, built as the real calls are (for the
+        start-up slot check): requests with and without a device, a fill and a repair."""
+        from schemas.events import RedeemRequested
+
+        tenant, code = "layout-check", "LAYOUTCHECK"
+        attempts = [
+            Attempt(RedeemRequested(request_id=f"r{i}", tenant_id=tenant, product_code="P",
+                                    code=code, user_id="u", device_id=device), code)
+            for i, device in enumerate((None, "d1"))
+        ]
+        k = self._keys
+        state = CodeState(0, tenant, code, "camp", 0, 1, 0, None)
+        info = CampaignInfo("camp", tenant, "ACTIVE", datetime(2000, 1, 1), None, [], 1, 1, [])
+        return {
+            "claim.lua": [self.claim_call(tenant, attempts, 0)[0]],
+            "load_code.lua": [_fill_call(k, state, info, "u", 0)[0]],
+            "release.lua": [_release_keys(k, tenant, code, "camp", "r0")],
+        }
 
     async def claim(self, attempts: Sequence[Attempt], now_ms: int) -> list[ClaimReply]:
         """Run claim.lua over the attempts: one call per tenant and chunk, all pipelined;
@@ -57,11 +79,11 @@ class ClaimCache:
         for tenant, indexes in by_tenant.items():
             for start in range(0, len(indexes), CLAIMS_PER_CALL):
                 chunk = indexes[start : start + CLAIMS_PER_CALL]
-                calls.append(self._claim_call(tenant, [attempts[i] for i in chunk], now_ms))
+                calls.append(self.claim_call(tenant, [attempts[i] for i in chunk], now_ms))
                 slots.append(chunk)
         try:
             replies = await self._scripts.run_many("claim", calls)
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise CacheUnavailable(f"redis claim: {exc}") from exc
         ordered: list[ClaimReply | None] = [None] * len(attempts)
         for chunk, reply in zip(slots, replies, strict=True):
@@ -69,9 +91,10 @@ class ClaimCache:
                 ordered[index] = ClaimReply(r[0], r[1], int(r[2]), int(r[3]))
         return [r for r in ordered if r is not None]
 
-    def _claim_call(
+    def claim_call(
         self, tenant: str, attempts: Sequence[Attempt], now_ms: int
     ) -> tuple[list[str], list[object]]:
+        """claim.lua's KEYS and ARGV for one tenant's attempts (every key under its tag)."""
         k, s = self._keys, self._settings
         keys: list[str] = []
         args: list[object] = [
@@ -93,7 +116,7 @@ class ClaimCache:
                 product_key + ":h",
                 product_key + ":d",
                 k.user_failures(tenant, request.user_id),
-                k.device_failures(tenant, request.device_id) if request.device_id else "",
+                k.device_failures(tenant, request.device_id or ""),  # "rl:d:": no device
             ]
             args += [request.product_code, request.user_id, limits.hour, limits.day, code]
         return keys, args
@@ -133,7 +156,7 @@ class ClaimCache:
                 await pipe.execute()
             if calls:
                 await self._scripts.run_many("load_code", calls)
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise CacheUnavailable(f"redis fill: {exc}") from exc
 
     async def repair(self, attempts: Sequence[Attempt]) -> None:
@@ -148,11 +171,7 @@ class ClaimCache:
             campaign = state.campaign_id if state else (attempt.campaign_id or "")
             calls.append(
                 (
-                    [
-                        self._keys.code(tenant, code),
-                        self._keys.per_user(tenant, campaign),
-                        self._keys.request(tenant, attempt.request_id),
-                    ],
+                    _release_keys(self._keys, tenant, code, campaign, attempt.request_id),
                     [value, attempt.request.user_id, "1", _count(attempt.cache_user_used)],
                 )
             )
@@ -160,12 +179,19 @@ class ClaimCache:
             return
         try:
             await self._scripts.run_many("release", calls)
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise CacheUnavailable(f"redis repair: {exc}") from exc
 
     async def close(self) -> None:
         """Release the connection pool."""
         await self._client.aclose()
+
+
+def _release_keys(
+    k: RedisKeys, tenant: str, code: str, campaign: str, request_id: str
+) -> list[str]:
+    """release.lua's KEYS: the code entry, the per-user hash, the request record."""
+    return [k.code(tenant, code), k.per_user(tenant, campaign), k.request(tenant, request_id)]
 
 
 def _count(value: int | None) -> str:

@@ -20,10 +20,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import redis
-from redis.exceptions import RedisError
-
 from core.adapters.redis import resp
+from core.adapters.redis.client import (
+    REDIS_ERRORS,
+    SyncRedisClient,
+    connection_pool_for,
+    refresh_slots,
+)
 from core.adapters.redis.keys import RedisKeys, code_value, products_field
 from core.errors import CacheUnavailable
 
@@ -56,14 +59,14 @@ def epoch_ms(value: datetime) -> int:
 def _guard(what: str, work: Callable[[], T]) -> T:
     try:
         return work()
-    except RedisError as exc:
+    except REDIS_ERRORS as exc:
         raise CacheUnavailable(f"{what}: {exc.__class__.__name__}: {exc}") from exc
 
 
 class CodeLoader:
     """Writes codes, pools, campaign hashes and ready markers with the blocking client."""
 
-    def __init__(self, client: redis.Redis, keys: RedisKeys) -> None:
+    def __init__(self, client: SyncRedisClient, keys: RedisKeys) -> None:
         self._client = client
         self._keys = keys
 
@@ -94,12 +97,14 @@ class CodeLoader:
         for part in _parts(encoded):
             payloads.append(resp.mset_prefixed(prefix, part, value))
             payloads.append(resp.sadd(pool, part))
-        _guard("write codes", lambda: self._send_packed(payloads))
+        _guard("write codes", lambda: self._send_packed(payloads, pool.decode()))
 
-    def _send_packed(self, payloads: list[bytes]) -> None:
-        """Send pre-encoded commands on one pooled connection and read every reply (the
-        connection is dropped on any error: unread replies would follow it into the pool)."""
-        pool = self._client.connection_pool
+    def _send_packed(self, payloads: list[bytes], route_key: str) -> None:
+        """Send pre-encoded commands on one pooled connection (on a cluster: of the master
+        owning ``route_key``'s slot, which every key of the commands shares) and read every
+        reply. The connection is dropped on any error: unread replies would follow it into
+        the pool; a cluster client then rereads its slot table (a failover moved the slot)."""
+        pool = connection_pool_for(self._client, route_key)
         conn = pool.get_connection()
         try:
             conn.send_packed_command(payloads)
@@ -107,6 +112,7 @@ class CodeLoader:
                 conn.read_response()
         except BaseException:
             conn.disconnect()
+            refresh_slots(self._client)
             raise
         finally:
             pool.release(conn)
@@ -140,7 +146,8 @@ class CodeLoader:
         def work() -> None:
             pipe = self._client.pipeline(transaction=False)
             for part in _parts(codes):
-                pipe.delete(*(self._keys.code(tenant_id, c) for c in part))
+                # DEL through execute_command: a cluster pipeline refuses multi-key delete()
+                pipe.execute_command("DEL", *(self._keys.code(tenant_id, c) for c in part))
                 pipe.srem(self._keys.pool(tenant_id, campaign_id), *part)
             pipe.execute()
 

@@ -15,9 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
-import redis
-from redis.exceptions import RedisError
-
+from core.adapters.redis.client import REDIS_ERRORS, SyncRedisClient
 from core.adapters.redis.keys import RedisKeys
 from core.errors import CacheUnavailable
 
@@ -30,14 +28,14 @@ CHUNK = 5_000
 def _guard(what: str, work: Callable[[], T]) -> T:
     try:
         return work()
-    except RedisError as exc:
+    except REDIS_ERRORS as exc:
         raise CacheUnavailable(f"{what}: {exc.__class__.__name__}: {exc}") from exc
 
 
 class CodePool:
     """The per-campaign pool of pre-generated codes and the code entries it relates to."""
 
-    def __init__(self, client: redis.Redis, keys: RedisKeys) -> None:
+    def __init__(self, client: SyncRedisClient, keys: RedisKeys) -> None:
         self._client = client
         self._keys = keys
 

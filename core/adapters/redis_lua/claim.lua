@@ -3,7 +3,9 @@
 -- Every key shares the {tenant} hash tag, so the call lands in one Redis Cluster slot;
 -- campaign and per-user keys are derived from the code's campaign under the same tag.
 -- KEYS, 8 per request: 1 code, 2 negative-cache, 3 tenant-ready marker, 4 request,
---       5 product-hour, 6 product-day, 7 user-failures, 8 device-failures ('' when no device)
+--       5 product-hour, 6 product-day, 7 user-failures, 8 device-failures (the tenant's
+--       "rl:d:" key with no device id, or '', when there is no device: under the tag, so a
+--       cluster sees one slot)
 -- ARGV: 1 now_ms, 2 request_ttl_ms, 3 user_fail_limit, 4 device_fail_limit,
 --       5 tenant key prefix ("<p>:{t}:"), then 5 per request: product_code, user_id,
 --       hour_limit, day_limit, code
@@ -145,11 +147,14 @@ local function claim(k, product, user, hour_limit, day_limit, code)
 end
 
 local replies = {}
+local no_device = prefix .. 'rl:d:'
 for i = 0, #KEYS / 8 - 1 do
   local kb, ab = i * 8, 5 + i * 5
+  local device_fail = KEYS[kb + 8]
+  if device_fail == no_device then device_fail = '' end
   local keys = {
     code = KEYS[kb + 1], negative = KEYS[kb + 2], ready = KEYS[kb + 3], request = KEYS[kb + 4],
-    hour = KEYS[kb + 5], day = KEYS[kb + 6], user_fail = KEYS[kb + 7], device_fail = KEYS[kb + 8],
+    hour = KEYS[kb + 5], day = KEYS[kb + 6], user_fail = KEYS[kb + 7], device_fail = device_fail,
   }
   replies[i + 1] = claim(keys, ARGV[ab + 1], ARGV[ab + 2], tonumber(ARGV[ab + 3]),
                          tonumber(ARGV[ab + 4]), ARGV[ab + 5])
