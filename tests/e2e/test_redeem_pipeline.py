@@ -49,6 +49,7 @@ def test_worker_redeems_dedups_and_dead_letters(e2e_settings, tmp_path) -> None:
     assert grant_ids == {g for v in by_request.values() for g in next(iter(v))[1]}
 
 
+@pytest.mark.redis_cluster
 def test_two_workers_race_200_codes_by_10_users(e2e_settings, tmp_path) -> None:
     # each racer may win many codes, and losing races is not guessing: lift those limits
     e2e_settings = e2e_settings.model_copy(
