@@ -28,8 +28,10 @@ from tests.integration.redeem_support import SeededCampaign, request, seed_campa
 
 
 @contextlib.contextmanager
-def throwaway_stack(run: str) -> Iterator[Settings]:
-    """Broker, migrated database and Redis prefix that exist only inside the block."""
+def throwaway_stack(run: str, redis_url: str | None = None) -> Iterator[Settings]:
+    """Broker, migrated database and Redis prefix that exist only inside the block (on
+    ``redis_url`` when given, e.g. a cluster)."""
+    extra: dict[str, object] = {"redis_url": redis_url} if redis_url else {}
     with shared_stack(
         partitions=8,
         redis_key_prefix=f"rfchaos{run}",
@@ -38,6 +40,7 @@ def throwaway_stack(run: str) -> Iterator[Settings]:
         user_failed_attempts_per_hour=10**6,
         device_failed_attempts_per_hour=10**6,
         redeem_batch_size=500,
+        **extra,
     ) as settings:
         yield settings
 

@@ -6,12 +6,12 @@ import contextlib
 import uuid
 from collections.abc import Iterator
 
-import redis
 from sqlalchemy import create_engine, text
 
 from core.adapters.kafka.admin import create_topics
 from core.adapters.kafka.broker import EmbeddedBroker
 from core.adapters.mysql.migrate import upgrade
+from core.adapters.redis.client import sync_client
 from core.settings import Settings
 
 MYSQL_SERVER = "mysql+pymysql://root@127.0.0.1:3306"
@@ -47,8 +47,9 @@ def throwaway_stack(partitions: int = 8, **overrides: object) -> Iterator[Settin
 
 
 def delete_prefix(redis_url: str, prefix: str) -> int:
-    """Delete every key of one prefix (and only those; never FLUSHDB); how many."""
-    client = redis.Redis.from_url(redis_url)
+    """Delete every key of one prefix (and only those; never FLUSHDB); how many. A cluster
+    URL scans every master and deletes slot by slot."""
+    client = sync_client(Settings(redis_url=redis_url))
     deleted, batch = 0, []
     for key in client.scan_iter(match=f"{prefix}:*", count=10_000):
         batch.append(key)

@@ -7,14 +7,18 @@ compared with MySQL (figure ``mismatches_after_loss_before_rebuild``), rebuilt f
 the operator guide says to after a Redis loss, and the invariants I1-I7 are checked from the
 topics, the database and Redis. Exit status 1 on FAIL.
 
-    python bench/chaos.py [--requests 20000] [--kills 5] [--seed S] [--json]
+    python bench/chaos.py [--requests 20000] [--kills 5] [--seed S] [--redis-cluster] [--json]
 
-Own embedded broker, database and Redis prefix (all removed at the end).
+Own embedded broker, database and Redis prefix (all removed at the end). With
+``--redis-cluster`` Redis is a local cluster (3 masters with a replica each, started for the
+run): in addition, the master serving the busiest tenant is SIGKILLed mid-run (its replica is
+promoted; the killed node is restarted 5 s later and rejoins as a replica).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import sys
@@ -41,6 +45,7 @@ from bench._harness import (
     throwaway_stack,
 )
 from core.adapters.kafka.producer import EventProducer
+from core.adapters.redis.local_cluster import LocalRedisCluster
 from core.bootstrap import bootstrap
 from core.cache_rebuild import rebuild_cache
 from core.compensation import new_job
@@ -66,6 +71,21 @@ def publish_paced(
             producer.flush(60)
             time.sleep(0.25)
     done.set()
+
+
+MASTER_DOWN_SECONDS = 5.0
+
+
+def kill_master(cluster: LocalRedisCluster, key: str, at: float, events: list[str]) -> None:
+    """SIGKILL the master serving ``key``; restart it ``MASTER_DOWN_SECONDS`` later."""
+    started = time.monotonic()
+    time.sleep(at)
+    victim = cluster.master_of(key)
+    victim.kill()
+    events.append(f"{at:5.1f}s SIGKILL redis master {victim.address} (serves {key})")
+    time.sleep(MASTER_DOWN_SECONDS)
+    cluster.restart(victim)
+    events.append(f"{time.monotonic() - started:5.1f}s redis node {victim.address} restarted")
 
 
 def chaos(settings: Settings, workers: list[WorkerProcess], kills: int, window: float,
@@ -107,10 +127,20 @@ def wait_for_results(settings: Settings, work: Workload, timeout: float) -> Topi
 
 
 def run(args: argparse.Namespace) -> dict[str, object]:
+    with contextlib.ExitStack() as stack:
+        cluster = None
+        if args.redis_cluster:
+            err.print("starting a local Redis Cluster (3 masters, 3 replicas) ...")
+            cluster = stack.enter_context(LocalRedisCluster(masters=3, replicas=1))
+        return run_on(args, cluster)
+
+
+def run_on(args: argparse.Namespace, cluster: LocalRedisCluster | None) -> dict[str, object]:
     rng = random.Random(args.seed)
     run_id = uuid.uuid4().hex[:8]
     log_dir = Path(tempfile.mkdtemp(prefix=f"chaos-{run_id}-"))
-    with throwaway_stack(run_id) as settings, bootstrap(settings) as container:
+    redis_url = cluster.url if cluster else None
+    with throwaway_stack(run_id, redis_url) as settings, bootstrap(settings) as container:
         err.print(f"[bold]chaos {run_id}[/bold]: seeding {args.requests} requests...")
         work = build_workload(container, args.requests, rng)
         workers = [WorkerProcess(settings, log_dir, f"w{i}").start() for i in range(2)]
@@ -120,9 +150,18 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         started = time.monotonic()
         publisher = threading.Thread(target=publish_paced, args=(settings, work, window, published))
         publisher.start()
+        master_killer = None
+        if cluster is not None:
+            key = container.keys.ready(work.campaigns[0].tenant_id)
+            at = rng.uniform(2.0, window)
+            master_killer = threading.Thread(target=kill_master, args=(cluster, key, at, events))
+            master_killer.start()
         try:
             chaos(settings, workers, args.kills, window, rng, log_dir, events)
             publisher.join()
+            if cluster is not None and master_killer is not None:
+                master_killer.join()
+                cluster.wait_until_ok(60)
             results = wait_for_results(settings, work, timeout=600)
             processing = time.monotonic() - started
             job = new_job(older_than_seconds=0, requested_by="chaos")
@@ -146,6 +185,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "cache_rebuild": f"{rebuilt.codes} codes, {rebuilt.user_counters} user counters in"
                          f" {rebuilt.duration_seconds:.1f}s",
         "processing_seconds": round(processing, 1), "kills": args.kills, "redis_flushes": 1,
+        "redis": "cluster, 1 master killed" if cluster else "single",
         "compensation": report.model_dump(mode="json") if report else None,
         "worker_exit_codes": codes, "worker_logs": str(log_dir),
     })
@@ -173,6 +213,8 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--redis-cluster", action="store_true",
+                        help="Redis is a local cluster, and one master is killed mid-run")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     figures = run(args)

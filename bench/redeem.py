@@ -16,12 +16,17 @@ sustained figure is bound by the two cores these share. The result reader's fetc
 ``THROUGHPUT_FETCH_WAIT_MS``: on the embedded broker an idle reader is not free).
 
     python bench/redeem.py [--requests 20000] [--rate 500] [--seconds 10] [--partitions 8]
-                           [--json]
+                           [--redis-cluster] [--json]
+
+``--redis-cluster`` runs the same phases against a local Redis Cluster (3 masters with a
+replica each, started for the run and killed after) instead of the single Redis; the
+"redis" CPU is then the six cluster nodes' (replication included).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -45,6 +50,7 @@ from bench._machine import cpu_probe_ms
 from bench._stack import throwaway_stack
 from bench.seed import seed_codes
 from core.adapters.kafka.producer import EventProducer
+from core.adapters.redis.local_cluster import LocalRedisCluster
 from core.bootstrap import bootstrap
 from core.settings import Settings
 from core.topics import Topic
@@ -293,7 +299,11 @@ def _processes(settings: Settings, worker_pid: int) -> dict[str, list[int]]:
     return {
         "worker": [worker_pid],
         "mysql": pids_running("mariadbd"),
-        "redis": pids_running("redis-server"),
+        "redis": [
+            pid
+            for host, port in settings.redis_cluster_nodes
+            for pid in pids_running("redis-server", f"{host}:{port} ")
+        ],
         "broker": pids_running("tansu", listener),
         "bench": [os.getpid()],
     }
@@ -318,16 +328,30 @@ def main() -> None:
     parser.add_argument(
         "--partitions", type=int, default=8, help="partitions per topic (the deployment default)"
     )
+    parser.add_argument(
+        "--redis-cluster", action="store_true", help="use a local 3-master Redis Cluster"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        redis_url = None
+        if args.redis_cluster:
+            console.print("starting a local Redis Cluster (3 masters, 3 replicas) ...")
+            redis_url = stack.enter_context(LocalRedisCluster(masters=3, replicas=1)).url
+        run(args, redis_url)
+
+
+def run(args: argparse.Namespace, redis_url: str | None) -> None:
+    """Seed, run the three phases, print the table (or JSON)."""
     latency_n = int(args.rate * args.seconds)
     total = args.requests + latency_n + args.naive_requests + 3
     log_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"redeemflow-bench-{uuid.uuid4().hex[:6]}"
     log_dir.mkdir(parents=True)
     probe_before = cpu_probe_ms()
-    with throwaway_stack(
-        partitions=args.partitions, user_failed_attempts_per_hour=10**9
-    ) as settings:
+    overrides: dict[str, object] = {"user_failed_attempts_per_hour": 10**9}
+    if redis_url:
+        overrides["redis_url"] = redis_url
+    with throwaway_stack(partitions=args.partitions, **overrides) as settings:
         with bootstrap(settings) as container:
             console.print(f"seeding {total:,} codes ...")
             tenant, codes = seed_codes(container, total)
@@ -363,6 +387,7 @@ def main() -> None:
             lambda p, w, c: sustained(settings, p, w, make_requests(tenant, c)),
         )
     report = {
+        "redis": "cluster (3 masters + 3 replicas)" if redis_url else "single",
         "cpu_probe_ms": {"before": probe_before, "after": cpu_probe_ms()},
         "sustained": fast,
         "latency": lat,
@@ -372,7 +397,9 @@ def main() -> None:
     if args.json:
         print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
         return
-    table = Table(title="redeemflow redemption benchmark (1 worker, 2 cores)")
+    table = Table(
+        title=f"redeemflow redemption benchmark (1 worker, 2 cores, Redis {report['redis']})"
+    )
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_column("goal", justify="right")
