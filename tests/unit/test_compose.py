@@ -7,6 +7,7 @@ match what the processes listen on.
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,17 @@ from cli.main import app as cli_app
 from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = {"kafka", "mysql", "redis", "migrate", "worker", "compensation", "gateway"}
+CLUSTER_NODES = {f"redis-node-{i}" for i in range(1, 7)}
+CLUSTER_SERVICES = {*CLUSTER_NODES, "redis-cluster-init"}
+SERVICES = {"kafka", "mysql", "redis", "migrate", "worker", "compensation", "gateway",
+            *CLUSTER_SERVICES}
 APP_SERVICES = {"migrate", "worker", "compensation", "gateway"}
+
+
+def _default(value: str) -> str:
+    """A compose value with ``${VAR:-default}`` replaced by its default, as compose does
+    when VAR is unset."""
+    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
 
 
 @pytest.fixture(scope="module")
@@ -71,10 +81,11 @@ def test_every_redeemflow_variable_is_a_setting(compose: dict) -> None:
             seen.add(variable)
     env = compose["services"]["worker"]["environment"]
     parsed = Settings(**{  # the values parse (the secret is interpolated by compose)
-        k.removeprefix("REDEEMFLOW_").lower(): v for k, v in env.items()
+        k.removeprefix("REDEEMFLOW_").lower(): _default(v) for k, v in env.items()
         if k != "REDEEMFLOW_CODE_SECRET"
     })
     assert parsed.kafka_bootstrap_servers == "kafka:9092"
+    assert parsed.redis_url == "redis://redis:6379/0" and not parsed.redis_is_cluster
     assert {"REDEEMFLOW_KAFKA_BOOTSTRAP_SERVERS", "REDEEMFLOW_DATABASE_URL",
             "REDEEMFLOW_REDIS_URL"} <= seen
 
@@ -115,3 +126,25 @@ def test_dockerfile_builds_the_cli() -> None:
     assert "pip install '.[fast]'" in dockerfile and 'ENTRYPOINT ["redeemflow"]' in dockerfile
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".venv", "node_modules", ".git"} <= set(ignored)
+
+
+def test_the_cluster_profile_runs_six_nodes_and_its_url_names_them(compose: dict) -> None:
+    services = compose["services"]
+    for name in CLUSTER_SERVICES:
+        assert services[name].get("profiles") == ["cluster"], name
+    for name in CLUSTER_NODES:
+        command = services[name]["command"]
+        assert command[:3] == ["redis-server", "--cluster-enabled", "yes"], name
+        assert command[command.index("--cluster-announce-hostname") + 1] == name
+        assert services["redis-cluster-init"]["depends_on"][name]["condition"] == (
+            "service_healthy"
+        )
+    init = " ".join(services["redis-cluster-init"]["command"])
+    assert "--cluster create" in init and "--cluster-replicas 1" in init
+    dependency = services["migrate"]["depends_on"]["redis-cluster-init"]
+    assert dependency == {"condition": "service_completed_successfully", "required": False}
+    documented = re.search(r"REDEEMFLOW_REDIS_URL=(\S+)", (ROOT / "docker-compose.yml").read_text())
+    assert documented is not None
+    settings = Settings(redis_url=documented.group(1))
+    assert settings.redis_is_cluster
+    assert {host for host, _ in settings.redis_cluster_nodes} <= CLUSTER_NODES
