@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import random
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,8 +21,10 @@ from sqlalchemy import text
 from bench._stack import delete_prefix
 from bench._stack import throwaway_stack as shared_stack
 from core.adapters.mysql.stored_grants import stored_grant_ids
+from core.adapters.redis.client import REDIS_ERRORS
 from core.bootstrap import Container
 from core.cache_rebuild import cache_mismatches
+from core.errors import CacheUnavailable
 from core.settings import Settings
 from schemas.events import RedeemOutcome, RedeemRequested, RedeemResult, RewardGrant
 from tests.integration.redeem_support import SeededCampaign, request, seed_campaign
@@ -45,9 +48,17 @@ def throwaway_stack(run: str, redis_url: str | None = None) -> Iterator[Settings
         yield settings
 
 
-def flush_prefix(settings: Settings) -> int:
-    """Delete every key of this run's prefix (and only those); how many."""
-    return delete_prefix(settings.redis_url, settings.redis_key_prefix)
+def flush_prefix(settings: Settings, patience: float = 60.0) -> int:
+    """Delete every key of this run's prefix (and only those); how many. Retried while
+    Redis does not answer (a cluster failing over a killed master), as an operator would."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return delete_prefix(settings.redis_url, settings.redis_key_prefix)
+        except (*REDIS_ERRORS, CacheUnavailable):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 @dataclass
