@@ -178,7 +178,8 @@ def check_invariants(
     i3 = set(grant_ids) == stored_grants
     i4 = set(outcomes) == set(by_id) and all(len(v) == 1 for v in outcomes.values())
     stuck = sum(1 for c in codes if c.status == 1) + sum(1 for r in redemptions if r.status == 1)
-    mismatches = len(redis_mismatches(container, work))
+    found = redis_mismatches(container, work)
+    mismatches = len(found)
     i7 = (
         all(next(iter(v))[3] == by_id[rid].tenant_id for rid, v in outcomes.items())
         and all(
@@ -195,6 +196,7 @@ def check_invariants(
         "grant_duplicates_dropped": len(grant_ids) - len(set(grant_ids)),
         "codes_or_redemptions_in_status_1": stuck,
         "redis_mysql_mismatches": mismatches,
+        "redis_mysql_mismatch_samples": found[:5],
         "I1": i1,
         "I2": i2,
         "I3": i3,

@@ -33,7 +33,8 @@ def rebuild(
         return
     out.print(
         f"rebuilt {len(report.tenants)} tenant(s): {report.campaigns} campaigns,"
-        f" {report.codes} codes, {report.user_counters} user counters;"
+        f" {report.codes} codes, {report.user_counters} user counters"
+        f" ({report.stale_counters_dropped} stale dropped);"
         f" ready set for {len(report.ready_set)} in {report.duration_seconds:.2f}s"
     )
     skipped = sorted(set(report.tenants) - set(report.ready_set))

@@ -1,7 +1,9 @@
 """Rebuild the Redis cache from MySQL, and compare the two.
 
 ``rebuild_cache`` reloads, per tenant: campaign hashes, every code entry (used count,
-status, bound user), the per-user counters, and finally the tenant's ``ready`` marker. Codes
+status, bound user), the per-user counters (a counter of a user MySQL has no usage for is
+deleted: a claim whose repair was lost, e.g. written to a Redis master that then failed),
+and finally the tenant's ``ready`` marker. Codes
 and counters are streamed by keyset pagination (``(tenant_id, campaign_id, id)``, the
 primary key) in
 chunks of ``CHUNK`` rows and written with one pipeline per chunk.
@@ -59,6 +61,7 @@ class RebuildReport:
     campaigns: int = 0
     codes: int = 0
     user_counters: int = 0
+    stale_counters_dropped: int = 0
     ready_set: list[str] = field(default_factory=list)
     duration_seconds: float = 0.0
 
@@ -110,7 +113,9 @@ def rebuild_cache(
             report.codes += len(rows)
             if progress:
                 progress(len(rows))
-        report.user_counters += _load_usage(container, tenant)
+        known: set[tuple[str, str]] = set()
+        report.user_counters += _load_usage(container, tenant, known)
+        report.stale_counters_dropped += _drop_stale_counters(container, tenant, known)
         if not _generation_running(container, tenant):
             ready = container.keys.ready(tenant)
             _redis("set ready", partial(container.redis.set, ready, "1"))
@@ -154,7 +159,8 @@ def _write_codes(container: Container, tenant: str, states: list[CodeState]) -> 
     _redis("write codes", pipe.execute)
 
 
-def _load_usage(container: Container, tenant: str) -> int:
+def _load_usage(container: Container, tenant: str, known: set[tuple[str, str]]) -> int:
+    """Write MySQL's per-user counts; ``known`` collects every (campaign, user) written."""
     written, last = 0, ("", "")
     while True:
         rows = _query(container, "read user usage", _USAGE,
@@ -165,8 +171,25 @@ def _load_usage(container: Container, tenant: str) -> int:
         pipe = container.redis.pipeline(transaction=False)
         for campaign, user, used in rows:
             pipe.hset(container.keys.per_user(tenant, campaign), user, int(used))
+            known.add((campaign, user))
         _redis("write user counters", pipe.execute)
         written += len(rows)
+
+
+def _drop_stale_counters(container: Container, tenant: str, known: set[tuple[str, str]]) -> int:
+    """Delete per-user counters MySQL has no usage for (only ever lowers a count: safe while
+    workers run, the guarded MySQL commit re-judges); how many."""
+    rows = _query(container, "list campaigns", text(
+        "SELECT campaign_id FROM campaigns WHERE tenant_id = :t"), {"t": tenant})
+    dropped = 0
+    for (campaign,) in rows:
+        key = container.keys.per_user(tenant, campaign)
+        users = _redis("read counters", partial(container.redis.hkeys, key))
+        stale = [u for u in map(str, users) if (campaign, u) not in known]
+        for start in range(0, len(stale), CHUNK):
+            part = stale[start:start + CHUNK]
+            dropped += int(_redis("drop counters", partial(container.redis.hdel, key, *part)))
+    return dropped
 
 
 def _generation_running(container: Container, tenant: str) -> bool:

@@ -59,3 +59,19 @@ async def test_rebuild_overwrites_stale_entries(container) -> None:
     assert cache_mismatches(container, seeded.tenant_id) == []
     [late] = await service.process([request(seeded, seeded.codes[0])])
     assert late.outcome is O.ALREADY_USED
+
+
+async def test_rebuild_drops_a_counter_mysql_has_no_usage_for(container) -> None:
+    # a claim counted in Redis whose repair never landed (a master failed with it)
+    seeded = seed_campaign(container, count=2)
+    service, _ = make_service(container)
+    await service.process([request(seeded, seeded.codes[0], user="kept")])
+    per_user = container.keys.per_user(seeded.tenant_id, seeded.campaign_id)
+    container.redis.hset(per_user, "ghost", 1)
+    assert cache_mismatches(container, seeded.tenant_id) == [
+        f"user ghost in {seeded.campaign_id}: redis '1'"
+    ]
+    report = rebuild_cache(container, seeded.tenant_id)
+    assert report.stale_counters_dropped == 1
+    assert cache_mismatches(container, seeded.tenant_id) == []
+    assert container.redis.hgetall(per_user) == {"kept": "1"}
