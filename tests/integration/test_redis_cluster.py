@@ -114,3 +114,32 @@ async def test_a_failed_cluster_pauses_redemption_until_it_is_back(
                 await asyncio.sleep(0.2)
         await probe.aclose()
     assert [r.outcome for r in results] == [O.REDEEMED], "the same request, once, later"
+
+
+def _walk(client, pattern: str, count: int) -> list[str]:
+    from core.adapters.redis.client import scan_page
+
+    found: list[str] = []
+    cursor = 0
+    for _ in range(10_000):
+        cursor, page = scan_page(client, cursor, pattern, count)
+        found += page
+        if cursor == 0:
+            return found
+    raise AssertionError("the scan never ended")
+
+
+def test_a_scan_walks_every_master_and_ends(container) -> None:
+    from core.adapters.redis.client import mget_any
+    from tests.conftest import unique_id
+
+    keys = container.keys
+    tenants = [unique_id("sc") for _ in range(12)]  # 12 tags: every master holds some
+    wanted = {keys.request(t, f"r{i}") for t in tenants for i in range(5)}
+    for key in wanted:
+        container.redis.set(key, "v")
+    assert wanted <= set(_walk(container.redis, f"{keys.prefix}:{{*}}:req:r*", 7))
+    assert mget_any(container.redis, sorted(wanted)) == ["v"] * len(wanted)
+    mine = {keys.request(tenants[0], f"r{i}") for i in range(5)}
+    assert set(_walk(container.redis, keys.request(tenants[0], "*"), 2)) == mine
+    container.redis.delete(*wanted)
