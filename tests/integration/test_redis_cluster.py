@@ -129,7 +129,15 @@ def _walk(client, pattern: str, count: int) -> list[str]:
     raise AssertionError("the scan never ended")
 
 
-def test_a_scan_walks_every_master_and_ends(container) -> None:
+def test_a_scan_walks_every_master_and_ends(database_url, redis_prefix, redis_cluster) -> None:
+    # cluster only: on one server scan_page is a plain SCAN (of the whole shared keyspace)
+    settings = Settings(database_url=database_url, redis_key_prefix=redis_prefix,
+                        redis_url=redis_cluster.url)
+    with bootstrap(settings) as container:
+        _scan_every_master(container)
+
+
+def _scan_every_master(container) -> None:
     from core.adapters.redis.client import mget_any
     from tests.conftest import unique_id
 
