@@ -34,9 +34,14 @@ __all__ = [
     "SyncRedisClient",
     "async_client",
     "client_options",
+    "connection_pool_for",
     "describe_nodes",
     "hash_slot",
     "is_cluster",
+    "mget_any",
+    "redis_ready",
+    "refresh_slots",
+    "scan_page",
     "sync_client",
 ]
 
