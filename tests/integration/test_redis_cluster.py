@@ -15,6 +15,7 @@ import pytest
 
 from core.adapters.kafka.broker import find_free_port
 from core.adapters.redis.client import hash_slot, redis_ready, sync_client
+from core.adapters.redis.keys import RedisKeys
 from core.adapters.redis.local_cluster import LocalRedisCluster
 from core.bootstrap import bootstrap
 from core.errors import CacheUnavailable, RetryableError
@@ -77,6 +78,21 @@ def test_an_unreachable_cluster_is_a_clear_retryable_error(database_url, redis_p
     with pytest.raises(CacheUnavailable, match=f"redis cluster 127.0.0.1:{port}") as caught:
         sync_client(settings)
     assert isinstance(caught.value, RetryableError)
+
+
+async def test_a_worker_cache_on_an_unreachable_cluster_fails_retryably(
+    database_url, redis_prefix
+) -> None:
+    from core.adapters.redis.claims import ClaimCache
+    from core.adapters.redis.client import async_client
+
+    port = find_free_port()
+    settings = Settings(database_url=database_url, redis_key_prefix=redis_prefix,
+                        redis_url=f"redis+cluster://127.0.0.1:{port}")
+    cache = ClaimCache(async_client(settings), RedisKeys(redis_prefix), settings)
+    with pytest.raises(CacheUnavailable, match="cannot be connected"):
+        await cache.start()  # the worker's batch is retried with back-off, not dropped
+    await cache.close()
 
 
 async def test_a_failed_cluster_pauses_redemption_until_it_is_back(
