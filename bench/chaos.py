@@ -76,37 +76,37 @@ def publish_paced(
 MASTER_DOWN_SECONDS = 5.0
 
 
-def kill_master(cluster: LocalRedisCluster, key: str, at: float, events: list[str]) -> None:
-    """SIGKILL the master serving ``key``; restart it ``MASTER_DOWN_SECONDS`` later."""
-    started = time.monotonic()
-    time.sleep(at)
-    victim = cluster.master_of(key)
-    victim.kill()
-    events.append(f"{at:5.1f}s SIGKILL redis master {victim.address} (serves {key})")
-    time.sleep(MASTER_DOWN_SECONDS)
-    cluster.restart(victim)
-    events.append(f"{time.monotonic() - started:5.1f}s redis node {victim.address} restarted")
-
-
 def chaos(settings: Settings, workers: list[WorkerProcess], kills: int, window: float,
-          rng: random.Random, log_dir: Path, events: list[str]) -> None:
-    """Kill and replace a random worker ``kills`` times, and flush Redis once, at random."""
-    moments = sorted(rng.uniform(2.0, window) for _ in range(kills))
-    flush_at = rng.uniform(2.0, window)
+          rng: random.Random, log_dir: Path, events: list[str],
+          master: tuple[LocalRedisCluster, str] | None = None) -> None:
+    """Kill and replace a random worker ``kills`` times and flush Redis once, at random; with
+    ``master`` (a cluster and a key), SIGKILL the master serving the key once and restart it
+    ``MASTER_DOWN_SECONDS`` later. Runs on the calling thread: nodes die with the thread
+    that started them."""
+    actions: list[tuple[float, str]] = [(rng.uniform(2.0, window), "kill") for _ in range(kills)]
+    actions.append((rng.uniform(2.0, window), "flush"))
+    if master is not None:
+        at = rng.uniform(2.0, window)
+        actions += [(at, "kill master"), (at + MASTER_DOWN_SECONDS, "restart master")]
     started = time.monotonic()
-    for i, moment in enumerate(moments):
+    victim = None
+    for i, (moment, action) in enumerate(sorted(actions)):
         time.sleep(max(0.0, moment - (time.monotonic() - started)))
-        if flush_at <= moment and flush_at >= 0:
-            events.append(f"{time.monotonic() - started:5.1f}s redis flush: "
-                          f"{flush_prefix(settings)} keys")
-            flush_at = -1.0
-        victim = rng.randrange(len(workers))
-        workers[victim].kill()
-        workers[victim] = WorkerProcess(settings, log_dir, f"w{victim}-{i + 1}").start()
-        events.append(f"{time.monotonic() - started:5.1f}s SIGKILL worker {victim}, restarted")
-    if flush_at >= 0:
-        events.append(f"{time.monotonic() - started:5.1f}s redis flush: "
-                      f"{flush_prefix(settings)} keys")
+        stamp = f"{time.monotonic() - started:5.1f}s"
+        if action == "flush":
+            events.append(f"{stamp} redis flush: {flush_prefix(settings)} keys")
+        elif action == "kill":
+            index = rng.randrange(len(workers))
+            workers[index].kill()
+            workers[index] = WorkerProcess(settings, log_dir, f"w{index}-{i + 1}").start()
+            events.append(f"{stamp} SIGKILL worker {index}, restarted")
+        elif action == "kill master" and master is not None:
+            victim = master[0].master_of(master[1])
+            victim.kill()
+            events.append(f"{stamp} SIGKILL redis master {victim.address} (serves {master[1]})")
+        elif action == "restart master" and master is not None and victim is not None:
+            master[0].restart(victim)
+            events.append(f"{stamp} redis node {victim.address} restarted")
 
 
 def wait_for_results(settings: Settings, work: Workload, timeout: float) -> TopicReader:
@@ -150,17 +150,13 @@ def run_on(args: argparse.Namespace, cluster: LocalRedisCluster | None) -> dict[
         started = time.monotonic()
         publisher = threading.Thread(target=publish_paced, args=(settings, work, window, published))
         publisher.start()
-        master_killer = None
+        master = None
         if cluster is not None:
-            key = container.keys.ready(work.campaigns[0].tenant_id)
-            at = rng.uniform(2.0, window)
-            master_killer = threading.Thread(target=kill_master, args=(cluster, key, at, events))
-            master_killer.start()
+            master = (cluster, container.keys.ready(work.campaigns[0].tenant_id))
         try:
-            chaos(settings, workers, args.kills, window, rng, log_dir, events)
+            chaos(settings, workers, args.kills, window, rng, log_dir, events, master)
             publisher.join()
-            if cluster is not None and master_killer is not None:
-                master_killer.join()
+            if cluster is not None:
                 cluster.wait_until_ok(60)
             results = wait_for_results(settings, work, timeout=600)
             processing = time.monotonic() - started

@@ -148,7 +148,11 @@ def scan_page(
     index, node_cursor = divmod(cursor, 1 << 64)
     if index >= len(nodes):
         return 0, []
-    next_cursor, keys = nodes[index].scan(node_cursor, match=match, count=count)
+    try:
+        next_cursor, keys = nodes[index].scan(node_cursor, match=match, count=count)
+    except REDIS_ERRORS:
+        refresh_slots(client)  # a failed-over master: the next attempt asks its successor
+        raise
     if int(next_cursor) != 0:
         return (index << 64) | int(next_cursor), list(keys)
     return ((index + 1) << 64 if index + 1 < len(nodes) else 0), list(keys)

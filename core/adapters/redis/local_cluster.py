@@ -7,7 +7,12 @@ temporary directory on ``stop()`` (also at interpreter exit, and with the parent
 Linux). ``kill_master`` / ``restart`` let a chaos run take a master away mid-run.
 
 A short ``cluster-node-timeout`` makes failover fast (a replica is promoted ~2 s after its
-master dies); persistence is off: this cluster holds a cache.
+master dies); persistence is off: this cluster holds a cache. A node restarted before its
+replica was promoted comes back empty and as master (its replica then copies the empty
+data set): a total loss of that shard's cache, which redeemflow must survive too.
+
+Nodes are killed with the *thread* that started them (Linux ``PR_SET_PDEATHSIG`` follows
+the thread): start and ``restart`` nodes from a thread that outlives them.
 """
 
 from __future__ import annotations
@@ -63,6 +68,8 @@ class ClusterNodeProcess:
             "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
             "--cluster-node-timeout", str(node_timeout_ms), "--dir", str(self.directory),
             "--save", "", "--appendonly", "no", "--protected-mode", "no",
+            # replicas sync at once, and may always take over (the data is a cache)
+            "--repl-diskless-sync-delay", "0", "--cluster-replica-validity-factor", "0",
             "--logfile", "redis.log",
         ]
         self.process = subprocess.Popen(
@@ -107,7 +114,18 @@ class LocalRedisCluster:
         return "redis+cluster://" + ",".join(n.address for n in self.nodes)
 
     def start(self) -> Self:
-        """Start the nodes, create the cluster and wait until it serves every slot."""
+        """Start the nodes, create the cluster and wait until it serves every slot (again on
+        fresh ports, a few times, when another process took a port meanwhile)."""
+        for attempt in range(3):
+            try:
+                return self._start_once()
+            except CacheUnavailable as exc:
+                self.stop()
+                if attempt == 2 or "Address already in use" not in str(exc):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _start_once(self) -> Self:
         self._root = Path(tempfile.mkdtemp(prefix="rf-redis-cluster-"))
         count = self._masters * (1 + self._replicas)
         self.nodes = [
@@ -133,7 +151,8 @@ class LocalRedisCluster:
         return self
 
     def wait_until_ok(self, timeout: float = 30.0) -> None:
-        """Block until every live node says ``cluster_state:ok`` and agrees on the masters."""
+        """Block until every live node says ``cluster_state:ok`` and every replica is in
+        sync with its master (so a master killed next can fail over)."""
         deadline = time.monotonic() + timeout
         while True:
             if self._all_ok():
@@ -152,6 +171,9 @@ class LocalRedisCluster:
                     if info.get("cluster_state") != "ok":
                         return False
                     if int(info.get("cluster_slots_ok", 0)) != 16384:
+                        return False
+                    role = client.info("replication")
+                    if role.get("role") == "slave" and role.get("master_link_status") != "up":
                         return False
             return True
         except redis.RedisError:
@@ -213,7 +235,8 @@ def _free_ports(count: int) -> list[int]:
     ports: list[int] = []
     while len(ports) < count:
         port = find_free_port()
-        if port + 10000 < 65536 and port not in ports and _bindable(port + 10000):
+        taken = {*ports, *(p + 10000 for p in ports)}
+        if port + 10000 < 65536 and not {port, port + 10000} & taken and _bindable(port + 10000):
             ports.append(port)
     return ports
 
