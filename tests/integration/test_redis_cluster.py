@@ -167,3 +167,35 @@ def _scan_every_master(container) -> None:
     mine = {keys.request(tenants[0], f"r{i}") for i in range(5)}
     assert set(_walk(container.redis, keys.request(tenants[0], "*"), 5000)) == mine
     container.redis.delete(*wanted)
+
+
+def test_after_a_failover_the_sweep_scans_the_promoted_master(database_url, redis_prefix) -> None:
+    from core.compensation.claims import ClaimRecords
+    from tests.conftest import unique_id
+
+    with LocalRedisCluster(masters=3, replicas=1) as cluster:
+        settings = Settings(database_url=database_url, redis_key_prefix=redis_prefix,
+                            redis_url=cluster.url)
+        with bootstrap(settings) as container:
+            keys = container.keys
+            wanted = {keys.request(unique_id("fo"), "r1") for _ in range(12)}
+            for key in wanted:
+                container.redis.set(key, "camp|CODE|user|1")
+            for master in cluster.masters():
+                master.client().wait(1, 5000)  # on the replicas before the crash
+            records = ClaimRecords(container.redis, keys)
+            records.scan_page(records.pattern(None), 0)  # the client knows the old masters
+            cluster.master_of(next(iter(wanted))).kill()
+            cluster.wait_until_ok(30)  # the replica took over
+            found, failures, cursor = [], 0, 0
+            while True:
+                try:
+                    cursor, page = records.scan_page(records.pattern(None), cursor)
+                except CacheUnavailable:
+                    failures += 1
+                    assert failures < 3, "the client never found the promoted master"
+                    continue
+                found += [r.key for r in page]
+                if cursor == 0:
+                    break
+    assert wanted <= set(found)
