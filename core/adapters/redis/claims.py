@@ -14,6 +14,7 @@ from core.adapters.redis.scripts import ScriptRunner
 from core.errors import CacheUnavailable
 from core.redemption.model import Attempt, CampaignInfo, CodeState
 from core.settings import Settings
+from schemas.events import RedeemRequested
 
 REQUEST_TTL_MS = 24 * 3600 * 1000
 CLAIMS_PER_CALL = 200
@@ -51,8 +52,6 @@ class ClaimCache:
     def sample_calls(self) -> dict[str, list[list[str]]]:
         """The KEYS of sample calls of each script, built as the real calls are (for the
         start-up slot check): requests with and without a device, a fill and a repair."""
-        from schemas.events import RedeemRequested
-
         tenant, code = "layout-check", "LAYOUTCHECK"
         attempts = [
             Attempt(RedeemRequested(request_id=f"r{i}", tenant_id=tenant, product_code="P",
