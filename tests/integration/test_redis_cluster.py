@@ -199,3 +199,50 @@ def test_after_a_failover_the_sweep_scans_the_promoted_master(database_url, redi
                 if cursor == 0:
                     break
     assert wanted <= set(found)
+
+
+async def test_a_call_sent_to_the_wrong_node_is_redirected_and_runs_once(
+    database_url, redis_prefix, redis_cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # what a stale slot table does after a failover or resharding: MOVED, then redis-py
+    # follows it; the call ran once, on the right node
+    from core.adapters.redis.client import async_client
+    from core.adapters.redis.scripts import ScriptRunner
+
+    settings = Settings(database_url=database_url, redis_key_prefix=redis_prefix,
+                        redis_url=redis_cluster.url)
+    client = async_client(settings)
+    runner = ScriptRunner(client)
+    await runner.register()
+    key = f"{redis_prefix}:{{moved}}:counter"
+    right = client.get_node_from_key(key)
+    wrong = next(n for n in client.get_primaries() if n.name != right.name)
+    monkeypatch.setattr(client, "get_node_from_key", lambda *_a, **_k: wrong)
+    call = ([key, key + ":pu", key + ":req"], ["v1", "u", "0", "1"])
+    assert await runner.run_many("release", [call]) == [1]
+    monkeypatch.undo()
+    assert await client.get(key) == "v1"
+    assert await client.hget(key + ":pu", "u") == "1", "ran once"
+    await client.delete(key, key + ":pu")
+    await client.aclose()
+
+
+async def test_claims_continue_after_a_master_fails_over(database_url, redis_prefix) -> None:
+    with LocalRedisCluster(masters=3, replicas=1) as cluster:
+        settings = Settings(database_url=database_url, redis_key_prefix=redis_prefix,
+                            redis_url=cluster.url)
+        with bootstrap(settings) as container:
+            seeded = seed_campaign(container, count=2)
+            service, _ = make_service(container)
+            first = await service.process([request(seeded, seeded.codes[0])])
+            cluster.master_of(container.keys.ready(seeded.tenant_id)).kill()
+            cluster.wait_until_ok(30)  # its replica took over
+            later = request(seeded, seeded.codes[1])
+            failures, results = 0, []
+            while not results:
+                try:
+                    results = await service.process([later])
+                except CacheUnavailable:  # the client learns the new master: retried
+                    failures += 1
+                    assert failures < 5, "the client never found the promoted master"
+    assert [r.outcome for r in first + results] == [O.REDEEMED, O.REDEEMED]
