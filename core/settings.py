@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     worker CPU per redemption) when installed, else the driver of ``database_url``."""
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_key_prefix: str = Field(default="rf", pattern=r"^[A-Za-z0-9_.-]+$")
+    redis_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    """How long opening a Redis connection may take before it fails (CacheUnavailable)."""
+    redis_socket_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
+    """How long one Redis command may wait for its reply: a hung Redis fails the batch as
+    retryable after this long instead of holding it forever."""
     code_secret: SecretStr = SecretStr("dev-only-code-secret-change-me")
     tenant_code_secrets: dict[str, SecretStr] = Field(default_factory=dict)
     compensation_threshold_seconds: int = Field(default=300, ge=1)
