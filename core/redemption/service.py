@@ -34,6 +34,7 @@ from core.settings import Settings
 from core.topics import Topic
 from schemas.base import naive_utc, utc_now
 from schemas.events import RedeemOutcome, RedeemRequested, RedeemResult
+from schemas.salvage import RejectedRedeem
 
 T = TypeVar("T")
 CLAIMED = frozenset({"CLAIMED", "DUP"})
@@ -81,9 +82,13 @@ class RedemptionService:
         it: under load, batches taken when the claim stage frees are full ones."""
         await self.stages.wait_free("claim")
 
-    async def process(self, requests: Sequence[RedeemRequested]) -> list[RedeemResult]:
+    async def process(
+        self, requests: Sequence[RedeemRequested | RejectedRedeem]
+    ) -> list[RedeemResult]:
         """Decide, record and publish one batch; returns one result per request, in order.
 
+        A :class:`RejectedRedeem` (a half-valid message) is answered INVALID_REQUEST, and
+        recorded as its request's one outcome, like any other.
         Batches may overlap: each stage (claim, lock, commit, grants, acks, record) takes
         them in the order they started, and two commit transactions are open at once only
         when they lock no row in common (see :mod:`core.redemption.stages`).
@@ -92,10 +97,13 @@ class RedemptionService:
             await self.start()
             await ticket.enter("claim")
             now = self._clock()
-            attempts = [Attempt(request, code=None) for request in requests]
+            attempts = [Attempt.of(request) for request in requests]
             unique = list({a.key: a for a in reversed(attempts)}.values())[::-1]
             fresh = await self._replay_known(unique)
-            await self._check_formats(fresh)
+            for attempt in fresh:
+                if attempt.rejection is not None:
+                    attempt.decide(RedeemOutcome.INVALID_REQUEST)
+            await self._check_formats([a for a in fresh if a.outcome is None])
             claims = await self._claim([a for a in fresh if a.outcome is None], now)
             decided = [a for a in fresh if a.outcome is not None]
             await ticket.enter("lock")
@@ -109,7 +117,7 @@ class RedemptionService:
             await self._cache.repair(claims)
             pending = [a for a in unique if a.grants_pending]
             by_key = {a.key: a for a in unique}
-            results = [by_key[a.key].result(now) for a in attempts]
+            results = [_answer(by_key[a.key], a).result(now) for a in attempts]
             await ticket.enter("grants")
             # every outcome is durable in MySQL now: the answers leave with the grants (one
             # produce), and a grant that fails is produced again by the retry or compensation.
@@ -125,7 +133,7 @@ class RedemptionService:
             await delivery
             await ticket.enter("record")
             await self._record_grants(pending, naive_utc(now))
-        observe_batch(requests, results)
+        observe_batch([a.request for a in attempts], results)
         if log.isEnabledFor(logging.DEBUG):
             stages = " ".join(f"{k}={v * 1000:.1f}ms" for k, v in ticket.seconds.items())
             log.debug(
@@ -161,7 +169,12 @@ class RedemptionService:
                 fresh.append(attempt)
                 continue
             attempt.replayed = True
+            if record.request_hash is not None and record.request_hash != attempt.fingerprint:
+                attempt.decide(RedeemOutcome.REQUEST_CONFLICT)  # the id of another request
+                attempt.message = None
+                continue
             attempt.decide(RedeemOutcome(record.outcome))
+            attempt.message, attempt.processed_at = record.message, record.processed_at
             if attempt.outcome is RedeemOutcome.REDEEMED:
                 attempt.code = record.code
                 attempt.redemption_id, attempt.grants = record.redemption_id, record.grants
@@ -266,6 +279,14 @@ class _NothingToCommit:
 
     async def close(self) -> None:
         """Nothing to roll back."""
+
+
+def _answer(first: Attempt, attempt: Attempt) -> Attempt:
+    """Whose result answers ``attempt``: the batch's first request with its id, unless
+    ``attempt`` reuses that id for a different request (then it is a conflict)."""
+    if attempt is first or attempt.fingerprint == first.fingerprint:
+        return first
+    return attempt.conflicting()
 
 
 def _locked_rows(claims: list[Attempt]) -> frozenset[Hashable]:

@@ -295,7 +295,7 @@ def add_outcomes(script: SqlScript, attempts: list[Attempt], now: datetime) -> N
     """One request_outcomes row per request decided now (I4: its one and only outcome)."""
     script.add_rows(
         "INSERT INTO request_outcomes (request_id, tenant_id, user_id, outcome,"
-        " redemption_id, grant_ids_json, processed_at)",
+        " redemption_id, grant_ids_json, processed_at, request_hash, message)",
         [
             (
                 a.request_id,
@@ -305,6 +305,8 @@ def add_outcomes(script: SqlScript, attempts: list[Attempt], now: datetime) -> N
                 a.redemption_id,
                 orjson.dumps([g.grant_id for g in a.grants]).decode(),
                 now,
+                a.fingerprint,
+                a.message,
             )
             for a in attempts
             if not a.replayed

@@ -1,0 +1,129 @@
+"""Request ids are idempotency keys (Stripe-style) and half-valid requests get an answer:
+a reused id is a conflict that changes nothing, a repeated request gets the first answer
+byte for byte, and a message whose ids parse is answered INVALID_REQUEST once."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+import pytest
+from sqlalchemy import text
+
+from schemas.base import MessageDecodeError
+from schemas.events import RedeemOutcome as O
+from schemas.events import RedeemRequested, RewardGrant
+from schemas.salvage import salvage_redeem_request
+from tests.conftest import unique_id
+from tests.integration.redeem_support import make_service, request, seed_campaign
+
+pytestmark = pytest.mark.integration
+
+
+def _code_status(container, tenant: str, code: str) -> tuple[int, int]:
+    with container.engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT status, used_count FROM redeem_codes WHERE tenant_id=:t AND code=:c"),
+            {"t": tenant, "c": code},
+        ).one()
+    return int(row[0]), int(row[1])
+
+
+async def test_a_reused_request_id_is_a_conflict_and_the_first_decision_stands(
+    container,
+) -> None:
+    seeded = seed_campaign(container, count=3)
+    service, publisher = make_service(container)
+    shared = unique_id("order-")
+    first = request(seeded, seeded.codes[0], user="alice", request_id=shared)
+    [redeemed] = await service.process([first])
+    assert redeemed.outcome is O.REDEEMED
+
+    other_user = request(seeded, seeded.codes[1], user="mallory", request_id=shared)
+    other_code = request(seeded, seeded.codes[1], user="alice", request_id=shared)
+    other_product = request(
+        seeded, seeded.codes[0], user="alice", request_id=shared, product_code="APP_B"
+    )
+    answers = await service.process([other_user, other_code, other_product])
+    for answer, sent in zip(answers, [other_user, other_code, other_product], strict=True):
+        assert answer.outcome is O.REQUEST_CONFLICT
+        assert answer.user_id == sent.user_id
+        assert answer.redemption_id is None and answer.grant_ids == []
+        assert "already used" in answer.message
+    assert _code_status(container, seeded.tenant_id, seeded.codes[1]) == (0, 0), "not claimed"
+    grants = [RewardGrant.from_bytes(m.value) for m in publisher.on("reward.grants")]
+    assert {g.user_id for g in grants} == {"alice"}
+
+    [again] = await service.process([first])
+    assert again.to_bytes() == redeemed.to_bytes(), "the first decision stands, unchanged"
+
+
+async def test_a_reused_id_within_one_batch_is_a_conflict(container) -> None:
+    seeded = seed_campaign(container, count=2)
+    service, _ = make_service(container)
+    shared = unique_id("order-")
+    first = request(seeded, seeded.codes[0], user="alice", request_id=shared)
+    reuse = request(seeded, seeded.codes[1], user="bob", request_id=shared)
+    answers = await service.process([first, reuse, first])
+    assert [a.outcome for a in answers] == [O.REDEEMED, O.REQUEST_CONFLICT, O.REDEEMED]
+    assert answers[0].to_bytes() == answers[2].to_bytes()
+    assert answers[1].user_id == "bob" and answers[1].redemption_id is None
+    assert _code_status(container, seeded.tenant_id, seeded.codes[1]) == (0, 0)
+
+
+async def test_a_repeated_request_gets_the_first_result_byte_for_byte(container) -> None:
+    seeded = seed_campaign(container, count=1)
+    service, _ = make_service(container)
+    redeem = request(seeded, seeded.codes[0])
+    unknown = request(seeded, seeded.codec.generate())
+    used = request(seeded, seeded.codes[0])
+    firsts = await service.process([redeem, unknown])
+    [refused] = await service.process([used])
+    await asyncio.sleep(0.01)  # a later batch has a later clock
+    again = await service.process([used, unknown, redeem])
+    assert [a.to_bytes() for a in again] == [
+        refused.to_bytes(), firsts[1].to_bytes(), firsts[0].to_bytes()
+    ]
+
+
+def _half_valid(seeded, **fields: object) -> bytes:
+    payload = request(seeded, seeded.codes[0], user="carol").model_dump(mode="json")
+    payload.update(fields)
+    return orjson.dumps(payload)
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"channel": "fax"}, "channel"),
+        ({"colour": "blue"}, "colour"),
+        ({"requested_at": "2026-01-01T10:00:00"}, "requested_at"),
+        ({"schema_version": 2}, "schema_version"),
+        ({"code": "A" * 65}, "code"),
+    ],
+)
+async def test_a_half_valid_request_is_answered_invalid_once(container, fields, named) -> None:
+    seeded = seed_campaign(container, count=1)
+    service, publisher = make_service(container)
+    data = _half_valid(seeded, **fields)
+    with pytest.raises(MessageDecodeError) as failure:
+        RedeemRequested.from_bytes(data)
+    rejected = salvage_redeem_request(data, failure.value)
+    assert rejected is not None
+    [answer] = await service.process([rejected])
+    assert answer.outcome is O.INVALID_REQUEST
+    assert named in answer.message
+    assert answer.user_id == "carol" and answer.tenant_id == seeded.tenant_id
+    assert _code_status(container, seeded.tenant_id, seeded.codes[0]) == (0, 0)
+    await asyncio.sleep(0.01)
+    [redelivered] = await service.process([rejected])
+    assert redelivered.to_bytes() == answer.to_bytes()
+    assert len(publisher.on("redeem.results")) == 2 and not publisher.on("reward.grants")
+
+
+def test_messages_without_usable_ids_cannot_be_answered() -> None:
+    for payload in [b"{not json", b"[1]", b'{"request_id": "r1", "tenant_id": "t"}',
+                    b'{"request_id": "bad id", "tenant_id": "t", "user_id": "u"}']:
+        with pytest.raises(MessageDecodeError) as failure:
+            RedeemRequested.from_bytes(payload)
+        assert salvage_redeem_request(payload, failure.value) is None
