@@ -182,6 +182,9 @@ class RedemptionService:
         return fresh
 
     async def _check_formats(self, attempts: list[Attempt]) -> None:
+        """Parse each code with its tenant's rules. A code no rule accepts keeps
+        ``code=None``: claim.lua answers it NOT_FOUND (or RATE_LIMITED) without a lookup,
+        counting it as a failed attempt, in the batch's one claim call."""
         tenants = {a.tenant_id for a in attempts}
         for tenant in tenants:
             if self._formats.needs_load(tenant):
@@ -190,8 +193,7 @@ class RedemptionService:
         for tenant in {a.tenant_id for a in unparsed}:
             if self._formats.may_refresh(tenant):
                 await self._run(partial(self._formats.load, tenant, force=True))
-        for attempt in self._parse_all(unparsed):
-            attempt.decide(RedeemOutcome.NOT_FOUND)
+        self._parse_all(unparsed)
 
     def _parse_all(self, attempts: list[Attempt]) -> list[Attempt]:
         failed = []

@@ -127,3 +127,31 @@ def test_messages_without_usable_ids_cannot_be_answered() -> None:
         with pytest.raises(MessageDecodeError) as failure:
             RedeemRequested.from_bytes(payload)
         assert salvage_redeem_request(payload, failure.value) is None
+
+
+async def test_codes_failing_the_offline_check_count_toward_the_throttle(base_settings) -> None:
+    from core.bootstrap import bootstrap
+
+    strict = base_settings.model_copy(
+        update={"user_failed_attempts_per_hour": 3, "device_failed_attempts_per_hour": 4}
+    )
+    with bootstrap(strict) as container:
+        seeded = seed_campaign(container, count=2)
+        service, _ = make_service(container)
+        guesses = [request(seeded, f"GUESS{n:04d}", user="guesser") for n in range(5)]
+        results = await service.process(guesses[:2])
+        results += await service.process(guesses[2:])
+        assert [r.outcome for r in results] == [O.NOT_FOUND] * 3 + [O.RATE_LIMITED] * 2
+        [late] = await service.process([request(seeded, seeded.codes[0], user="guesser")])
+        assert late.outcome is O.RATE_LIMITED, "a throttled guesser cannot redeem either"
+        device = unique_id("dev")
+        by_device = [
+            request(seeded, f"NOPE{n:04d}", user=unique_id("u"), device_id=device)
+            for n in range(5)
+        ]
+        answers = await service.process(by_device)
+        assert [r.outcome for r in answers] == [O.NOT_FOUND] * 4 + [O.RATE_LIMITED]
+        [honest] = await service.process([request(seeded, seeded.codes[1], user="honest")])
+        assert honest.outcome is O.REDEEMED
+        negative = container.keys.negative(seeded.tenant_id, "GUESS0000")
+        assert not container.redis.exists(negative), "malformed codes are never looked up"

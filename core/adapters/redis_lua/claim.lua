@@ -6,7 +6,7 @@
 --       5 product-hour, 6 product-day, 7 user-failures, 8 device-failures ('' when no device)
 -- ARGV: 1 now_ms, 2 request_ttl_ms, 3 user_fail_limit, 4 device_fail_limit,
 --       5 tenant key prefix ("<p>:{t}:"), then 5 per request: product_code, user_id,
---       hour_limit, day_limit, code
+--       hour_limit, day_limit, code ('' when the code failed the offline check)
 -- Reply: one {verdict, campaign_id, used, use_limit} per request; verdicts: CLAIMED, DUP,
 --        MISS, RATE_LIMITED, NOT_FOUND, CAMPAIGN_INACTIVE, NOT_YET_VALID, EXPIRED,
 --        PRODUCT_NOT_APPLICABLE, ALREADY_USED, USER_LIMIT_REACHED
@@ -85,17 +85,23 @@ local function claim(k, product, user, hour_limit, day_limit, code)
     return {verdict, campaign or '', '0', '0'}
   end
 
-  -- the request record is "campaign|code|user|claimed_ms": enough to release a claim that
-  -- never reached MySQL (compensation) and to recognise a redelivered request
-  local previous = redis.call('GET', k.request)
-  if previous then
-    return {'DUP', string.match(previous, '^([^|]*)') or '', '0', '0'}
-  end
+  -- code '': the code failed the offline check (format, check character, signature). It
+  -- claims nothing and is never a MISS, but it is throttled and counted as a failed attempt
+  -- like any unknown code (guessing is guessing, whatever the guess looks like)
+  local value = false
+  if code ~= '' then
+    -- the request record is "campaign|code|user|claimed_ms": enough to release a claim that
+    -- never reached MySQL (compensation) and to recognise a redelivered request
+    local previous = redis.call('GET', k.request)
+    if previous then
+      return {'DUP', string.match(previous, '^([^|]*)') or '', '0', '0'}
+    end
 
-  local value = redis.call('GET', k.code)
-  if not value then
-    if redis.call('EXISTS', k.negative) == 0 and redis.call('EXISTS', k.ready) == 0 then
-      return {'MISS', '', '0', '0'}
+    value = redis.call('GET', k.code)
+    if not value then
+      if redis.call('EXISTS', k.negative) == 0 and redis.call('EXISTS', k.ready) == 0 then
+        return {'MISS', '', '0', '0'}
+      end
     end
   end
 
