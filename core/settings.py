@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     redeem_batches_in_flight: int = Field(default=6, ge=1, le=32)
     """Redemption batches processed at once, overlapping stage by stage (1: one at a time)."""
     negative_cache_seconds: int = Field(default=60, ge=1)
+    tenant_status_refresh_seconds: float = Field(default=2.0, gt=0, le=300)
+    """How old a worker's copy of a tenant's status may get: a SUSPENDED or CLOSED tenant
+    stops redeeming on every worker within this long of its tenant.updated being applied."""
     rate_limits: dict[str, RateLimitTier] = Field(default_factory=dict)
     default_rate_limit: RateLimitTier = Field(default_factory=RateLimitTier)
     user_failed_attempts_per_hour: int = Field(default=20, ge=1)

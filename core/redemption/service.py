@@ -30,6 +30,7 @@ from core.redemption.grants import build_grants
 from core.redemption.ids import redemption_id
 from core.redemption.model import Attempt, CampaignInfo
 from core.redemption.stages import OpenCommits, OrderedStages
+from core.redemption.tenant_status import TenantStatuses
 from core.settings import Settings
 from core.topics import Topic
 from schemas.base import naive_utc, utc_now
@@ -63,6 +64,9 @@ class RedemptionService:
         self._executor = executor or ThreadPoolExecutor(6, thread_name_prefix="redeem-db")
         self._clock = clock
         self._formats = TenantCodeFormats(store.tenant_code_rules, settings.code_secret_for)
+        self._tenants = TenantStatuses(
+            store.tenant_statuses, settings.tenant_status_refresh_seconds
+        )
         self._campaigns: dict[str, CampaignInfo] = {}
         self._started = False
         self.stages = OrderedStages()
@@ -103,6 +107,7 @@ class RedemptionService:
             for attempt in fresh:
                 if attempt.rejection is not None:
                     attempt.decide(RedeemOutcome.INVALID_REQUEST)
+            await self._refuse_inactive_tenants([a for a in fresh if a.outcome is None])
             await self._check_formats([a for a in fresh if a.outcome is None])
             claims = await self._claim([a for a in fresh if a.outcome is None], now)
             decided = [a for a in fresh if a.outcome is not None]
@@ -180,6 +185,16 @@ class RedemptionService:
                 attempt.redemption_id, attempt.grants = record.redemption_id, record.grants
                 attempt.grants_pending = record.status == 1
         return fresh
+
+    async def _refuse_inactive_tenants(self, attempts: list[Attempt]) -> None:
+        """TENANT_INACTIVE for the requests of SUSPENDED or CLOSED tenants, before any
+        check or claim (statuses re-read at most every few seconds, all in one query)."""
+        stale = self._tenants.stale(a.tenant_id for a in attempts)
+        if stale:
+            await self._run(self._tenants.refresh, stale)
+        for attempt in attempts:
+            if self._tenants.inactive(attempt.tenant_id):
+                attempt.decide(RedeemOutcome.TENANT_INACTIVE)
 
     async def _check_formats(self, attempts: list[Attempt]) -> None:
         """Parse each code with its tenant's rules. A code no rule accepts keeps

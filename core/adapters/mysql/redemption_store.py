@@ -57,6 +57,10 @@ _CAMPAIGNS = text(
     " rule_json FROM campaigns WHERE campaign_id IN :ids"
 ).bindparams(bindparam("ids", expanding=True))
 
+_TENANT_STATUSES = text(
+    "SELECT tenant_id, status FROM tenants WHERE tenant_id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+
 _USAGE_SQL = (  # by key whatever the statistics, as the commit's locked read
     "SELECT campaign_id, user_id, used FROM campaign_user_usage FORCE INDEX (PRIMARY)"
     " WHERE tenant_id = :t AND campaign_id IN :campaigns AND user_id IN :users"
@@ -181,6 +185,18 @@ class RedemptionStore:
             return {row.campaign_id: _campaign_info(row) for row in rows}
 
         return guarded("read campaigns", work)
+
+    def tenant_statuses(self, tenant_ids: Sequence[str]) -> dict[str, str]:
+        """The registry's status of each known tenant among ``tenant_ids``."""
+        if not tenant_ids:
+            return {}
+
+        def work() -> dict[str, str]:
+            with self._engine.connect() as conn:
+                rows = conn.execute(_TENANT_STATUSES, {"ids": list(tenant_ids)}).all()
+            return {r[0]: r[1] for r in rows}
+
+        return guarded("read tenant statuses", work)
 
     def tenant_code_rules(self, tenant_id: str) -> list[CodeGenerateRule]:
         """The distinct code rules of a tenant's campaigns (for offline format checks)."""
