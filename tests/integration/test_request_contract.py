@@ -5,6 +5,7 @@ byte for byte, and a message whose ids parse is answered INVALID_REQUEST once.""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import orjson
 import pytest
@@ -190,3 +191,76 @@ async def test_a_suspended_or_closed_tenant_cannot_redeem(base_settings) -> None
         [back] = await service.process([request(seeded, seeded.codes[3])])
         assert back.outcome is O.REDEEMED
         assert len(publisher.on("reward.grants")) == 2
+
+
+CONDITIONAL = {
+    "rewardRules": [
+        {"type": "MEMBERSHIP_CARD", "id": "VIP", "condition": {"userTag": "vip"}},
+        {"type": "COUPON", "id": "APP10", "condition": {"userTag": "new", "channel": "app"}},
+    ]
+}
+
+
+def _redis_used(container, seeded, code: str) -> str:
+    return container.redis.get(container.keys.code(seeded.tenant_id, code)).split("|")[2]
+
+
+@pytest.mark.parametrize("cache_knows_conditions", [True, False])
+async def test_a_user_no_reward_applies_to_is_refused_and_the_code_stays_unused(
+    container, cache_knows_conditions
+) -> None:
+    seeded = seed_campaign(container, count=2, rule=CONDITIONAL)
+    if not cache_knows_conditions:  # a campaign hash cached before the rule: MySQL refuses
+        container.redis.hdel(container.keys.campaign(seeded.tenant_id, seeded.campaign_id),
+                             "elig")
+    service, publisher = make_service(container)
+    code = seeded.codes[0]
+    refused = [
+        request(seeded, code, user_tags=["regular"]),
+        request(seeded, code, user_tags=["new"], channel="web"),  # one condition of two
+    ]
+    answers = [(await service.process([r]))[0] for r in refused]
+    assert [a.outcome for a in answers] == [O.NOT_ELIGIBLE, O.NOT_ELIGIBLE]
+    assert all(a.redemption_id is None and not a.grant_ids for a in answers)
+    assert "not eligible" in answers[0].message
+    assert _code_status(container, seeded.tenant_id, code) == (0, 0), "the code is not burnt"
+    assert _redis_used(container, seeded, code) == "0"
+    assert not publisher.on("reward.grants")
+    vip, new_in_app = await service.process([
+        request(seeded, code, user_tags=["vip"]),
+        request(seeded, seeded.codes[1], user_tags=["new"], channel="app"),
+    ])
+    assert vip.outcome is new_in_app.outcome is O.REDEEMED
+    assert len(vip.grant_ids) == len(new_in_app.grant_ids) == 1
+
+
+async def test_not_eligible_is_not_a_failed_attempt(base_settings) -> None:
+    from core.bootstrap import bootstrap
+
+    strict = base_settings.model_copy(update={"user_failed_attempts_per_hour": 2})
+    with bootstrap(strict) as container:
+        seeded = seed_campaign(container, count=2, rule=CONDITIONAL)
+        service, _ = make_service(container)
+        tries = [request(seeded, seeded.codes[0], user="plain") for _ in range(3)]
+        answers = await service.process(tries)
+        assert [a.outcome for a in answers] == [O.NOT_ELIGIBLE] * 3
+        [later] = await service.process(
+            [request(seeded, seeded.codes[1], user="plain", user_tags=["vip"])]
+        )
+        assert later.outcome is O.REDEEMED
+
+
+async def test_claim_lua_refuses_the_ineligible_before_claiming(container) -> None:
+    from core.adapters.redis.claims import ClaimCache
+    from core.redemption.model import Attempt
+
+    seeded = seed_campaign(container, count=1, rule=CONDITIONAL)
+    cache = ClaimCache(container.async_redis(), container.keys, container.settings)
+    code = seeded.codes[0]
+    attempts = [
+        Attempt(request(seeded, code, user_tags=tags, channel=channel), code=code)
+        for tags, channel in [(["x"], "app"), (["new"], "web"), (["new", "x"], "app")]
+    ]
+    replies = await cache.claim(attempts, int(time.time() * 1000))
+    assert [r.verdict for r in replies] == ["NOT_ELIGIBLE", "NOT_ELIGIBLE", "CLAIMED"]
+    await cache.close()

@@ -21,6 +21,7 @@ from core.adapters.mysql.script import SqlScript, fetch_sets, marks
 from core.adapters.mysql.stored_grants import RedemptionFacts
 from core.redemption.model import Attempt, CampaignInfo, CodeState
 from schemas.events import RedeemOutcome, RewardGrant
+from schemas.rewards import eligible
 
 _CODES_SQL = (
     "SELECT id, tenant_id, code, campaign_id, status, use_limit, used_count, user_id"
@@ -202,6 +203,11 @@ def _judge(
     limit = campaign.per_user_limit if campaign else 1
     if usage.get((state.campaign_id, user), 0) >= limit:
         return RedeemOutcome.USER_LIMIT_REACHED
+    request = attempt.request
+    if campaign and not eligible(
+        campaign.reward_rules, frozenset(request.user_tags), request.channel.value
+    ):
+        return RedeemOutcome.NOT_ELIGIBLE  # in claim.lua's order: the last check
     return RedeemOutcome.REDEEMED
 
 
