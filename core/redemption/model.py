@@ -110,12 +110,6 @@ class Attempt:
         )
         return cls(placeholder, code=None, rejection=item.message, message=item.message)
 
-    def conflicting(self) -> Attempt:
-        """This request answered REQUEST_CONFLICT (its id is another request's)."""
-        twin = Attempt(self.request, None, fingerprint=self.fingerprint, replayed=True)
-        twin.decide(RedeemOutcome.REQUEST_CONFLICT)
-        return twin
-
     @property
     def request_id(self) -> str:
         """The idempotency key."""
@@ -125,6 +119,11 @@ class Attempt:
     def key(self) -> tuple[str, str]:
         """(tenant_id, request_id): request ids are idempotency keys per tenant."""
         return (self.request.tenant_id, self.request.request_id)
+
+    @property
+    def request_key(self) -> tuple[str, str, str]:
+        """The key plus the fingerprint: one request, however often it is delivered."""
+        return (self.request.tenant_id, self.request.request_id, self.fingerprint)
 
     @property
     def tenant_id(self) -> str:

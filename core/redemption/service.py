@@ -1,6 +1,7 @@
 """The redemption pipeline for one batch of requests.
 
-    replay known outcomes -> offline format check -> Redis claim (fill misses from MySQL)
+    replay known outcomes (or answer an id reused for another request: REQUEST_CONFLICT)
+    -> refuse inactive tenants -> offline format check -> Redis claim (fill misses from MySQL)
     -> one MySQL transaction (rows locked and judged, then written) -> grants and results
     produced together -> grants recorded
 
@@ -102,8 +103,11 @@ class RedemptionService:
             await ticket.enter("claim")
             now = self._clock()
             attempts = [Attempt.of(request) for request in requests]
-            unique = list({a.key: a for a in reversed(attempts)}.values())[::-1]
-            fresh = await self._replay_known(unique)
+            by_request: dict[tuple[str, str, str], Attempt] = {}
+            for attempt in attempts:  # a redelivery within the batch shares the first's
+                by_request.setdefault(attempt.request_key, attempt)
+            unique = list(by_request.values())
+            fresh = _first_per_id(await self._replay_known(unique))
             for attempt in fresh:
                 if attempt.rejection is not None:
                     attempt.decide(RedeemOutcome.INVALID_REQUEST)
@@ -121,8 +125,7 @@ class RedemptionService:
                     await commit.close()
             await self._cache.repair(claims)
             pending = [a for a in unique if a.grants_pending]
-            by_key = {a.key: a for a in unique}
-            results = [_answer(by_key[a.key], a).result(now) for a in attempts]
+            results = [by_request[a.request_key].result(now) for a in attempts]
             await ticket.enter("grants")
             # every outcome is durable in MySQL now: the answers leave with the grants (one
             # produce), and a grant that fails is produced again by the retry or compensation.
@@ -298,12 +301,19 @@ class _NothingToCommit:
         """Nothing to roll back."""
 
 
-def _answer(first: Attempt, attempt: Attempt) -> Attempt:
-    """Whose result answers ``attempt``: the batch's first request with its id, unless
-    ``attempt`` reuses that id for a different request (then it is a conflict)."""
-    if attempt is first or attempt.fingerprint == first.fingerprint:
-        return first
-    return attempt.conflicting()
+def _first_per_id(fresh: list[Attempt]) -> list[Attempt]:
+    """Of new requests sharing an id in one batch (different fingerprints: a redelivery
+    shares the attempt), the first goes on; the others are REQUEST_CONFLICT (not recorded)."""
+    seen: set[tuple[str, str]] = set()
+    first = []
+    for attempt in fresh:
+        if attempt.key in seen:
+            attempt.replayed = True
+            attempt.decide(RedeemOutcome.REQUEST_CONFLICT)
+        else:
+            seen.add(attempt.key)
+            first.append(attempt)
+    return first
 
 
 def _locked_rows(claims: list[Attempt]) -> frozenset[Hashable]:

@@ -57,6 +57,9 @@ async def test_a_reused_request_id_is_a_conflict_and_the_first_decision_stands(
 
     [again] = await service.process([first])
     assert again.to_bytes() == redeemed.to_bytes(), "the first decision stands, unchanged"
+    reuse, repeat = await service.process([other_user, first])
+    assert reuse.outcome is O.REQUEST_CONFLICT
+    assert repeat.to_bytes() == redeemed.to_bytes(), "a conflict first in the batch changes nothing"
 
 
 async def test_a_reused_id_within_one_batch_is_a_conflict(container) -> None:
