@@ -90,6 +90,7 @@ class Container:
         self.close()
 
 
+
 def bootstrap(settings: Settings | None = None) -> Container:
     """Build the container for ``settings`` (read from the environment when omitted)."""
     from core.settings import load_settings

@@ -57,8 +57,15 @@ CLUSTER_RETRIES = 3
 
 
 def client_options(settings: Settings) -> dict[str, Any]:
-    """Options every Redis client gets, blocking or asyncio, single or cluster."""
-    return {"decode_responses": True, "health_check_interval": 30}
+    """Options every Redis client gets, blocking or asyncio, single or cluster: decoded
+    replies, a health check, and connect/read timeouts so a hung Redis fails a call with a
+    TimeoutError (a retryable CacheUnavailable at the adapters) instead of hanging it."""
+    return {
+        "decode_responses": True,
+        "health_check_interval": 30,
+        "socket_connect_timeout": settings.redis_connect_timeout_seconds,
+        "socket_timeout": settings.redis_socket_timeout_seconds,
+    }
 
 
 def _credentials(url: str) -> dict[str, Any]:
