@@ -29,7 +29,8 @@ from core.adapters.redis.pool import CodePool
 from core.bootstrap import Container
 from core.errors import CacheUnavailable, ExportRefused, StorageUnavailable, UnknownCampaign
 from core.export import files
-from core.export.writers import ExportFormat, Row, RowWriter, open_writer
+from core.export.pipe import BackgroundWriter
+from core.export.writers import ExportFormat, open_writer
 from schemas.campaign import CampaignRule
 
 ProgressFn = Callable[[int, int], None]
@@ -185,7 +186,7 @@ def _run(container: Container, job: ExportJob, export_id: str, reward: str, temp
     sha: list[str] = []
 
     def work() -> None:
-        with container.engine.connect() as raw:
+        with container.bulk_engine.connect() as raw:
             conn = raw.execution_options(isolation_level="READ COMMITTED")
             with conn.begin():
                 sha.append(_fill(conn, container, job, export_id, reward, temp, state,
@@ -203,11 +204,9 @@ def _run(container: Container, job: ExportJob, export_id: str, reward: str, temp
 def _fill(conn: Connection, container: Container, job: ExportJob, export_id: str,
           reward: str, temp: Path, state: _Progress, progress: ProgressFn | None) -> str:
     now = datetime.now(UTC).replace(tzinfo=None)
-    writer = open_writer(job.file_format, temp)
-    try:
-        _stream(conn, container, job, export_id, reward, writer, state, now, progress)
-    finally:
-        writer.close()
+    with BackgroundWriter(open_writer(job.file_format, temp)) as sink:
+        _stream(conn, container, job, export_id, reward, sink, state, now, progress)
+        sink.finish()
     if state.written < job.count:
         raise NotEnoughCodes(
             f"cannot export {job.count:,} codes of campaign {job.campaign_id}: only "
@@ -222,22 +221,20 @@ def _fill(conn: Connection, container: Container, job: ExportJob, export_id: str
 
 
 def _stream(conn: Connection, container: Container, job: ExportJob, export_id: str,
-            reward: str, writer: RowWriter, state: _Progress, now: datetime,
+            reward: str, sink: BackgroundWriter, state: _Progress, now: datetime,
             progress: ProgressFn | None) -> None:
+    """Lock, hand to the file, mark: the server marks chunk k while the thread writes it."""
     pool = CodePool(container.redis, container.keys)
+    campaign = job.campaign_id
     after = 0
     while state.written < job.count:
         want = min(job.chunk_size, job.count - state.written)
-        rows = store.lock_chunk(conn, job.tenant_id, job.campaign_id, job.owner_filter,
-                                after, want)
+        rows = store.lock_chunk(conn, job.tenant_id, campaign, job.owner_filter, after, want)
         if not rows:
             return
-        for row in rows:
-            line: Row = (row.code, job.campaign_id, reward, row.valid_from, row.expired_at)
-            writer.write(line)
+        sink.submit([(r.code, campaign, reward, r.valid_from, r.expired_at) for r in rows])
         ids = [r.row_id for r in rows]
-        store.mark_exported(conn, job.tenant_id, job.campaign_id, ids, job.account_id, export_id,
-                            now)
+        store.mark_exported(conn, job.tenant_id, campaign, ids, job.account_id, export_id, now)
         state.low_id = state.low_id or ids[0]
         state.written, after = state.written + len(rows), ids[-1]
         state.high_id = after
