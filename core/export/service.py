@@ -1,7 +1,8 @@
 """Export N unexported codes of a campaign to an .xlsx or .csv file, in one transaction.
 
     preflight count -> [BEGIN (READ COMMITTED)
-        repeat: lock a chunk FOR UPDATE SKIP LOCKED -> write its rows -> mark it exported
+        repeat: lock a chunk FOR UPDATE SKIP LOCKED -> hand it to the file writer (its own
+                thread: it writes chunk k while the server marks it) -> mark it exported
         fewer than N locked? -> refuse (rollback, delete the file)
         close + fsync + sha256 the file -> insert the export_batches audit row
     COMMIT] -> rename the file into place
@@ -9,6 +10,18 @@
 "Who generates, exports" (seed 002 §5): an account exports only codes it generated unless
 ``override_owner`` (recorded in the audit row). Exported codes leave the Redis pool so they
 are never allocated; allocation in turn binds ``user_id``, which every export excludes.
+
+Public interface (the CLI and the back office both use it):
+
+* :func:`export_codes` writes the file and returns an :class:`ExportResult` (audit id,
+  path, sha256, count, seconds); ``progress(done, total)`` is called on the caller's
+  thread after each chunk is marked.
+* :func:`read_chunks` (``core.export.read_chunks``) then yields the committed file in
+  64 KiB blocks, for a streaming web response (``remove=True`` deletes it when the response
+  ends or the client goes away). Bytes are only ever served from a *committed* export:
+  streaming rows before the commit could hand out codes that a failed commit leaves
+  unmarked, i.e. exportable again. So a download is: ``export_codes`` to a private path
+  (the browser sees ``progress``), then ``read_chunks(result.path, remove=True)``.
 """
 
 from __future__ import annotations
