@@ -3,7 +3,7 @@
 Creates its own throwaway database (created + migrated, dropped at the end) and Redis key
 prefix, bulk-loads N codes per export into its own campaign with LOAD DATA LOCAL INFILE,
 then runs ``core.export.export_codes`` (the path of the CLI and the back office) once per
-format and driver, each in a fresh process, so ``ru_maxrss`` is that export's own peak
+format and variant, each in a fresh process, so ``ru_maxrss`` is that export's own peak
 (the process baseline after imports is printed beside it).
 
 Besides wall time it prints the CPU seconds of the exporting process and of MariaDB's
@@ -12,7 +12,10 @@ is inflated by everyone else, CPU seconds much less. The CPU probe (ms of a fixe
 loop, ``bench/_machine.py``) says how fast the machine was during the run.
 
     python bench/export.py --count 1000000 [--formats xlsx,csv] [--drivers auto,pymysql]
-        [--chunk-size 5000] [--json]
+        [--writer-thread on,off] [--chunk-size 5000] [--json]
+
+Each variant (driver x writer thread x format) gets its own campaign of N codes, loaded
+before the first export, so variants compare in one run on the same machine state.
 """
 
 from __future__ import annotations
@@ -55,8 +58,9 @@ def _settings(run: str) -> Settings:
                        "redis_key_prefix": f"rfbenchx{run}"})
 
 
-def _with_driver(settings: Settings, driver: str) -> Settings:
-    return settings.model_copy(update={"export_mysql_driver": driver})
+def _variant(settings: Settings, driver: str, thread: str) -> Settings:
+    return settings.model_copy(update={"export_mysql_driver": driver,
+                                       "export_writer_thread": thread == "on"})
 
 
 def _rss_mb() -> float:
@@ -111,7 +115,8 @@ def _export_child(settings: dict, tenant: str, campaign: str, count: int, fmt: s
         cpu = time.process_time() - cpu_before
         server_cpu = server.seconds()
         driver = container.bulk_engine.dialect.driver
-    return {"format": fmt, "driver": driver, "rows": result.count,
+        thread = "on" if container.settings.export_writer_thread else "off"
+    return {"format": fmt, "driver": driver, "writer_thread": thread, "rows": result.count,
             "seconds": round(result.seconds, 2), "rows_per_s": round(result.rows_per_second),
             "cpu_seconds": round(cpu, 2),
             "server_cpu_seconds": None if server_cpu is None else round(server_cpu, 2),
@@ -130,13 +135,14 @@ def _cleanup(settings: Settings) -> None:
             container.redis.delete(*keys)
 
 
-def run(count: int, formats: list[str], drivers: list[str], chunk_size: int,
+def run(count: int, formats: list[str], variants: list[tuple[str, str]], chunk_size: int,
         quiet: bool) -> dict:
-    """Load the codes, export them once per format and driver, clean up; the figures."""
+    """Load the codes, export them once per format and variant (driver, writer thread),
+    clean up; the figures."""
     run_id = uuid.uuid4().hex[:8]
     settings = _settings(run_id)
     tenant = f"bt{run_id}"
-    jobs = [(fmt, driver) for driver in drivers for fmt in formats]
+    jobs = [(fmt, variant) for variant in variants for fmt in formats]
     campaigns = [f"bc{run_id}{n}" for n in range(len(jobs))]
     err = Console(stderr=True, quiet=quiet)
     figures: dict = {"count": count, "chunk_size": chunk_size,
@@ -146,11 +152,13 @@ def run(count: int, formats: list[str], drivers: list[str], chunk_size: int,
         with tempfile.TemporaryDirectory(prefix="rf-export-bench-") as folder:
             err.print(f"loading {len(jobs)} x {count:,} codes ...")
             figures["load_seconds"] = round(_load(settings, tenant, campaigns, count), 2)
-            for n, ((fmt, driver), campaign) in enumerate(zip(jobs, campaigns, strict=True)):
-                err.print(f"exporting {count:,} codes to {fmt} (driver {driver}) ...")
+            for n, ((fmt, (driver, thread)), campaign) in enumerate(
+                    zip(jobs, campaigns, strict=True)):
+                err.print(f"exporting {count:,} codes to {fmt} (driver {driver}, writer thread"
+                          f" {thread}) ...")
                 with ctx.Pool(1) as pool:
                     figures["exports"].append(pool.apply(_export_child, (
-                        _with_driver(settings, driver).model_dump(mode="json"), tenant,
+                        _variant(settings, driver, thread).model_dump(mode="json"), tenant,
                         campaign, count, fmt, str(Path(folder) / f"codes{n}.{fmt}"),
                         chunk_size)))
     finally:
@@ -163,13 +171,13 @@ def _table(figures: dict) -> Table:
     table = Table(title=(
         f"export {figures['count']:,} codes (load took {figures['load_seconds']}s; CPU probe "
         f"{figures['cpu_probe_ms_before']} / {figures['cpu_probe_ms_after']} ms)"))
-    for column in ("format", "driver", "rows", "wall s", "rows/s", "CPU s", "server CPU s",
-                   "peak RSS MB", "baseline MB", "file MB"):
+    for column in ("format", "driver", "writer thread", "rows", "wall s", "rows/s", "CPU s",
+                   "server CPU s", "peak RSS MB", "baseline MB", "file MB"):
         table.add_column(column, justify="right")
     for e in figures["exports"]:
         server = "n/a" if e["server_cpu_seconds"] is None else f"{e['server_cpu_seconds']}"
-        table.add_row(e["format"], e["driver"], f"{e['rows']:,}", f"{e['seconds']}",
-                      f"{e['rows_per_s']:,}", f"{e['cpu_seconds']}", server,
+        table.add_row(e["format"], e["driver"], e["writer_thread"], f"{e['rows']:,}",
+                      f"{e['seconds']}", f"{e['rows_per_s']:,}", f"{e['cpu_seconds']}", server,
                       f"{e['peak_rss_mb']}", f"{e['baseline_rss_mb']}", f"{e['file_mb']}")
     return table
 
@@ -181,11 +189,14 @@ def main() -> None:
     parser.add_argument("--formats", default="xlsx,csv")
     parser.add_argument("--drivers", default="auto",
                         help="export_mysql_driver values to compare, e.g. auto,pymysql")
+    parser.add_argument("--writer-thread", default="on",
+                        help="export_writer_thread values to compare: on, off or on,off")
     parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK)
     parser.add_argument("--json", action="store_true", help="print JSON only")
     args = parser.parse_args()
-    figures = run(args.count, args.formats.split(","), args.drivers.split(","),
-                  args.chunk_size, args.json)
+    variants = [(driver, thread) for driver in args.drivers.split(",")
+                for thread in args.writer_thread.split(",")]
+    figures = run(args.count, args.formats.split(","), variants, args.chunk_size, args.json)
     if args.json:
         sys.stdout.write(orjson.dumps(figures).decode() + "\n")
         return

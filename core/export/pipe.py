@@ -23,6 +23,35 @@ _DONE = None
 _POLL_SECONDS = 0.5
 
 
+class InlineWriter:
+    """The same interface as :class:`BackgroundWriter`, writing on the caller's thread
+    (``export_writer_thread=false``: to compare, or where threads are unwelcome)."""
+
+    def __init__(self, writer: RowWriter) -> None:
+        self._writer = writer
+        self._closed = False
+
+    def submit(self, rows: Sequence[Row]) -> None:
+        """Write a chunk now."""
+        self._writer.write_rows(rows)
+
+    def finish(self) -> None:
+        """Close the file."""
+        self._close()
+
+    def __enter__(self) -> InlineWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._writer.close()
+
+
 class BackgroundWriter:
     """Feeds chunks of rows to ``writer`` on a thread; closes the writer at :meth:`finish`."""
 
@@ -75,8 +104,7 @@ class BackgroundWriter:
     def _drain(self) -> None:
         try:
             while (rows := self._queue.get()) is not _DONE:
-                if self._error is None:
-                    self._writer.write_rows(rows)
+                self._writer.write_rows(rows)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
             self._error = exc
             self._discard_queue()
@@ -94,3 +122,8 @@ class BackgroundWriter:
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
             if self._error is None:
                 self._error = exc
+
+
+def chunk_sink(writer: RowWriter, *, threaded: bool) -> BackgroundWriter | InlineWriter:
+    """Where an export hands its chunks: a writer thread, or the caller's thread."""
+    return BackgroundWriter(writer) if threaded else InlineWriter(writer)

@@ -42,7 +42,7 @@ from core.adapters.redis.pool import CodePool
 from core.bootstrap import Container
 from core.errors import CacheUnavailable, ExportRefused, StorageUnavailable, UnknownCampaign
 from core.export import files
-from core.export.pipe import BackgroundWriter
+from core.export.pipe import BackgroundWriter, InlineWriter, chunk_sink
 from core.export.writers import ExportFormat, open_writer
 from schemas.campaign import CampaignRule
 
@@ -217,7 +217,8 @@ def _run(container: Container, job: ExportJob, export_id: str, reward: str, temp
 def _fill(conn: Connection, container: Container, job: ExportJob, export_id: str,
           reward: str, temp: Path, state: _Progress, progress: ProgressFn | None) -> str:
     now = datetime.now(UTC).replace(tzinfo=None)
-    with BackgroundWriter(open_writer(job.file_format, temp)) as sink:
+    threaded = container.settings.export_writer_thread
+    with chunk_sink(open_writer(job.file_format, temp), threaded=threaded) as sink:
         _stream(conn, container, job, export_id, reward, sink, state, now, progress)
         sink.finish()
     if state.written < job.count:
@@ -234,7 +235,7 @@ def _fill(conn: Connection, container: Container, job: ExportJob, export_id: str
 
 
 def _stream(conn: Connection, container: Container, job: ExportJob, export_id: str,
-            reward: str, sink: BackgroundWriter, state: _Progress, now: datetime,
+            reward: str, sink: BackgroundWriter | InlineWriter, state: _Progress, now: datetime,
             progress: ProgressFn | None) -> None:
     """Lock, hand to the file, mark: the server marks chunk k while the thread writes it."""
     pool = CodePool(container.redis, container.keys)

@@ -97,12 +97,15 @@ def test_xlsx_export_over_several_sheets_round_trips(container, tmp_path: Path,
     assert audit_row(container, result.export_id) == (OWNER, 0, 33, "xlsx", sha)
 
 
-@pytest.mark.parametrize("driver", ["pymysql", "mysqldb"])
-def test_export_on_either_driver(container, tmp_path: Path, driver: str) -> None:
+@pytest.mark.parametrize(("driver", "threaded"), [("pymysql", False), ("mysqldb", True),
+                                                  ("mysqldb", False)])
+def test_export_on_either_driver_and_writer(container, tmp_path: Path, driver: str,
+                                            threaded: bool) -> None:
     pytest.importorskip("MySQLdb" if driver == "mysqldb" else "pymysql")
     seeded = seed_campaign(container, count=9)
     out = tmp_path / "codes.csv"
-    settings = container.settings.model_copy(update={"export_mysql_driver": driver})
+    settings = container.settings.model_copy(
+        update={"export_mysql_driver": driver, "export_writer_thread": threaded})
     with bootstrap(settings) as other:
         assert other.bulk_engine.dialect.driver == driver
         result = export_codes(other, seeded.tenant_id, seeded.campaign_id, OWNER, 9, "csv", out)

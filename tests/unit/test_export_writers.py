@@ -14,7 +14,7 @@ import openpyxl
 import pytest
 
 from core.export import HEADER, read_chunks, xlsx_stream
-from core.export.pipe import BackgroundWriter
+from core.export.pipe import BackgroundWriter, chunk_sink
 from core.export.writers import CsvRowWriter, Row, XlsxRowWriter
 
 CT = "{http://schemas.openxmlformats.org/package/2006/content-types}"
@@ -193,3 +193,11 @@ def test_read_chunks_streams_then_removes(tmp_path: Path) -> None:
     assert next(chunks) == payload[:4096]
     chunks.close()  # a client that went away
     assert not path.exists()
+
+
+def test_inline_writer_writes_on_the_callers_thread() -> None:
+    recorder = _Recorder()
+    with chunk_sink(recorder, threaded=False) as sink:
+        sink.submit(rows(2))
+        sink.finish()
+    assert recorder.threads == {threading.current_thread().name} and recorder.closed
