@@ -114,7 +114,7 @@ def mark_exported(
     """Mark locked codes exported by ``account_id`` in ``export_id``; returns rows changed.
 
     Keyed by the listed ids only. A range form (``id BETWEEN first AND last`` filtered by
-    the list) cost 13 % less server CPU but made concurrent exports wait for each other's
+    the list) cost 12-17 % less server CPU but made concurrent exports wait for each other's
     row locks (docs/performance.md), so it was not kept.
     """
     if not ids:
