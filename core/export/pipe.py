@@ -1,9 +1,12 @@
-"""A file writer on its own thread, fed chunk by chunk through a short queue.
+"""Where an export hands its chunks: the caller's thread (the default), or a file writer
+on its own thread, fed chunk by chunk through a short queue (``export_writer_thread``).
 
 An export alternates database round trips (lock a chunk, mark it: work done by the server
 while the client waits) with formatting rows into the file (client CPU). Running the writer
 on a thread lets the two overlap: while the server marks chunk k, the file takes chunk k.
-The C driver and zlib release the GIL while they wait or deflate, so the overlap is real.
+The C driver and zlib release the GIL while they wait or deflate. On the shared two-core
+machine this cost more CPU and wall time than it saved (docs/performance.md), so it is off
+by default and kept for a comparison on a quiet machine (``bench/export.py``).
 
 The queue holds at most ``depth`` chunks, so memory stays bounded by the chunk size; the
 transaction (and its connection) stays on the caller's thread, and any writer error is
@@ -24,8 +27,7 @@ _POLL_SECONDS = 0.5
 
 
 class InlineWriter:
-    """The same interface as :class:`BackgroundWriter`, writing on the caller's thread
-    (``export_writer_thread=false``: to compare, or where threads are unwelcome)."""
+    """The same interface as :class:`BackgroundWriter`, writing on the caller's thread."""
 
     def __init__(self, writer: RowWriter) -> None:
         self._writer = writer

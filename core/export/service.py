@@ -1,8 +1,8 @@
 """Export N unexported codes of a campaign to an .xlsx or .csv file, in one transaction.
 
     preflight count -> [BEGIN (READ COMMITTED)
-        repeat: lock a chunk FOR UPDATE SKIP LOCKED -> hand it to the file writer (its own
-                thread: it writes chunk k while the server marks it) -> mark it exported
+        repeat: lock a chunk FOR UPDATE SKIP LOCKED -> write its rows (on a thread of
+                their own with export_writer_thread) -> mark it exported
         fewer than N locked? -> refuse (rollback, delete the file)
         close + fsync + sha256 the file -> insert the export_batches audit row
     COMMIT] -> rename the file into place
@@ -237,7 +237,7 @@ def _fill(conn: Connection, container: Container, job: ExportJob, export_id: str
 def _stream(conn: Connection, container: Container, job: ExportJob, export_id: str,
             reward: str, sink: BackgroundWriter | InlineWriter, state: _Progress, now: datetime,
             progress: ProgressFn | None) -> None:
-    """Lock, hand to the file, mark: the server marks chunk k while the thread writes it."""
+    """Lock a chunk, hand it to the file, mark it, until ``job.count`` or nothing is left."""
     pool = CodePool(container.redis, container.keys)
     campaign = job.campaign_id
     after = 0
