@@ -53,8 +53,8 @@ def bar_chart(series: Series, label_every: int, short: slice) -> Chart:
                         round(step * 0.7, 1), round(height, 1), label, value))
         if index % label_every == 0 or index == len(points) - 1:
             labels.append((round(x + step / 2, 1), label[short]))
-    ticks = [(round(PAD_TOP + plot_h - plot_h * f, 1), f"{int(peak * f):,}")
-             for f in (0.0, 0.5, 1.0)]
+    values = sorted({0, peak // 2, peak}) if peak >= 2 else [0, peak]
+    ticks = [(round(PAD_TOP + plot_h - plot_h * v / peak, 1), f"{v:,}") for v in values]
     return Chart(WIDTH, HEIGHT, bars, ticks, labels, PAD_TOP + plot_h, series.total)
 
 

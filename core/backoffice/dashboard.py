@@ -40,6 +40,7 @@ class Dashboard:
     last_24h: Series
     last_30d: Series
     outcomes: dict[str, int]
+    names: dict[str, str]
 
     @property
     def totals(self) -> views.CampaignCounts:
@@ -68,9 +69,10 @@ def dashboard(container: Container, principal: Principal) -> Dashboard:
             daily = views.redemptions_per_bucket(conn, tenant, day_now - timedelta(days=29),
                                                  _DAY)
             mix = views.outcome_mix(conn, tenant, day_now - timedelta(days=29))
+            names = views.campaign_names(conn, tenant)
         hours = _buckets(hour_now, 24, timedelta(hours=1), _HOUR)
         days = _buckets(day_now, 30, timedelta(days=1), _DAY)
         return Dashboard(counts, Series([(h, hourly.get(h, 0)) for h in hours]),
-                         Series([(d, daily.get(d, 0)) for d in days]), mix)
+                         Series([(d, daily.get(d, 0)) for d in days]), mix, names)
 
     return guarded("read dashboard", work)

@@ -119,7 +119,7 @@ def shoot(page: Page, name: str) -> None:
     """Save a screenshot for docs/admin.md when REDEEMFLOW_SCREENSHOTS=1."""
     if os.environ.get("REDEEMFLOW_SCREENSHOTS") == "1":
         SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+        page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
 def campaign_codes(container: Container, tenant_id: str, campaign_id: str) -> list[str]:
@@ -141,3 +141,26 @@ def assert_no_code_in(html: str, codes: list[str]) -> None:
     """No full code appears anywhere in ``html`` (the check that makes masking real)."""
     leaked = [c for c in codes if c in html]
     assert not leaked, f"{len(leaked)} full codes in the page, e.g. {leaked[0][:2]}..."
+
+
+RULE = {"codeType": "RANDOM_ALPHANUM", "length": 12, "validDays": 30,
+        "rewardRules": [{"type": "COUPON", "id": "WELCOME"}]}
+
+
+def make_campaign(container: Container, tenant_id: str, codes: int = 200,
+                  account_id: str = "system") -> str:
+    """A campaign with ``codes`` codes, made through the core service (not the browser)."""
+    from core.campaigns import create_campaign
+    from schemas.campaign import CreateCampaignRequest
+
+    campaign = unique_id("c")
+    result = create_campaign(container, CreateCampaignRequest.model_validate({
+        "campaign_id": campaign, "tenant_id": tenant_id, "product_code": "APP_A",
+        "name": "seeded", "rule": RULE, "code_count": codes, "account_id": account_id}))
+    assert result.outcome == "CREATED", result.message
+    return campaign
+
+
+def csrf_of(page: Page) -> str:
+    """The session's CSRF token, as the page carries it."""
+    return page.input_value("form[action='/logout'] input[name=csrf_token]")

@@ -141,6 +141,14 @@ def campaign_counts(conn: Connection, tenant_id: str | None,
     return [CampaignCounts(r[0], r[1], *(int(v or 0) for v in r[2:])) for r in rows]
 
 
+def campaign_names(conn: Connection, tenant_id: str | None) -> dict[str, str]:
+    """campaign_id -> name for the scope."""
+    where, params = _scope(tenant_id)
+    rows = conn.execute(text(f"SELECT campaign_id, name FROM campaigns WHERE {where}"),
+                        params).all()
+    return {r[0]: r[1] for r in rows}
+
+
 def redemptions_per_bucket(conn: Connection, tenant_id: str | None, since: datetime,
                            bucket_format: str) -> dict[str, int]:
     """Redemptions since ``since``, counted per DATE_FORMAT bucket."""
