@@ -28,7 +28,7 @@ EXAMPLE_RULE = """{
 @router.get("/", response_class=HTMLResponse)
 def home(page: Page = Depends(signed_in)) -> Response:
     """The dashboard of the operator's tenant (every tenant for a platform operator)."""
-    figures = dashboard(page.container, page.me)
+    figures = dashboard(page.container, page.me, page.office.counts)
     return page.render("dashboard.html", d=figures,
                        day=bar_chart(figures.last_24h, 3, slice(11, 16)),
                        month=bar_chart(figures.last_30d, 5, slice(5, 10)),
@@ -73,9 +73,11 @@ def create_campaign(page: Page = Depends(posted)) -> Response:
 def campaign_detail(campaign_id: str, page: Page = Depends(signed_in)) -> Response:
     """Rule, window, rewards and counts of one campaign."""
     campaign = service.campaign_for(page.container, page.me, campaign_id)
-    counts = service.campaign_counts(page.container, page.me, campaign)
+    counts, counted_at = service.campaign_counts(page.container, page.me, campaign,
+                                                 page.office.counts)
     rule = stored_rule(campaign)
-    return page.render("campaign.html", c=campaign, counts=counts, code_rule=rule,
+    return page.render("campaign.html", c=campaign, counts=counts, counted_at=counted_at,
+                       code_rule=rule,
                        rewards=campaign.rule.get("rewardRules") or [],
                        jobs=[j for j in page.office.jobs.recent(page.me)
                              if j.campaign_id == campaign.campaign_id][:5])

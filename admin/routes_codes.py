@@ -46,5 +46,6 @@ def void(campaign_id: str, row_id: int, page: Page = Depends(posted)) -> Respons
                           page.field("reason", 1000))
     except InvalidInput as exc:
         return _codes(page, campaign_id, error=str(exc), code=422)
+    page.office.counts.forget()
     outcome = "voided" if result.voided else "not-voidable"
     return RedirectResponse(f"/campaigns/{campaign_id}/codes?msg={outcome}", status_code=303)

@@ -74,6 +74,7 @@ def export(page: Page = Depends(posted)) -> Response:
         download = export_for_download(page.container, page.office.audit, page.me, request)
     except InvalidInput as exc:
         return _export_page(page, 422, values, {exc.field: str(exc)})
+    page.office.counts.forget()
     return FileResponse(download.path, media_type=download.media_type,
                         filename=download.file_name, background=BackgroundTask(download.discard))
 

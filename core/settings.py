@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     admin_ip_window_seconds: int = Field(default=900, ge=1)
     admin_max_body_bytes: int = Field(default=1_048_576, ge=1024)
     admin_export_max_codes: int = Field(default=1_000_000, ge=1)
+    admin_counts_cache_seconds: float = Field(default=30.0, ge=0)
+    """How long the dashboard's and campaign pages' code counts are reused (0: never)."""
 
     @field_validator("database_url")
     @classmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -18,6 +19,7 @@ from core.adapters.mysql import backoffice_store as views
 from core.adapters.mysql.campaign_store import CampaignRecord, get_campaign
 from core.adapters.mysql.engine import guarded
 from core.backoffice.audit import Audit
+from core.backoffice.counts import CountsCache
 from core.backoffice.errors import AccessDenied, InvalidInput
 from core.backoffice.model import Permission, Principal
 from core.bootstrap import Container
@@ -141,15 +143,16 @@ def change_status(container: Container, audit: Audit, principal: Principal, camp
     return updated
 
 
-def campaign_counts(container: Container, principal: Principal,
-                    campaign: CampaignRecord) -> views.CampaignCounts:
-    """A campaign's codes by fate (the principal must see the campaign)."""
+def campaign_counts(container: Container, principal: Principal, campaign: CampaignRecord,
+                    cache: CountsCache) -> tuple[views.CampaignCounts, datetime]:
+    """A campaign's codes by fate and when they were counted (through ``cache``)."""
     campaign_for(container, principal, campaign.campaign_id)
 
     def work() -> list[views.CampaignCounts]:
         with container.engine.connect() as conn:
             return views.campaign_counts(conn, campaign.tenant_id, campaign.campaign_id)
 
-    rows = guarded("count codes", work)
-    return rows[0] if rows else views.CampaignCounts(campaign.tenant_id, campaign.campaign_id,
-                                                     0, 0, 0, 0, 0, 0)
+    rows, at = cache.get((campaign.tenant_id, campaign.campaign_id),
+                         lambda: guarded("count codes", work))
+    empty = views.CampaignCounts(campaign.tenant_id, campaign.campaign_id, 0, 0, 0, 0, 0, 0)
+    return (rows[0] if rows else empty), at

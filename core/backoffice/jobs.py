@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from core.backoffice.audit import Audit, utc_now
 from core.backoffice.campaigns import campaign_for, require
+from core.backoffice.counts import CountsCache
 from core.backoffice.errors import InvalidInput
 from core.backoffice.model import Permission, Principal
 from core.bootstrap import Container
@@ -86,9 +87,11 @@ def parse_rule(raw: str) -> CodeGenerateRule | None:
 class GenerationJobs:
     """Runs generation jobs on a small thread pool and remembers the latest ones."""
 
-    def __init__(self, container: Container, audit: Audit, workers: int = 2) -> None:
+    def __init__(self, container: Container, audit: Audit, counts: CountsCache,
+                 workers: int = 2) -> None:
         self._container = container
         self._audit = audit
+        self._counts = counts
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="generate")
         self._jobs: OrderedDict[str, GenerationJob] = OrderedDict()
         self._lock = threading.Lock()
@@ -130,6 +133,8 @@ class GenerationJobs:
         except Exception as exc:  # a background thread must report, not vanish
             job.status, job.message = "failed", f"unexpected error: {exc.__class__.__name__}"
             raise
+        finally:
+            self._counts.forget()
         job.batch_id, job.done = result.batch_id, result.written_now
         job.status = "done"
         job.message = f"{result.written_now:,} codes in {result.seconds:.1f}s"

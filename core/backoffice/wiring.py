@@ -9,6 +9,7 @@ from core.adapters.mysql.audit_store import MySQLAuditStore
 from core.adapters.mysql.operator_store import MySQLOperatorStore
 from core.adapters.mysql.session_store import MySQLSessionStore
 from core.backoffice.audit import Audit
+from core.backoffice.counts import CountsCache
 from core.backoffice.jobs import GenerationJobs
 from core.backoffice.operators import Operators
 from core.backoffice.ports import OperatorStore
@@ -27,6 +28,7 @@ class BackOffice:
     sessions: Sessions
     audit: Audit
     jobs: GenerationJobs
+    counts: CountsCache
 
     def close(self) -> None:
         """Let running generation jobs finish their chunk and stop."""
@@ -38,10 +40,12 @@ def build_backoffice(container: Container) -> BackOffice:
     operator_store = MySQLOperatorStore(container.engine)
     session_store = MySQLSessionStore(container.engine)
     audit = Audit(MySQLAuditStore(container.engine))
+    counts = CountsCache(container.settings.admin_counts_cache_seconds)
     return BackOffice(
         operator_store=operator_store,
         operators=Operators(operator_store, session_store, audit, container.settings),
         sessions=Sessions(session_store, operator_store, container.settings),
         audit=audit,
-        jobs=GenerationJobs(container, audit),
+        jobs=GenerationJobs(container, audit, counts),
+        counts=counts,
     )

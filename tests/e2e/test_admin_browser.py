@@ -42,7 +42,8 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture()
 def admin_settings(e2e_settings: Settings) -> Settings:
     """The test's settings; the per-address sign-in throttle is out of the way here."""
-    return e2e_settings.model_copy(update={"admin_ip_max_failures": 100_000})
+    return e2e_settings.model_copy(update={"admin_ip_max_failures": 100_000,
+                                           "admin_counts_cache_seconds": 0})
 
 
 @pytest.fixture()

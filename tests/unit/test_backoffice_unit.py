@@ -70,3 +70,22 @@ def test_generation_chunks_and_rules() -> None:
     assert parse_rule('{"codeType": "RANDOM_NUM", "length": 10}') is not None
     with pytest.raises(InvalidInput):
         parse_rule("{")
+
+
+def test_counts_cache_reuses_then_forgets() -> None:
+    from core.backoffice.counts import CountsCache
+
+    calls: list[int] = []
+
+    def compute() -> int:
+        calls.append(1)
+        return len(calls)
+
+    cache = CountsCache(60)
+    assert cache.get(("T", None), compute)[0] == 1
+    assert cache.get(("T", None), compute)[0] == 1
+    assert cache.get(("T", "c"), compute)[0] == 2
+    cache.forget()
+    assert cache.get(("T", None), compute)[0] == 3
+    off = CountsCache(0)
+    assert off.get(("T", None), compute)[0] == 4 and off.get(("T", None), compute)[0] == 5
