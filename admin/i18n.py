@@ -71,6 +71,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "no": ("否", "no"),
     "next_page": ("下一页", "Next page"),
     "first_page": ("第一页", "First page"),
+    "scanned": ("已扫描到编号", "scanned ids up to"),
     "void": ("作废", "Void"),
     "reason": ("原因", "Reason"),
     "lookup_hint": ("输入用户报出的完整兑换码(大小写、空格、横线均可)",

@@ -32,8 +32,8 @@ def _codes(page: Page, campaign_id: str, status: str = "", exported: str = "", a
                          status=status or None,
                          exported=None if not exported else exported == "yes",
                          after_id=after, limit=PAGE_SIZE)
-    return page.render("codes.html", status_code=code, c=campaign, codes=listing.page.codes,
-                       names=listing, next_after=listing.page.next_after_id, status=status,
+    return page.render("codes.html", status_code=code, c=campaign, codes=listing.codes,
+                       names=listing, next_after=listing.next_after_id, status=status,
                        exported=exported, after=after, statuses=list(STATUS_CODES), msg=msg,
                        error=error)
 

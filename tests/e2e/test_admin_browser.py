@@ -119,6 +119,7 @@ def test_an_operators_day(office: tuple[Container, ServedApp], browser: Browser,
         expect(page.locator("#progress-percent")).to_have_text("100")
         expect(page.locator("#progress-bar")).to_have_attribute("data-percent", "100")
         assert seen and min(seen) < 100, "the bar was watched while the job ran"
+        page.wait_for_timeout(500)  # the bar's width transition
         shoot(page, "generate-progress")
         codes = campaign_codes(container, tenant, campaign)
         assert len(codes) == 10_000
@@ -204,6 +205,8 @@ def test_an_operators_day(office: tuple[Container, ServedApp], browser: Browser,
         shoot(page, "ops")
         page.click("#lang-zh")
         expect(page.locator("[data-nav=campaigns]")).to_have_text("活动")
+        page.goto("/")
+        expect(page.locator("h1")).to_have_text("概览")
         shoot(page, "dashboard-zh")
     finally:
         context.close()

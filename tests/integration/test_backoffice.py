@@ -264,3 +264,30 @@ def test_background_generation_reports_progress(office: Container) -> None:
     bob = _principal(office, make_tenant(office), "operator")
     with pytest.raises(NotFound):
         jobs.get(bob, job.job_id)
+
+
+def test_filtered_code_pages_read_a_bounded_stretch(office: Container, monkeypatch) -> None:
+    from core.backoffice import codes as code_views
+
+    monkeypatch.setattr(code_views, "SCAN_WINDOW", 100)
+    tenant = make_tenant(office)
+    alice = _principal(office, tenant, "viewer")
+    campaign = make_campaign(office, tenant, codes=300)
+    ids = [r[0] for r in _sql(office, "SELECT id FROM redeem_codes WHERE tenant_id = :t"
+                              " ORDER BY id", t=tenant)]
+    granted = [ids[10], ids[250]]
+    _sql(office, "UPDATE redeem_codes SET status = 2, used_count = 1 WHERE tenant_id = :t"
+         " AND id IN :ids", t=tenant, ids=tuple(granted))
+    store = office.backoffice.operator_store
+    seen, after, pages = [], 0, 0
+    while after is not None:
+        page = code_views.codes_page(office, store, alice, campaign, status="granted",
+                                     exported=None, after_id=after, limit=50)
+        seen += [v.id for v in page.codes]
+        assert all(v.status == "granted" for v in page.codes)
+        assert page.scanned_to is not None and page.scanned_to <= max(after, ids[0] - 1) + 100
+        after, pages = page.next_after_id, pages + 1
+    assert seen == granted and pages == 3
+    plain = code_views.codes_page(office, store, alice, campaign, status=None, exported=None,
+                                  after_id=0, limit=50)
+    assert len(plain.codes) == 50 and plain.scanned_to is None

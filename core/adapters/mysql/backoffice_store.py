@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from core.adapters.mysql.code_admin_store import CodeListing
+
 
 @dataclass(frozen=True)
 class CampaignRow:
@@ -231,3 +233,34 @@ def export_history(conn: Connection, tenant_id: str | None, campaign_id: str | N
         " ORDER BY created_at DESC LIMIT :n"), params).all()
     return [ExportRow(r[0], r[1], r[2], r[3], bool(r[4]), int(r[5]), r[6], r[7], r[8])
             for r in rows]
+
+
+def codes_window(conn: Connection, tenant_id: str, campaign_id: str, *, status: int | None,
+                 exported: bool | None, after_id: int, upto_id: int,
+                 limit: int) -> list[CodeListing]:
+    """Filtered codes with ``after_id < id <= upto_id`` in id order: a bounded stretch of the
+    primary key, so a filter that matches few rows never reads the whole campaign."""
+    sql = ("SELECT r.id, r.code, r.status, r.use_limit, r.used_count, r.export_status,"
+           " r.gen_account_id, r.gen_time, r.export_account_id, r.export_time,"
+           " r.export_batch_id, r.user_id, a.allocated_at, r.act_user_id, r.act_time,"
+           " r.valid_from, r.expired_at, r.remark FROM redeem_codes r LEFT JOIN code_allocations a"
+           " ON a.tenant_id = r.tenant_id AND a.code = r.code WHERE r.tenant_id = :t"
+           " AND r.campaign_id = :c AND r.id > :after AND r.id <= :upto")
+    params: dict[str, Any] = {"t": tenant_id, "c": campaign_id, "after": after_id,
+                              "upto": upto_id, "n": limit}
+    if status is not None:
+        sql += " AND r.status = :s"
+        params["s"] = status
+    if exported is not None:
+        sql += " AND r.export_status = :e"
+        params["e"] = int(exported)
+    rows = conn.execute(text(sql + " ORDER BY r.id LIMIT :n"), params).all()
+    return [CodeListing(*row) for row in rows]
+
+
+def code_id_range(conn: Connection, tenant_id: str, campaign_id: str) -> tuple[int, int]:
+    """The campaign's lowest and highest code row ids ((0, 0) without codes; two probes of
+    the primary key)."""
+    row = conn.execute(text("SELECT MIN(id), MAX(id) FROM redeem_codes WHERE tenant_id = :t"
+                            " AND campaign_id = :c"), {"t": tenant_id, "c": campaign_id}).one()
+    return int(row[0] or 0), int(row[1] or 0)
