@@ -2,7 +2,7 @@
 operator ids shown as e-mails.
 
 Without a filter a page is the next 50 ids (``core.listing``). With a status or export
-filter a page reads at most ``SCAN_WINDOW`` ids of the campaign: a filter that matches few
+filter a page reads at most ``SCAN_WINDOW`` (25,000) ids of the campaign: a filter that matches few
 codes (200 granted among a million) would otherwise read the whole campaign for one page.
 Such a page may hold fewer than 50 codes; its "next" link continues after the stretch
 scanned, and the page says how far the scan got.
@@ -20,7 +20,7 @@ from core.backoffice.ports import OperatorStore
 from core.bootstrap import Container
 from core.listing import STATUS_CODES, CodeView, _view, list_codes
 
-SCAN_WINDOW = 100_000
+SCAN_WINDOW = 25_000
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import openpyxl
+import orjson
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from core.bootstrap import Container, bootstrap
 from core.settings import Settings
+from core.topics import Topic
 from schemas.events import Channel, RedeemRequested
 from tests.conftest import unique_id
 from tests.e2e.admin_support import (
@@ -34,7 +36,7 @@ from tests.e2e.admin_support import (
     shoot,
     sign_in,
 )
-from tests.e2e.harness import WorkerProcess, publish_requests
+from tests.e2e.harness import WorkerProcess, publish, publish_requests
 
 pytestmark = pytest.mark.e2e
 
@@ -192,6 +194,10 @@ def test_an_operators_day(office: tuple[Container, ServedApp], browser: Browser,
         page.goto(f"/campaigns/{campaign}")
         expect(page.locator(".tile-value[data-count=redeemed]")).to_have_text("1")
         shoot(page, "campaign")
+        page.click("#pause")
+        expect(page.locator("#campaign-status")).to_have_text("PAUSED")
+        page.click("#resume")
+        expect(page.locator("#campaign-status")).to_have_text("ACTIVE")
         page.goto("/campaigns")
         shoot(page, "campaigns")
         page.goto("/audit")
@@ -199,10 +205,28 @@ def test_an_operators_day(office: tuple[Container, ServedApp], browser: Browser,
             expect(page.locator(f"#audit-list tr[data-action={action}]").first).to_be_visible()
         assert_no_code_in(_whole_page(page), codes)
         shoot(page, "audit")
-        page.goto("/ops")
+        secret = codes[-1]
+        publish(admin_settings, Topic.REDEEM_REQUESTS, [(
+            f"{tenant}:{secret}".encode(),
+            orjson.dumps({"tenant_id": tenant, "code": secret, "schema_version": 1}))])
+        deadline = time.monotonic() + 90
+        while True:
+            page.goto("/ops?topic=redeem.requests")
+            if page.locator("#dlq-list input[name=ref]").count():
+                break
+            assert time.monotonic() < deadline, "the malformed request was never dead-lettered"
+            time.sleep(1)
+        assert_no_code_in(_whole_page(page), codes)
+        shoot(page, "ops")
+        page.locator("#dlq-list input[name=ref]").first.check()
+        page.click("#dlq-replay")
+        expect(page.locator("#ops-notice")).to_have_text("replayed 1")
+        page.click("#cache-verify")
+        expect(page.locator("#cache-result")).to_be_visible()
         page.click("#compensation-dry-run")
         expect(page.locator("#compensation-report")).to_be_visible()
-        shoot(page, "ops")
+        assert_no_code_in(_whole_page(page), codes)
+        shoot(page, "ops-compensation")
         page.click("#lang-zh")
         expect(page.locator("[data-nav=campaigns]")).to_have_text("活动")
         page.goto("/")

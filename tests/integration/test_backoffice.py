@@ -291,3 +291,40 @@ def test_filtered_code_pages_read_a_bounded_stretch(office: Container, monkeypat
     plain = code_views.codes_page(office, store, alice, campaign, status=None, exported=None,
                                   after_id=0, limit=50)
     assert len(plain.codes) == 50 and plain.scanned_to is None
+
+
+def test_operator_cli(base_settings: Settings, monkeypatch) -> None:
+    import orjson
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    monkeypatch.setenv("REDEEMFLOW_DATABASE_URL", base_settings.database_url)
+    monkeypatch.setenv("REDEEMFLOW_REDIS_URL", base_settings.redis_url)
+    monkeypatch.setenv("REDEEMFLOW_REDIS_KEY_PREFIX", base_settings.redis_key_prefix)
+    runner = CliRunner()
+    tenant, email = unique_id("T")[:20], f"{unique_id('cli')}@example.com"
+    made = runner.invoke(app, ["operator", "create", "--tenant-id", tenant, "--email", email,
+                               "--role", "viewer", "--json"])
+    assert made.exit_code == 0, made.output
+    password = orjson.loads(made.stdout)["password"]
+    assert password and len(password) >= 12
+    again = runner.invoke(app, ["operator", "create", "--tenant-id", tenant, "--email", email,
+                                "--role", "viewer"])
+    assert again.exit_code == 2 and "exists" in again.output
+    piped = runner.invoke(app, ["operator", "create", "--email", "p" + email, "--role", "admin",
+                                "--password-stdin", "--json"], input="a piped password 1\n")
+    assert piped.exit_code == 0 and orjson.loads(piped.stdout)["password"] is None
+    short = runner.invoke(app, ["operator", "create", "--email", "s" + email, "--role", "admin",
+                                "--password-stdin"], input="short\n")
+    assert short.exit_code == 2 and "12 characters" in short.output
+    listed = runner.invoke(app, ["operator", "list", "--tenant-id", tenant, "--json"])
+    assert [o["email"] for o in orjson.loads(listed.stdout)] == [email]
+    reset = runner.invoke(app, ["operator", "reset-password", "--email", email])
+    assert reset.exit_code == 0 and "one-time password" in reset.output
+    disabled = runner.invoke(app, ["operator", "disable", "--email", email])
+    assert disabled.exit_code == 0
+    listed = runner.invoke(app, ["operator", "list", "--tenant-id", tenant, "--json"])
+    assert orjson.loads(listed.stdout)[0]["status"] == "DISABLED"
+    unknown = runner.invoke(app, ["operator", "disable", "--email", "nobody@example.com"])
+    assert unknown.exit_code == 2
