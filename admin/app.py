@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -11,7 +13,15 @@ from admin import routes_auth, routes_campaigns, routes_codes, routes_ops, route
 from admin.web import HERE, SESSION_COOKIE, CsrfRefused, Page, public
 from core.backoffice.errors import AccessDenied, SessionInvalid
 from core.bootstrap import Container
-from core.errors import NotFound, PermanentError, RetryableError
+from core.errors import (
+    DomainRuleViolation,
+    InvalidMessage,
+    NotFound,
+    PermanentError,
+    RetryableError,
+)
+
+LOG = logging.getLogger("redeemflow.admin")
 
 _HEADERS = [
     (b"content-security-policy",
@@ -120,11 +130,17 @@ def _error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(RetryableError)
     async def unavailable(request: Request, exc: RetryableError) -> Response:
-        return _error(request, 503, "unavailable", message=str(exc)[:300])
+        # a storage error's text may quote SQL parameters (a code): never shown or logged
+        LOG.warning("back office: %s on %s", exc.__class__.__name__, request.url.path)
+        return _error(request, 503, "unavailable",
+                      message="A service the back office needs is unavailable; try again.")
 
     @app.exception_handler(PermanentError)
     async def refused(request: Request, exc: PermanentError) -> Response:
-        return _error(request, 400, "error", message=str(exc)[:300])
+        shown = isinstance(exc, DomainRuleViolation | InvalidMessage)
+        LOG.warning("back office: %s on %s", exc.__class__.__name__, request.url.path)
+        return _error(request, 400, "error",
+                      message=str(exc)[:300] if shown else "The request was refused.")
 
 
 def _error(request: Request, status: int, title: str, text_key: str = "",

@@ -25,7 +25,7 @@ from core.backoffice.counts import CountsCache
 from core.backoffice.errors import InvalidInput
 from core.backoffice.model import Permission, Principal
 from core.bootstrap import Container
-from core.errors import NotFound, RedeemflowError
+from core.errors import DomainRuleViolation, NotFound, RedeemflowError
 from core.generation import generate_codes
 from schemas.campaign import MAX_CODES_PER_REQUEST
 from schemas.code_rule import CodeGenerateRule
@@ -127,8 +127,13 @@ class GenerationJobs:
             result = generate_codes(self._container, job.tenant_id, job.campaign_id,
                                     job.requested, rule=rule, account_id=account_id,
                                     progress=progress, chunk_size=chunk_for(job.requested))
-        except RedeemflowError as exc:
+        except DomainRuleViolation as exc:
             job.status, job.message = "failed", str(exc)[:300]
+            return
+        except RedeemflowError as exc:  # its text may quote SQL parameters (codes): not shown
+            job.status = "failed"
+            job.message = (f"{exc.__class__.__name__}: the batch stopped; committed chunks stay"
+                           " and `redeemflow codes generate --resume BATCH` finishes it")
             return
         except Exception as exc:  # a background thread must report, not vanish
             job.status, job.message = "failed", f"unexpected error: {exc.__class__.__name__}"

@@ -159,8 +159,11 @@ def void_row(container: Container, audit: Audit, principal: Principal, campaign_
     record = guarded("read code", work)
     if record is None:
         raise NotFound("no such code in this campaign")
-    result = void_codes(container, campaign.tenant_id, code=record.code,
-                        reason=f"{reason} (by {principal.email})")
+    try:
+        result = void_codes(container, campaign.tenant_id, code=record.code,
+                            reason=f"{reason} (by {principal.email})")
+    except NotFound:  # gone meanwhile; its message would quote the full code
+        raise NotFound("no such code in this campaign") from None
     audit.record(principal, "void",
                  target=f"{mask_code(record.code)} #{code_ref(record.tenant_id, record.code)}",
                  detail=f"campaign {campaign.campaign_id}; voided {result.voided}; reason: "

@@ -69,9 +69,20 @@ def dead_letters(container: Container, principal: Principal, topic: str) -> list
 
 
 def _view(topic: str, letter: DeadLetter) -> LetterView:
-    return LetterView(letter.ref, _masked_key(topic, letter.key),
-                      letter.headers.get("error", "")[:300], letter.headers.get("error_type", ""),
-                      _masked_value(letter.value))
+    error = letter.headers.get("error", "")
+    for code in _codes_in(letter.value):  # an error text may quote the code it refused
+        error = error.replace(code, mask_code(code))
+    return LetterView(letter.ref, _masked_key(topic, letter.key), error[:300],
+                      letter.headers.get("error_type", ""), _masked_value(letter.value))
+
+
+def _codes_in(raw: bytes) -> list[str]:
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return []
+    code = data.get("code") if isinstance(data, dict) else None
+    return [code] if isinstance(code, str) and len(code) >= 4 else []
 
 
 def replay_letters(container: Container, audit: Audit, principal: Principal, topic: str,

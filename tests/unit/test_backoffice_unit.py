@@ -89,3 +89,15 @@ def test_counts_cache_reuses_then_forgets() -> None:
     assert cache.get(("T", None), compute)[0] == 3
     off = CountsCache(0)
     assert off.get(("T", None), compute)[0] == 4 and off.get(("T", None), compute)[0] == 5
+
+
+def test_dead_letter_errors_quoting_the_code_are_masked() -> None:
+    from core.backoffice.ops import _view
+    from core.dlq import DeadLetter
+
+    letter = DeadLetter(0, 7, b"T1:ABCDEFGHJKMN",
+                        orjson.dumps({"code": "ABCDEFGHJKMN"}),
+                        {"error": "code ABCDEFGHJKMN is bad", "error_type": "X"})
+    view = _view("redeem.requests", letter)
+    assert "ABCDEFGHJKMN" not in f"{view.key}{view.error}{view.preview}"
+    assert view.error == "code AB********MN is bad"
