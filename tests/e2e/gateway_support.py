@@ -29,8 +29,11 @@ from tests.integration.redeem_support import SeededCampaign, seed_campaign
 class GatewayProcess:
     """``redeemflow gateway`` in a child process on a free port."""
 
-    def __init__(self, settings: Settings, log_dir: Path, **env: str) -> None:
+    def __init__(
+        self, settings: Settings, log_dir: Path, *, workers: int = 1, **env: str
+    ) -> None:
         self.port = find_free_port()
+        self.workers = workers
         self.url = f"http://127.0.0.1:{self.port}"
         self._settings = settings
         self._env = env
@@ -41,7 +44,8 @@ class GatewayProcess:
         """Spawn the gateway; returns at once (see :meth:`wait_ready`)."""
         env = {**settings_env(self._settings), "REDEEMFLOW_METRICS_PORT": "0", **self._env}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "gateway", "--port", str(self.port)],
+            [sys.executable, "-m", "cli.main", "gateway", "--port", str(self.port),
+             *(["--workers", str(self.workers)] if self.workers != 1 else [])],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )

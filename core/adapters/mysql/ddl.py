@@ -263,6 +263,18 @@ ALTER TABLE redeem_codes
     DROP KEY idx_status_claimed
 """
 
+_TOKEN_SIGNING_KEYS = """
+CREATE TABLE token_signing_keys (
+    key_id VARCHAR(24) NOT NULL PRIMARY KEY COMMENT 'kid of end-user tokens, public',
+    tenant_id VARCHAR(24) NOT NULL,
+    name VARCHAR(64) NOT NULL DEFAULT '',
+    created_at DATETIME(6) NOT NULL,
+    revoked_at DATETIME(6) NULL,
+    KEY idx_token_key_tenant (tenant_id, created_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+COMMENT='no secret: each key''s secret is derived from the server master secret'
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tenants and campaigns", (_TENANTS, _CAMPAIGNS)),
     Migration(2, "partitioned redeem_codes and generation batches", (_REDEEM_CODES, _CODE_BATCHES)),
@@ -284,4 +296,5 @@ MIGRATIONS: tuple[Migration, ...] = (
         "narrow redeem_codes: primary key (tenant_id, campaign_id, id), ids from id_sequences",
         (_ID_SEQUENCES, _CODE_ID_START, _NARROW_CODES),
     ),
+    Migration(12, "end-user token signing keys (ids only)", (_TOKEN_SIGNING_KEYS,)),
 )
