@@ -31,6 +31,7 @@ def gateway(
     from core.logging_setup import configure_logging
     from core.settings import load_settings
     from producers.gateway import create_app
+    from producers.gateway.app import edge
 
     overrides: dict[str, object] = {}
     if timeout is not None:
@@ -45,6 +46,7 @@ def gateway(
         "log_config": None,
         "access_log": False,
         "server_header": False,
+        "proxy_headers": False,
         "timeout_graceful_shutdown": 10,
     }
     if workers > 1:
@@ -55,4 +57,4 @@ def gateway(
                     **serve)  # type: ignore[arg-type]
         return
     with bootstrap(settings) as container:
-        uvicorn.run(create_app(container), **serve)  # type: ignore[arg-type]
+        uvicorn.run(edge(create_app(container), settings), **serve)  # type: ignore[arg-type]

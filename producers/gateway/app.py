@@ -9,6 +9,7 @@ and owns a container of its own (one producer, one results listener per process)
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -17,7 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from core.bootstrap import Container, bootstrap
 from core.errors import PermanentError, RetryableError
@@ -25,15 +26,17 @@ from core.logging_setup import configure_logging
 from core.settings import Settings, load_settings
 from producers.gateway.auth import Unauthorized
 from producers.gateway.cors import CorsMiddleware
+from producers.gateway.errors import render
+from producers.gateway.fast import RedeemFastPath
 from producers.gateway.middleware import (
     BodyLimitMiddleware,
     HeaderLimitMiddleware,
     MetricsMiddleware,
 )
-from producers.gateway.models import ErrorAnswer
 from producers.gateway.routes import router
 from producers.gateway.state import GatewayState
 
+ASGIApp = Any
 log = logging.getLogger("redeemflow.gateway")
 _LISTENER_START_WAIT_SECONDS = 10.0
 SECURITY_SCHEMES = {
@@ -46,7 +49,8 @@ SECURITY_SCHEMES = {
 
 
 def create_app(container: Container) -> FastAPI:
-    """The gateway app over ``container``'s settings and adapters."""
+    """The gateway's FastAPI app over ``container``'s settings and adapters (routes, error
+    handlers, OpenAPI); serve ``edge(create_app(container), settings)``."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -56,7 +60,7 @@ def create_app(container: Container) -> FastAPI:
     return _build(container.settings, lifespan)
 
 
-def app_from_settings() -> FastAPI:
+def app_from_settings() -> ASGIApp:
     """The app of one ``--workers`` process: settings from the environment, own container."""
     settings = load_settings()
     configure_logging(settings)
@@ -67,7 +71,7 @@ def app_from_settings() -> FastAPI:
             async with _serving(app, container):
                 yield
 
-    return _build(settings, lifespan)
+    return edge(_build(settings, lifespan), settings)
 
 
 @asynccontextmanager
@@ -88,15 +92,31 @@ def _build(settings: Settings, lifespan: Any) -> FastAPI:
         version="1.0.0",
         description="Redeem codes over HTTP (seed 000 §八). See docs/gateway.md.",
         lifespan=lifespan,
+        **_no_telemetry(),
     )
     app.include_router(router)
-    app.add_middleware(BodyLimitMiddleware, limit=settings.gateway_max_body_bytes)
-    app.add_middleware(MetricsMiddleware)
-    app.add_middleware(CorsMiddleware, origins=settings.gateway_cors_origins)
-    app.add_middleware(HeaderLimitMiddleware, limit=settings.gateway_max_header_bytes)
     _install_error_handlers(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def edge(api: FastAPI, settings: Settings) -> ASGIApp:
+    """What uvicorn serves: the limits, CORS and metrics around the redeem fast path, which
+    hands every other request to ``api``. Pure ASGI layers, outside FastAPI, so the hot path
+    pays for none of FastAPI's own middleware."""
+    inner: ASGIApp = RedeemFastPath(api)
+    inner = BodyLimitMiddleware(inner, limit=settings.gateway_max_body_bytes)
+    inner = MetricsMiddleware(inner)
+    inner = CorsMiddleware(inner, origins=settings.gateway_cors_origins)
+    return HeaderLimitMiddleware(inner, limit=settings.gateway_max_header_bytes)
+
+
+def _no_telemetry() -> dict[str, Any]:
+    """FastAPI >= 0.16x asks OpenTelemetry on every request whether it is configured; the
+    gateway exports Prometheus metrics instead, so switch that off where supported."""
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -109,40 +129,13 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
-def _error(status: int, error: str, message: str, **extra: object) -> JSONResponse:
-    body = ErrorAnswer(error=error, message=message, **extra)  # type: ignore[arg-type]
-    return JSONResponse(body.model_dump(), status_code=status)
-
-
 def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(Unauthorized)
-    async def unauthorized(request: Request, exc: Unauthorized) -> JSONResponse:
-        response = _error(401, "unauthorized", str(exc))
-        response.headers["WWW-Authenticate"] = exc.scheme
-        return response
+    async def handle(request: Request, exc: Exception) -> Response:
+        rendered = render(exc)
+        if rendered is None:
+            raise exc
+        status, headers, body = rendered
+        return Response(body, status_code=status, headers=headers, media_type="application/json")
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        fields = [_field(e) for e in exc.errors()]
-        summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
-        return _error(422, "validation_error", f"invalid field(s): {summary}", fields=fields)
-
-    @app.exception_handler(RetryableError)
-    async def unavailable(request: Request, exc: RetryableError) -> JSONResponse:
-        log.warning("dependency unavailable: %s", exc)
-        response = _error(503, "unavailable", "a backing service is unavailable; retry later")
-        response.headers["Retry-After"] = "1"
-        return response
-
-    @app.exception_handler(PermanentError)
-    async def refused(request: Request, exc: PermanentError) -> JSONResponse:
-        log.error("request failed: %s", exc)
-        return _error(503, "unavailable", "the request could not be published")
-
-
-def _field(error: dict[str, object]) -> dict[str, str]:
-    """``{"field", "location", "message"}`` of one pydantic/FastAPI validation error."""
-    loc = [str(p) for p in error.get("loc", ()) or ()]  # type: ignore[attr-defined]
-    location = loc[0] if loc else ""
-    name = ".".join(loc[1:]) if len(loc) > 1 else location
-    return {"field": name, "location": location, "message": str(error.get("msg", ""))}
+    for known in (Unauthorized, RequestValidationError, RetryableError, PermanentError):
+        app.add_exception_handler(known, handle)

@@ -12,24 +12,21 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from core.errors import NotFound
 from core.health import CheckResult, check_readiness
 from core.logging_setup import request_context
-from core.metrics import GATEWAY_PENDING
 from core.tokens import mint_for_tenant
-from producers.gateway.auth import Principal, Unauthorized, token_refused
+from producers.gateway.auth import Principal, Unauthorized
 from producers.gateway.cors import TENANT_SCOPE_KEY
+from producers.gateway.errors import Rendered
+from producers.gateway.fast import redeem_call, rendered_answer
 from producers.gateway.models import (
-    RATE_LIMIT_RETRY_AFTER,
     ErrorAnswer,
     RedeemAnswer,
     RedeemBody,
     TokenAnswer,
     TokenRequest,
     error_responses,
-    status_of,
 )
-from producers.gateway.parsing import parse_body, redeem_headers, redeem_openapi, user_of
-from producers.gateway.redeemer import request_id_for
+from producers.gateway.parsing import parse_body, redeem_openapi
 from producers.gateway.state import GatewayState, gateway_state
-from schemas.events import RedeemRequested
 
 router = APIRouter()
 _IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
@@ -46,17 +43,9 @@ async def authenticate(state: GatewayState, request: Request) -> Principal:
     return principal
 
 
-def _answer(answer: RedeemAnswer, idempotency_key: str | None = None) -> Response:
-    status = status_of(answer.outcome)
-    headers: dict[str, str] = {}
-    if status == 429:
-        headers["Retry-After"] = str(RATE_LIMIT_RETRY_AFTER)
-    if status == 202:
-        headers["Location"] = f"/api/redeem/{answer.request_id}"
-    if idempotency_key:
-        headers["Idempotency-Key"] = idempotency_key
-    return Response(answer.model_dump_json(by_alias=True), status_code=status,
-                    headers=headers, media_type="application/json")
+def _response(rendered: Rendered) -> Response:
+    status, headers, body = rendered
+    return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
 @router.post(
@@ -70,28 +59,11 @@ async def redeem(request: Request) -> Response:
     """Redeem a code: 200 when redeemed, 4xx with the outcome, 202 if still pending.
 
     Server to server with ``x-api-key`` (the body names the user), or from a browser or
-    mini-program with ``Authorization: Bearer <token>`` (the user is the token's)."""
+    mini-program with ``Authorization: Bearer <token>`` (the user is the token's).
+    Normally served by the fast path (fast.py) with the same logic."""
     state: GatewayState = request.app.state.gateway
-    principal = await authenticate(state, request)
-    headers = redeem_headers(request.headers)
-    body = parse_body(RedeemBody, await request.body())
-    user_id = user_of(principal, body.user_id)
-    if principal.end_user is not None and headers.product_code not in principal.end_user.products:
-        raise token_refused(f"product {headers.product_code} not in the token")
-    tenant_id = principal.tenant_id
-    request_id = request_id_for(tenant_id, headers.idempotency_key)
-    with request_context(request_id, tenant_id):
-        event = RedeemRequested(
-            request_id=request_id, tenant_id=tenant_id, product_code=headers.product_code,
-            code=body.code, user_id=user_id, device_id=headers.device_id,
-            channel=body.channel, user_tags=body.user_tags,
-        )
-        GATEWAY_PENDING.inc()
-        try:
-            answer = await state.redeemer.redeem(event)
-        finally:
-            GATEWAY_PENDING.dec()
-        return _answer(answer, headers.idempotency_key)
+    return _response(await redeem_call(state, request.scope, request.headers,
+                                       await request.body()))
 
 
 @router.get(
@@ -113,7 +85,7 @@ async def redeem_result(
     if answer is None:
         error = ErrorAnswer(error="unknown_request", message="no outcome for this request id")
         return JSONResponse(error.model_dump(), status_code=404)
-    return _answer(answer)
+    return _response(rendered_answer(answer))
 
 
 @router.post(
