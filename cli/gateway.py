@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 
 import typer
@@ -53,6 +54,10 @@ def gateway(
         # uvicorn binds the port once and spawns the processes; each builds its own app
         # (app_from_settings) from these settings, handed over in the environment.
         os.environ.update(settings.to_env())
+        if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters:
+            # a process is "started" once its lifespan ran (imports, listener assignment):
+            # allow for a busy machine before the supervisor replaces it
+            serve["timeout_worker_healthcheck"] = 60
         uvicorn.run("producers.gateway.app:app_from_settings", factory=True, workers=workers,
                     **serve)  # type: ignore[arg-type]
         return

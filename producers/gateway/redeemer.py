@@ -18,6 +18,7 @@ from concurrent.futures import Executor
 
 from core.adapters.kafka.producer import EventProducer, ProducedMessage
 from core.adapters.mysql.apikey_store import OutcomeReader, RecordedOutcome
+from core.adapters.redis.pending_marks import PendingMarks
 from core.errors import DeliveryFailed, RedeemflowError
 from core.logging_setup import mask_code
 from core.redemption.model import OUTCOME_MESSAGES
@@ -132,6 +133,7 @@ class Redeemer:
         listener: ResultListener,
         outcomes: OutcomeReader,
         executor: Executor,
+        marks: PendingMarks,
         *,
         topic: str,
         timeout: float,
@@ -140,6 +142,7 @@ class Redeemer:
         self._listener = listener
         self._outcomes = outcomes
         self._executor = executor
+        self._marks = marks
         self._timeout = timeout
 
     async def redeem(self, request: RedeemRequested) -> RedeemAnswer:
@@ -158,6 +161,7 @@ class Redeemer:
             result = await asyncio.wait_for(asyncio.shield(future), self._timeout)
         except TimeoutError:
             log.info("no result within %.1fs: answering PENDING", self._timeout)
+            await self._marks.mark(request.tenant_id, request.request_id)
             return pending_answer(request.request_id)
         finally:
             self._listener.forget(request.request_id, future)
@@ -175,6 +179,8 @@ class Redeemer:
         if record is not None:
             return answer_from_record(record)
         if self._listener.watching(request_id) == tenant_id:
+            return pending_answer(request_id)
+        if await self._marks.marked(tenant_id, request_id):  # published by another process
             return pending_answer(request_id)
         return None
 

@@ -10,6 +10,7 @@ from fastapi import Request
 
 from core.adapters.mysql.apikey_store import ApiKeyStore, OutcomeReader
 from core.adapters.mysql.token_key_store import SigningKeyTable
+from core.adapters.redis.pending_marks import PendingMarks
 from core.apikeys import ApiKeyResolver
 from core.bootstrap import Container
 from core.tokens import TokenVerifier
@@ -40,11 +41,13 @@ class GatewayState:
         settings = container.settings
         executor = ThreadPoolExecutor(8, thread_name_prefix="gateway-db")
         listener = ResultListener(settings)
+        redis = container.async_redis()
         redeemer = Redeemer(
             container.producer,
             listener,
             OutcomeReader(container.engine),
             executor,
+            PendingMarks(redis, container.keys),
             topic=settings.topic(Topic.REDEEM_REQUESTS),
             timeout=settings.gateway_result_timeout_seconds,
         )
@@ -53,8 +56,7 @@ class GatewayState:
         master = settings.token_master_secret.get_secret_value().encode()
         tokens = TokenVerifier(signing_keys, master, settings.api_key_cache_seconds)
         auth = Authenticator(keys, tokens, executor)
-        return cls(container, executor, auth, signing_keys, master, listener, redeemer,
-                   container.async_redis())
+        return cls(container, executor, auth, signing_keys, master, listener, redeemer, redis)
 
     async def close(self) -> None:
         """Stop the listener, close the Redis client, release the executor."""
