@@ -32,12 +32,12 @@ def gateway(
     from core.logging_setup import configure_logging
     from core.settings import load_settings
     from producers.gateway import create_app
-    from producers.gateway.app import edge
+    from producers.gateway.app import edge, gateway_settings
 
     overrides: dict[str, object] = {}
     if timeout is not None:
         overrides["gateway_result_timeout_seconds"] = timeout
-    settings = load_settings(**overrides)
+    settings = gateway_settings(load_settings(**overrides))
     configure_logging(settings)
     serve = {
         "host": host or settings.gateway_host,

@@ -60,9 +60,14 @@ def create_app(container: Container) -> FastAPI:
     return _build(container.settings, lifespan)
 
 
+def gateway_settings(settings: Settings) -> Settings:
+    """``settings`` as a gateway process uses them (its producer lingers longer)."""
+    return settings.model_copy(update={"producer_linger_ms": settings.gateway_producer_linger_ms})
+
+
 def app_from_settings() -> ASGIApp:
     """The app of one ``--workers`` process: settings from the environment, own container."""
-    settings = load_settings()
+    settings = gateway_settings(load_settings())
     configure_logging(settings)
 
     @asynccontextmanager
