@@ -319,3 +319,17 @@ def test_workers_share_one_port_and_a_slow_worker_still_gets_202(
             assert later.status_code == 200 and later.json()["outcome"] == "REDEEMED", later.text
     finally:
         assert multi.stop() in (0, -15), multi.log_text()[-2000:]
+
+
+def test_openapi_declares_both_credentials(stack: Stack) -> None:
+    spec = httpx.get(stack.url + "/openapi.json", timeout=10).json()
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["ApiKeyAuth"] == {"type": "apiKey", "in": "header", "name": "x-api-key",
+                                     "description": schemes["ApiKeyAuth"]["description"]}
+    assert schemes["BearerAuth"]["scheme"] == "bearer"
+    redeem = spec["paths"]["/api/redeem"]["post"]
+    assert redeem["security"] == [{"ApiKeyAuth": []}, {"BearerAuth": []}]
+    assert {p["name"] for p in redeem["parameters"]} == {
+        "x-product-code", "x-device-id", "Idempotency-Key"}
+    assert "code" in redeem["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    assert spec["paths"]["/api/tokens"]["post"]["security"] == [{"ApiKeyAuth": []}]
