@@ -23,6 +23,7 @@ from core.metrics import GATEWAY_PENDING
 from producers.gateway.auth import Unauthorized, token_refused
 from producers.gateway.cors import TENANT_SCOPE_KEY
 from producers.gateway.errors import Rendered, render
+from producers.gateway.middleware import BODY_SCOPE_KEY
 from producers.gateway.models import RATE_LIMIT_RETRY_AFTER, RedeemAnswer, RedeemBody, status_of
 from producers.gateway.parsing import parse_body, redeem_headers, user_of
 from producers.gateway.redeemer import request_id_for
@@ -61,7 +62,8 @@ async def redeem_call(
     user_id = user_of(principal, body.user_id)
     if principal.end_user is not None and checked.product_code not in principal.end_user.products:
         raise token_refused(f"product {checked.product_code} not in the token")
-    request_id = request_id_for(principal.tenant_id, checked.idempotency_key)
+    request_id = request_id_for(principal.tenant_id, checked.idempotency_key,
+                                principal.end_user.user_id if principal.end_user else None)
     with request_context(request_id, principal.tenant_id):
         event = RedeemRequested(
             request_id=request_id, tenant_id=principal.tenant_id,
@@ -99,7 +101,9 @@ class RedeemFastPath:
             return
         scope["route"] = self._label
         state: GatewayState = self.app.state.gateway
-        raw = await _read_body(receive)
+        raw = scope.get(BODY_SCOPE_KEY)
+        if raw is None:  # served without BodyLimitMiddleware in front
+            raw = await _read_body(receive)
         try:
             status, headers, body = await redeem_call(state, scope, Headers(scope=scope), raw)
         except (Unauthorized, RequestValidationError, RedeemflowError) as exc:

@@ -15,6 +15,8 @@ ASGIApp = Any
 Scope = dict[str, Any]
 Message = dict[str, Any]
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+#: Where BodyLimitMiddleware leaves the body it buffered (bytes).
+BODY_SCOPE_KEY = "redeemflow.body"
 
 
 class HeaderLimitMiddleware:
@@ -77,7 +79,9 @@ class BodyLimitMiddleware:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        await self.app(scope, _replay(b"".join(chunks), receive), send)
+        body = b"".join(chunks)
+        scope[BODY_SCOPE_KEY] = body  # the redeem fast path reads it here, not via receive
+        await self.app(scope, _replay(body, receive), send)
 
     async def _refuse(self, send: Any) -> None:
         body = orjson.dumps(

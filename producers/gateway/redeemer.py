@@ -37,11 +37,16 @@ def valid_idempotency_key(key: str) -> bool:
     return bool(_IDEMPOTENCY_KEY.match(key))
 
 
-def request_id_for(tenant_id: str, idempotency_key: str | None) -> str:
-    """The request id of a call: derived from (tenant, key) when a key is given."""
+def request_id_for(
+    tenant_id: str, idempotency_key: str | None, end_user: str | None = None
+) -> str:
+    """The request id of a call: derived from (tenant, key) when a key is given, and from
+    (tenant, end user, key) for a bearer token, so one user's key never names another
+    user's request."""
     if idempotency_key is None:
         return f"gw-{uuid.uuid4().hex}"
-    digest = hashlib.sha256(f"{tenant_id}\n{idempotency_key}".encode()).hexdigest()
+    scope = tenant_id if end_user is None else f"{tenant_id}\nuser:{end_user}"
+    digest = hashlib.sha256(f"{scope}\n{idempotency_key}".encode()).hexdigest()
     return f"gw-{digest[:40]}"
 
 
@@ -152,7 +157,7 @@ class Redeemer:
         """
         known = self._listener.recent(request.request_id)
         if known is not None and known.tenant_id == request.tenant_id:
-            return answer_from_result(known)
+            return answer_from_result(known)  # the request id already says whose it is
         future = self._listener.expect(request.request_id, request.tenant_id)
         try:
             await self._publisher.publish(request.kafka_key(), request.to_bytes())
@@ -167,17 +172,22 @@ class Redeemer:
             self._listener.forget(request.request_id, future)
         return answer_from_result(result)
 
-    async def lookup(self, tenant_id: str, request_id: str) -> RedeemAnswer | None:
-        """A request's answer from the LRU, else MySQL; PENDING if published here lately."""
+    async def lookup(
+        self, tenant_id: str, request_id: str, end_user: str | None = None
+    ) -> RedeemAnswer | None:
+        """A request's answer from the LRU, else MySQL; PENDING if published lately.
+
+        With ``end_user`` (a bearer token) only that user's decided requests are shown."""
         known = self._listener.recent(request_id)
         if known is not None:
-            return answer_from_result(known) if known.tenant_id == tenant_id else None
+            mine = known.tenant_id == tenant_id and end_user in (None, known.user_id)
+            return answer_from_result(known) if mine else None
         loop = asyncio.get_running_loop()
         record = await loop.run_in_executor(
             self._executor, self._outcomes.find, tenant_id, request_id
         )
         if record is not None:
-            return answer_from_record(record)
+            return answer_from_record(record) if end_user in (None, record.user_id) else None
         if self._listener.watching(request_id) == tenant_id:
             return pending_answer(request_id)
         if await self._marks.marked(tenant_id, request_id):  # published by another process

@@ -79,9 +79,11 @@ async def redeem_result(
     request_id: Annotated[str, Path(max_length=64, pattern=_IDENTIFIER)],
 ) -> Response:
     """The answer of an earlier request (e.g. after a 202), from memory or MySQL."""
-    tenant_id = (await authenticate(state, request)).tenant_id
+    principal = await authenticate(state, request)
+    tenant_id = principal.tenant_id
+    end_user = principal.end_user.user_id if principal.end_user else None
     with request_context(request_id, tenant_id):
-        answer = await state.redeemer.lookup(tenant_id, request_id)
+        answer = await state.redeemer.lookup(tenant_id, request_id, end_user)
     if answer is None:
         error = ErrorAnswer(error="unknown_request", message="no outcome for this request id")
         return JSONResponse(error.model_dump(), status_code=404)

@@ -333,3 +333,20 @@ def test_openapi_declares_both_credentials(stack: Stack) -> None:
         "x-product-code", "x-device-id", "Idempotency-Key"}
     assert "code" in redeem["requestBody"]["content"]["application/json"]["schema"]["properties"]
     assert spec["paths"]["/api/tokens"]["post"]["security"] == [{"ApiKeyAuth": []}]
+
+
+def test_a_token_user_sees_only_own_requests(stack: Stack, signing) -> None:
+    key = f"shared-{uuid.uuid4().hex}"
+    alice, bob = token_for(stack, signing, "alice2"), token_for(stack, signing, "bob2")
+    first = bearer(stack, alice, {"code": stack.fresh_code()}, **{"Idempotency-Key": key})
+    assert first.status_code == 200, first.text
+    request_id = first.json()["requestId"]
+    get = lambda token: httpx.get(  # noqa: E731
+        f"{stack.url}/api/redeem/{request_id}", timeout=10,
+        headers={"authorization": f"Bearer {token}"})
+    assert get(alice).status_code == 200 and get(alice).json() == first.json()
+    assert get(bob).status_code == 404
+    same_key = bearer(stack, bob, {"code": stack.fresh_code()}, **{"Idempotency-Key": key})
+    assert same_key.status_code == 200, same_key.text
+    assert same_key.json()["requestId"] != request_id  # bob's key names bob's request
+    assert same_key.json()["redemptionId"] != first.json()["redemptionId"]
