@@ -36,6 +36,8 @@ def _register_optional() -> None:
         ("cli.gateway", "gateway"),
         ("cli.apikey", "apikey"),
         ("cli.token", "token"),
+        ("cli.admin", "admin"),
+        ("cli.operator", "operator"),
     ):
         try:
             sub = importlib.import_module(module)

@@ -27,6 +27,8 @@ EXPECTED_GROUPS = {
     "gateway",
     "apikey",
     "token",
+    "admin",
+    "operator",
 }
 
 
