@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
-from core.adapters.mysql.engine import build_engine, build_hot_engine
+from core.adapters.mysql.engine import build_bulk_engine, build_engine, build_hot_engine
 from core.adapters.redis.client import AsyncRedisClient, SyncRedisClient, async_client, sync_client
 from core.adapters.redis.keys import RedisKeys
 from core.settings import Settings
 
 if TYPE_CHECKING:
     from core.adapters.kafka.producer import EventProducer
+    from core.backoffice.wiring import BackOffice
 
 
 @dataclass
@@ -39,6 +40,13 @@ class Container:
     def hot_engine(self) -> Engine:
         """A second engine for the redemption hot path (multi-statement round trips)."""
         engine = build_hot_engine(self.settings)
+        self._closers.append(engine)
+        return engine
+
+    @cached_property
+    def bulk_engine(self) -> Engine:
+        """An engine for bulk work (exports), on the C driver when it is installed."""
+        engine = build_bulk_engine(self.settings)
         self._closers.append(engine)
         return engine
 
@@ -71,6 +79,15 @@ class Container:
         )
         self._closers.append(producer)
         return producer
+
+    @cached_property
+    def backoffice(self) -> BackOffice:
+        """The back office's services (operators, sessions, audit log, generation jobs)."""
+        from core.backoffice.wiring import build_backoffice
+
+        office = build_backoffice(self)
+        self._closers.append(office)
+        return office
 
     def close(self) -> None:
         """Flush and release everything built so far, newest first."""

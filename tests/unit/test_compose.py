@@ -23,9 +23,9 @@ from core.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER_NODES = {f"redis-node-{i}" for i in range(1, 7)}
 CLUSTER_SERVICES = {*CLUSTER_NODES, "redis-cluster-init"}
-SERVICES = {"kafka", "mysql", "redis", "migrate", "worker", "compensation", "gateway",
+SERVICES = {"kafka", "mysql", "redis", "migrate", "worker", "compensation", "gateway", "admin",
             *CLUSTER_SERVICES}
-APP_SERVICES = {"migrate", "worker", "compensation", "gateway"}
+APP_SERVICES = {"migrate", "worker", "compensation", "gateway", "admin"}
 
 
 def _default(value: str) -> str:
