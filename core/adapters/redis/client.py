@@ -145,8 +145,9 @@ def scan_page(
     """One SCAN step over the whole keyspace; 0 as the next cursor means done.
 
     On a cluster the cursor walks the masters one after the other: the node's index in the
-    high bits, that node's own cursor in the low 64 bits. Keys moved by a failover during a
-    walk may be missed or seen twice: callers treat SCAN as best effort (as Redis does).
+    high bits, that node's own cursor in the low 64 bits. A walk that failed (a master
+    down) must start again at 0: the masters may have changed. Keys moved by a failover
+    during a walk may be missed or seen twice: SCAN is best effort (as Redis's own is).
     """
     if not isinstance(client, redis.RedisCluster):
         next_cursor, keys = client.scan(cursor, match=match, count=count)
