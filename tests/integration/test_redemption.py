@@ -291,12 +291,13 @@ async def test_rate_limit_windows_expire_two_window_sizes_after_their_first_coun
     product = keys.product_attempts(seeded.tenant_id, seeded.product_code)
     user = keys.user_failures(seeded.tenant_id, "w")
     sizes = {f"{product}:h:": 3_600_000, f"{product}:d:": 86_400_000, f"{user}:": 3_600_000}
-    windows = {
-        base: [client.pttl(key) for key in client.scan_iter(match=f"{base}*")] for base in sizes
+    windows = {  # a large COUNT: the walk covers the whole shared keyspace, not just ours
+        base: [client.pttl(key) for key in client.scan_iter(match=f"{base}*", count=10_000)]
+        for base in sizes
     }
     for base, ttls in windows.items():
         assert len(ttls) == 1 and 0 < ttls[0] <= 2 * sizes[base], (base, ttls)
-    hour = next(client.scan_iter(match=f"{product}:h:*"))
+    hour = next(client.scan_iter(match=f"{product}:h:*", count=10_000))
     assert int(client.get(hour)) == 4, "every attempt counted, the expiry set once"
     ttl = client.pttl(hour)
     await service.process([request(seeded, seeded.codec.generate(), user="w2")])
