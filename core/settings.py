@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     gateway_max_body_bytes: int = Field(default=4096, ge=256, le=1_048_576)
     gateway_result_cache_size: int = Field(default=10_000, ge=1)
     api_key_cache_seconds: float = Field(default=30.0, ge=0)
+    tenant_status_cache_seconds: float = Field(default=2.0, ge=0, le=60)
+    """How long the gateway trusts a tenant's status: a SUSPENDED/CLOSED tenant's keys are
+    refused (403) within this time after the worker applied the tenant.updated event."""
     readiness_timeout_seconds: float = Field(default=2.0, gt=0)
 
     @field_validator("database_url")

@@ -14,7 +14,7 @@ from core.adapters.mysql.engine import guarded
 from core.adapters.mysql.tenant_store import TenantRecord
 from schemas.events import TenantUpdated
 
-__all__ = ["TenantRecord", "apply_tenant_update", "get_tenant"]
+__all__ = ["TenantRecord", "apply_tenant_update", "get_tenant", "tenant_status"]
 
 
 def apply_tenant_update(engine: Engine, event: TenantUpdated) -> bool:
@@ -40,3 +40,9 @@ def get_tenant(engine: Engine, tenant_id: str) -> TenantRecord | None:
             return tenant_store.get_tenant(conn, tenant_id)
 
     return guarded(f"read tenant {tenant_id}", work)
+
+
+def tenant_status(engine: Engine, tenant_id: str) -> str | None:
+    """The registry's status of a tenant (ACTIVE, SUSPENDED, CLOSED), or None if unknown."""
+    record = get_tenant(engine, tenant_id)
+    return record.status if record is not None else None

@@ -14,15 +14,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from core.bootstrap import Container
 from core.errors import PermanentError, RetryableError
 from producers.gateway.middleware import BodyLimitMiddleware, MetricsMiddleware
 from producers.gateway.models import ErrorAnswer
 from producers.gateway.routes import router
-from producers.gateway.state import GatewayState, Unauthorized
+from producers.gateway.state import GatewayState, TenantInactive, Unauthorized
 
 log = logging.getLogger("redeemflow.gateway")
+#: ``error`` codes of framework errors (any other status: ``http_<status>``).
+_HTTP_ERRORS = {400: "validation_error", 404: "not_found", 405: "method_not_allowed",
+                413: "payload_too_large"}
 _LISTENER_START_WAIT_SECONDS = 10.0
 
 
@@ -65,6 +69,24 @@ def _install_error_handlers(app: FastAPI) -> None:
         response = _error(401, "unauthorized", str(exc))
         response.headers["WWW-Authenticate"] = "ApiKey"
         return response
+
+    @app.exception_handler(TenantInactive)
+    async def inactive(request: Request, exc: TenantInactive) -> JSONResponse:
+        return _error(403, "tenant_inactive", str(exc))
+
+    @app.exception_handler(HTTPException)
+    async def framework(request: Request, exc: HTTPException) -> JSONResponse:
+        """404 (no route), 405 (with ``Allow``) and the rest, in the error shape."""
+        status = 422 if exc.status_code == 400 else exc.status_code
+        error = _HTTP_ERRORS.get(exc.status_code, f"http_{exc.status_code}")
+        response = _error(status, error, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return _error(500, "internal_error", "internal error; retry with the same Idempotency-Key")
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

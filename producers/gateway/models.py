@@ -55,9 +55,12 @@ class RedeemAnswer(BaseModel):
 
 
 class ErrorAnswer(BaseModel):
-    """A request refused before it reached the pipeline (401, 404, 413, 422, 503)."""
+    """A request refused before it reached the pipeline, or any framework error (401, 403,
+    404, 405, 413, 422, 500, 503): ``error`` is a stable code, ``fields`` names bad fields."""
 
-    error: str
+    error: str = Field(description="unauthorized, tenant_inactive, unknown_request, not_found, "
+                       "method_not_allowed, payload_too_large, validation_error, unavailable, "
+                       "internal_error")
     message: str
     fields: list[dict[str, str]] = Field(default_factory=list)
 
@@ -72,18 +75,62 @@ def status_of(outcome: RedeemOutcome | str) -> int:
     return OUTCOME_STATUS[RedeemOutcome(outcome)]
 
 
-def error_responses() -> dict[int | str, dict[str, object]]:
-    """OpenAPI ``responses=`` for the redeem routes."""
-    decided = {"model": RedeemAnswer}
-    return {
-        202: {"model": RedeemAnswer, "description": "Accepted, result not ready (PENDING)"},
-        400: {**decided, "description": "INVALID_REQUEST"},
-        401: {"model": ErrorAnswer, "description": "Missing or invalid x-api-key"},
-        404: {**decided, "description": "NOT_FOUND (one generic message for every unknown code)"},
-        409: {**decided, "description": "ALREADY_USED, USER_LIMIT_REACHED, EXPIRED, "
-              "NOT_YET_VALID, CAMPAIGN_INACTIVE, PRODUCT_NOT_APPLICABLE"},
-        413: {"model": ErrorAnswer, "description": "Body larger than the limit"},
-        422: {"model": ErrorAnswer, "description": "Validation error naming the field"},
-        429: {**decided, "description": "RATE_LIMITED (Retry-After seconds)"},
-        503: {"model": ErrorAnswer, "description": "Broker unavailable: nothing was published"},
+def _header(description: str, required: bool = True, **schema: object) -> dict[str, object]:
+    return {"description": description, "required": required,
+            "schema": {"type": "string", **schema}}
+
+
+_ECHOED_KEY = {"Idempotency-Key": _header("The request's Idempotency-Key, when it had one.",
+                                          required=False)}
+RESULT_LINK = {
+    "GetRedeemResult": {
+        "operationId": "getRedeemResult",
+        "parameters": {"requestId": "$response.body#/requestId"},
+        "description": "The same answer, later (e.g. after 202 PENDING).",
     }
+}
+
+
+def _outcomes_of(status: int) -> str:
+    """The outcomes answered with ``status``, from OUTCOME_STATUS (never a second list)."""
+    return ", ".join(o.value for o, s in OUTCOME_STATUS.items() if s == status)
+
+
+def error_responses(*, with_links: bool = False) -> dict[int | str, dict[str, object]]:
+    """OpenAPI ``responses=`` of the redeem routes: every status, its schema and headers."""
+    links = {"links": RESULT_LINK} if with_links else {}
+
+    def decided(status: int, description: str, **headers: object) -> dict[str, object]:
+        return {"model": RedeemAnswer, "description": description,
+                "headers": {**_ECHOED_KEY, **headers}, **links}
+
+    responses: dict[int | str, dict[str, object]] = {
+        status: decided(status, _outcomes_of(status))
+        for status in sorted(set(OUTCOME_STATUS.values()))
+    }
+    responses[202] = decided(
+        202, "Accepted, result not ready (PENDING)",
+        Location=_header("Where to GET the answer: /api/redeem/{requestId}"))
+    responses[429] = decided(
+        429, _outcomes_of(429),
+        **{"Retry-After": _header("Seconds to wait before retrying", pattern="^[0-9]+$")})
+    responses[401] = {"model": ErrorAnswer, "description": "Missing or invalid x-api-key",
+                      "headers": {"WWW-Authenticate": _header("ApiKey")}}
+    responses[403] = {"model": ErrorAnswer,
+                      "description": "tenant_inactive: the key's tenant is SUSPENDED or CLOSED"}
+    responses[413] = {"model": ErrorAnswer, "description": "Body larger than the limit"}
+    responses[422] = {"model": ErrorAnswer,
+                      "description": "validation_error naming the field (also for a body that "
+                                     "is not UTF-8 JSON)"}
+    responses[503] = {"model": ErrorAnswer,
+                      "description": "Broker or MySQL unavailable: nothing was published",
+                      "headers": {"Retry-After": _header("Seconds to wait", required=False)}}
+    responses["default"] = {"model": ErrorAnswer, "description": "Any other error (405, 500)"}
+    responses.pop(200, None)  # the route's own response_model documents 200
+    return responses
+
+
+def success_response(*, with_links: bool = False) -> dict[int | str, dict[str, object]]:
+    """The 200 entry (REDEEMED) with its echoed header and, on POST, the link to GET."""
+    links = {"links": RESULT_LINK} if with_links else {}
+    return {200: {"description": _outcomes_of(200), "headers": _ECHOED_KEY, **links}}

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path
 from fastapi.responses import JSONResponse, Response
@@ -12,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from core.health import CheckResult, check_readiness
 from core.logging_setup import request_context
 from core.metrics import GATEWAY_PENDING
+from producers.gateway.auth import AuthFirstRoute, Tenant
 from producers.gateway.models import (
     RATE_LIMIT_RETRY_AFTER,
     ErrorAnswer,
@@ -19,35 +19,19 @@ from producers.gateway.models import (
     RedeemBody,
     error_responses,
     status_of,
+    success_response,
 )
 from producers.gateway.redeemer import IDEMPOTENCY_KEY_PATTERN, request_id_for
-from producers.gateway.state import GatewayState, Unauthorized, gateway_state
+from producers.gateway.state import GatewayState, gateway_state
 from schemas.events import RedeemRequested
 
 router = APIRouter()
+#: The tenant's routes: authenticated before the body is read (see ``auth.AuthFirstRoute``).
+redeem_router = APIRouter(route_class=AuthFirstRoute, tags=["redeem"])
 _PRODUCT = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 _IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
 
 State = Annotated[GatewayState, Depends(gateway_state)]
-
-
-async def tenant_of(
-    state: State,
-    x_api_key: Annotated[str | None, Header(description="The tenant's API key.")] = None,
-) -> str:
-    """The tenant the request's API key belongs to; 401 when missing, unknown or revoked."""
-    if not x_api_key:
-        raise Unauthorized("missing x-api-key header")
-    hit, tenant = state.resolver.cached(x_api_key)
-    if not hit:
-        loop = asyncio.get_running_loop()
-        tenant = await loop.run_in_executor(state.executor, state.resolver.resolve, x_api_key)
-    if tenant is None:
-        raise Unauthorized("invalid API key")
-    return tenant
-
-
-Tenant = Annotated[str, Depends(tenant_of)]
 
 
 def _answer(answer: RedeemAnswer, idempotency_key: str | None = None) -> JSONResponse:
@@ -63,8 +47,9 @@ def _answer(answer: RedeemAnswer, idempotency_key: str | None = None) -> JSONRes
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-@router.post(
-    "/api/redeem", response_model=RedeemAnswer, responses=error_responses(), tags=["redeem"]
+@redeem_router.post(
+    "/api/redeem", response_model=RedeemAnswer, operation_id="redeem",
+    responses={**success_response(with_links=True), **error_responses(with_links=True)},
 )
 async def redeem(
     body: RedeemBody,
@@ -98,16 +83,27 @@ async def redeem(
         return _answer(answer, idempotency_key)
 
 
-@router.get(
-    "/api/redeem/{request_id}",
-    response_model=RedeemAnswer,
-    responses={**error_responses(), 404: {"description": "NOT_FOUND outcome, or unknown id"}},
-    tags=["redeem"],
+_UNKNOWN_OR_NOT_FOUND: dict[str, Any] = {
+    "description": "NOT_FOUND outcome (RedeemAnswer), or unknown_request (ErrorAnswer): no "
+                   "outcome for this id in this tenant",
+    "content": {"application/json": {"schema": {"anyOf": [
+        {"$ref": "#/components/schemas/RedeemAnswer"},
+        {"$ref": "#/components/schemas/ErrorAnswer"},
+    ]}}},
+}
+
+
+@redeem_router.get(
+    "/api/redeem/{requestId}",
+    response_model=RedeemAnswer, operation_id="getRedeemResult",
+    responses={**success_response(), **error_responses(), 404: _UNKNOWN_OR_NOT_FOUND},
 )
 async def redeem_result(
     state: State,
     tenant_id: Tenant,
-    request_id: Annotated[str, Path(max_length=64, pattern=_IDENTIFIER)],
+    request_id: Annotated[
+        str, Path(alias="requestId", min_length=1, max_length=64, pattern=_IDENTIFIER)
+    ],
 ) -> JSONResponse:
     """The answer of an earlier request (e.g. after a 202), from memory or MySQL."""
     with request_context(request_id, tenant_id):
@@ -118,13 +114,21 @@ async def redeem_result(
     return _answer(answer)
 
 
+router.include_router(redeem_router)
+_OPS_JSON = {"content": {"application/json": {"schema": {"type": "object"}}}}
+
+
 @router.get("/healthz", tags=["ops"])
 async def healthz() -> dict[str, str]:
     """Liveness: the process is up and serving."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", tags=["ops"], responses={503: {"description": "A dependency failed"}})
+@router.get(
+    "/readyz", tags=["ops"],
+    responses={200: {"description": "Every dependency answered", **_OPS_JSON},
+               503: {"description": "A dependency failed", **_OPS_JSON}},
+)
 async def readyz(state: State) -> JSONResponse:
     """Readiness: Kafka metadata, MySQL ``SELECT 1``, Redis PING, results listener."""
     readiness = await check_readiness(state.container, state.redis)
@@ -135,7 +139,11 @@ async def readyz(state: State) -> JSONResponse:
     return JSONResponse(readiness.as_dict(), status_code=200 if readiness.ready else 503)
 
 
-@router.get("/metrics", tags=["ops"], response_class=Response)
+@router.get(
+    "/metrics", tags=["ops"], response_class=Response,
+    responses={200: {"description": "Prometheus text format",
+                     "content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def metrics() -> Response:
     """Prometheus metrics of this gateway process."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

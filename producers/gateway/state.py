@@ -9,8 +9,9 @@ from typing import Any
 from fastapi import Request
 
 from core.adapters.mysql.apikey_store import ApiKeyStore, OutcomeReader
-from core.apikeys import ApiKeyResolver
+from core.apikeys import ApiKeyResolver, TenantStatusCache
 from core.bootstrap import Container
+from core.tenants import tenant_status
 from core.topics import Topic
 from producers.gateway.redeemer import Redeemer
 from producers.gateway.results import ResultListener
@@ -20,6 +21,10 @@ class Unauthorized(Exception):
     """The request carries no valid API key (answered 401, nothing published)."""
 
 
+class TenantInactive(Exception):
+    """The key's tenant is SUSPENDED or CLOSED (answered 403 ``tenant_inactive``)."""
+
+
 @dataclass
 class GatewayState:
     """Adapters and helpers of one gateway process."""
@@ -27,6 +32,7 @@ class GatewayState:
     container: Container
     executor: ThreadPoolExecutor
     resolver: ApiKeyResolver
+    tenants: TenantStatusCache
     listener: ResultListener
     redeemer: Redeemer
     redis: Any
@@ -46,7 +52,13 @@ class GatewayState:
             timeout=settings.gateway_result_timeout_seconds,
         )
         resolver = ApiKeyResolver(ApiKeyStore(container.engine), settings.api_key_cache_seconds)
-        return cls(container, executor, resolver, listener, redeemer, container.async_redis())
+        tenants = TenantStatusCache(
+            lambda tenant: tenant_status(container.engine, tenant),
+            settings.tenant_status_cache_seconds,
+        )
+        return cls(
+            container, executor, resolver, tenants, listener, redeemer, container.async_redis()
+        )
 
     async def close(self) -> None:
         """Stop the listener, close the Redis client, release the executor."""
