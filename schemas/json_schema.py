@@ -143,10 +143,11 @@ def _declare_rule_extras(rule: Schema, code_rule: Schema) -> None:
     """The flat code layout (excluding ``code``) and the validity window's exclusivity."""
     props: Schema = rule["properties"]
     dependent: Schema = rule.setdefault("dependentSchemas", {})
+    pairs: Schema = code_rule.get("dependentSchemas", {})
     for key in sorted(FLAT_CODE_KEYS):
         props[key] = copy.deepcopy(code_rule["properties"][key])
         no_code = {"not": {"required": ["code"]}}
-        dependent[key] = {"allOf": [dependent[key], no_code]} if key in dependent else no_code
+        dependent[key] = {"allOf": [copy.deepcopy(pairs[key]), no_code]} if key in pairs else no_code
     rule.setdefault("allOf", []).append(_uuid_rule())
 
     def given(*keys: str) -> Schema:

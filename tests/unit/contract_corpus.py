@@ -128,6 +128,7 @@ EDGE_CASES: list[tuple[str, Any, bool]] = [
     ("CampaignRule", _rule(code={"codeType": "RANDOM_NUM", "code_type": "RANDOM_NUM"}), False),
     ("CampaignRule", _rule(codeType="RANDOM_NUM", code={"length": 8}), False),
     ("CampaignRule", _rule(code_type="RANDOM_NUM", length=8), True),
+    ("CampaignRule", _rule(codeType="RANDOM_NUM", code_type="RANDOM_NUM"), False),
     ("CampaignRule", _rule(codeType="ALPHANUM"), True),
     ("CampaignRule", _rule(codeType="ALPHA"), True),
     ("CampaignRule", _rule(codeType="alphanum"), False),
