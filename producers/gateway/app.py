@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 
 from core.bootstrap import Container
 from core.errors import PermanentError, RetryableError
-from producers.gateway.middleware import BodyLimitMiddleware, MetricsMiddleware
+from producers.gateway.middleware import BodyLimitMiddleware, MetricsMiddleware, PayloadTooLarge
 from producers.gateway.models import ErrorAnswer
 from producers.gateway.routes import router
 from producers.gateway.state import GatewayState, TenantInactive, Unauthorized
@@ -68,6 +68,12 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def unauthorized(request: Request, exc: Unauthorized) -> JSONResponse:
         response = _error(401, "unauthorized", str(exc))
         response.headers["WWW-Authenticate"] = "ApiKey"
+        return response
+
+    @app.exception_handler(PayloadTooLarge)
+    async def too_large(request: Request, exc: PayloadTooLarge) -> JSONResponse:
+        response = _error(413, "payload_too_large", str(exc))
+        response.headers["Connection"] = "close"  # the rest of the body was never read
         return response
 
     @app.exception_handler(TenantInactive)

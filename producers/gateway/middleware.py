@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import orjson
-
 from core.metrics import GATEWAY_LATENCY, GATEWAY_REQUESTS
 
 ASGIApp = Any
@@ -15,11 +13,23 @@ Message = dict[str, Any]
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
-class BodyLimitMiddleware:
-    """Refuses request bodies over ``limit`` bytes with 413, before any handler runs.
+class PayloadTooLarge(Exception):
+    """The body is larger than the gateway's limit (answered 413 ``payload_too_large``)."""
 
-    Checks ``Content-Length`` first, then counts the bytes actually streamed (a client may
-    lie or send chunked), buffering at most ``limit`` bytes, and replays them to the app.
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body larger than {limit} bytes")
+        self.limit = limit
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies over ``limit`` bytes with 413, when the app reads the body.
+
+    The limit is enforced in ``receive``: a declared ``Content-Length`` over the limit, or more
+    bytes streamed than the limit (a client may lie or send chunked), raise
+    :class:`PayloadTooLarge` on the app's first read past it, answered 413 by the app's handler.
+    Enforcing it at read time, not before the app runs, keeps authentication first: a route
+    authenticates before it reads the body, so a request without a valid key is 401 whatever
+    its size. At most ``limit`` bytes are ever read.
     """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
@@ -32,35 +42,21 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = _content_length(scope)
-        if declared is not None and declared > self.limit:
-            await self._refuse(send)
-            return
-        chunks: list[bytes] = []
+        limit = self.limit
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.limit:
-                await self._refuse(send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        await self.app(scope, _replay(b"".join(chunks), receive), send)
 
-    async def _refuse(self, send: Any) -> None:
-        body = orjson.dumps(
-            {"error": "payload_too_large",
-             "message": f"request body larger than {self.limit} bytes", "fields": []}
-        )
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode()),
-                                (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": body})
+        async def limited() -> Message:
+            nonlocal size
+            if declared is not None and declared > limit:
+                raise PayloadTooLarge(limit)
+            message: Message = await receive()
+            if message["type"] == "http.request":
+                size += len(message.get("body", b""))
+                if size > limit:
+                    raise PayloadTooLarge(limit)
+            return message
+
+        await self.app(scope, limited, send)
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -71,20 +67,6 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
-
-
-def _replay(body: bytes, receive: Any) -> Any:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        message: Message = await receive()
-        return message
-
-    return replay
 
 
 class MetricsMiddleware:

@@ -64,6 +64,20 @@ def test_without_a_key_any_body_is_401_first(stack: Stack, body: bytes) -> None:
     assert_error(send(stack, body, "rfk_not-a-key"), 401, "unauthorized")
 
 
+def test_without_a_key_even_an_oversized_body_is_401(stack: Stack) -> None:
+    big = b'{"code": "ABC", "userId": "u1", "pad": "' + b"x" * 50_000 + b'"}'
+    assert_error(send(stack, big, None), 401, "unauthorized")
+
+    def chunks() -> Iterator[bytes]:  # streamed, no Content-Length
+        for _ in range(50):
+            yield b"y" * 1000
+
+    streamed = httpx.post(stack.url + "/api/redeem", content=chunks(), timeout=30,
+                          headers={"x-product-code": "APP_A", "x-api-key": "rfk_nope"})
+    assert_error(streamed, 401, "unauthorized")
+    assert_error(send(stack, big, stack.key_a), 413, "payload_too_large")
+
+
 @pytest.mark.parametrize("body", BAD_BODIES)
 def test_bodies_that_are_not_utf8_json_are_422_validation_errors(stack: Stack,
                                                                  body: bytes) -> None:
