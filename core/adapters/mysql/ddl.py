@@ -263,6 +263,12 @@ ALTER TABLE redeem_codes
     DROP KEY idx_status_claimed
 """
 
+_OUTCOME_FINGERPRINTS = """
+ALTER TABLE request_outcomes
+    ADD COLUMN request_hash CHAR(32) NULL COMMENT 'fingerprint of code, user and product',
+    ADD COLUMN message VARCHAR(256) NULL COMMENT 'the answer message when not the default'
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tenants and campaigns", (_TENANTS, _CAMPAIGNS)),
     Migration(2, "partitioned redeem_codes and generation batches", (_REDEEM_CODES, _CODE_BATCHES)),
@@ -283,5 +289,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         8,
         "narrow redeem_codes: primary key (tenant_id, campaign_id, id), ids from id_sequences",
         (_ID_SEQUENCES, _CODE_ID_START, _NARROW_CODES),
+    ),
+    Migration(
+        9,
+        "request outcomes keep the request's fingerprint and message (idempotency conflicts,"
+        " identical repeated results)",
+        (_OUTCOME_FINGERPRINTS,),
     ),
 )
