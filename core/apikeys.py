@@ -8,9 +8,7 @@ nothing to brute-force.
 
 :class:`ApiKeyResolver` caches lookups in-process for ``api_key_cache_seconds`` (misses too,
 for a shorter time), so the gateway does not hit MySQL on every request; a revoked key stops
-working within that time. :class:`TenantStatusCache` keeps tenant statuses for a shorter time
-(``tenant_status_cache_seconds``), so a suspended or closed tenant's keys stop working within
-seconds of the ``tenant.updated`` event.
+working within that time.
 """
 
 from __future__ import annotations
@@ -27,7 +25,6 @@ from datetime import datetime
 from typing import Protocol
 
 from core.errors import DomainRuleViolation
-from schemas.events import TenantStatus
 
 KEY_PREFIX = "rfk_"
 _TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,23}$")
@@ -139,52 +136,3 @@ class ApiKeyResolver:
                 self._cache.popitem(last=False)
         return tenant
 
-
-#: Tenant statuses whose API keys are refused (403 ``tenant_inactive``).
-INACTIVE_TENANT_STATUSES = frozenset({TenantStatus.SUSPENDED.value, TenantStatus.CLOSED.value})
-
-
-class TenantStatusCache:
-    """Tenant id -> status (``tenants``, fed by ``tenant.updated``), cached for a few seconds.
-
-    Kept apart from the key cache: a key stays valid for ``api_key_cache_seconds``, but a
-    suspension must take effect within ``tenant_status_cache_seconds``. A tenant the registry
-    does not know (None) is not refused here; the worker decides what its requests get.
-    """
-
-    def __init__(
-        self,
-        read_status: Callable[[str], str | None],
-        ttl_seconds: float,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._read = read_status
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._cache: dict[str, tuple[float, str | None]] = {}
-        self._lock = threading.Lock()
-
-    def cached(self, tenant_id: str) -> tuple[bool, str | None]:
-        """``(hit, status)`` from the cache only (no I/O, safe on the event loop)."""
-        with self._lock:
-            entry = self._cache.get(tenant_id)
-        if entry is None or entry[0] < self._clock():
-            return False, None
-        return True, entry[1]
-
-    def status(self, tenant_id: str) -> str | None:
-        """The tenant's status, read through the cache (blocking on a miss: run off-loop)."""
-        hit, status = self.cached(tenant_id)
-        if hit:
-            return status
-        status = self._read(tenant_id)
-        with self._lock:
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache.clear()
-            self._cache[tenant_id] = (self._clock() + self._ttl, status)
-        return status
-
-
-def is_inactive(status: str | None) -> bool:
-    """Whether a tenant in ``status`` must be refused (SUSPENDED or CLOSED)."""
-    return status in INACTIVE_TENANT_STATUSES

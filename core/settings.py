@@ -76,8 +76,9 @@ class Settings(BaseSettings):
     """Redemption batches processed at once, overlapping stage by stage (1: one at a time)."""
     negative_cache_seconds: int = Field(default=60, ge=1)
     tenant_status_refresh_seconds: float = Field(default=2.0, gt=0, le=300)
-    """How old a worker's copy of a tenant's status may get: a SUSPENDED or CLOSED tenant
-    stops redeeming on every worker within this long of its tenant.updated being applied."""
+    """How old a worker's or gateway's copy of a tenant's status may get: a SUSPENDED or CLOSED
+    tenant stops redeeming on every worker, and its API keys are refused by every gateway,
+    within this long of its tenant.updated being applied."""
     rate_limits: dict[str, RateLimitTier] = Field(default_factory=dict)
     default_rate_limit: RateLimitTier = Field(default_factory=RateLimitTier)
     user_failed_attempts_per_hour: int = Field(default=20, ge=1)
@@ -95,9 +96,6 @@ class Settings(BaseSettings):
     gateway_max_body_bytes: int = Field(default=4096, ge=256, le=1_048_576)
     gateway_result_cache_size: int = Field(default=10_000, ge=1)
     api_key_cache_seconds: float = Field(default=30.0, ge=0)
-    tenant_status_cache_seconds: float = Field(default=2.0, ge=0, le=60)
-    """How long the gateway trusts a tenant's status: a SUSPENDED/CLOSED tenant's keys are
-    refused (403) within this time after the worker applied the tenant.updated event."""
     readiness_timeout_seconds: float = Field(default=2.0, gt=0)
 
     @field_validator("database_url")

@@ -18,7 +18,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 
-from core.apikeys import is_inactive
 from producers.gateway.state import GatewayState, TenantInactive, Unauthorized, gateway_state
 
 API_KEY_HEADER = "x-api-key"
@@ -30,7 +29,7 @@ api_key_scheme = APIKeyHeader(
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
-async def _off_loop(state: GatewayState, call: Callable[[str], Any], arg: str) -> Any:
+async def _off_loop(state: GatewayState, call: Callable[[Any], Any], arg: Any) -> Any:
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(state.executor, call, arg)
 
@@ -46,11 +45,11 @@ async def authenticate(request: Request) -> str:
         tenant = await _off_loop(state, state.resolver.resolve, key)
     if tenant is None:
         raise Unauthorized("invalid API key")
-    hit, status = state.tenants.cached(tenant)
-    if not hit:
-        status = await _off_loop(state, state.tenants.status, tenant)
-    if is_inactive(status):
-        raise TenantInactive(f"tenant {tenant} is {str(status).lower()}: its keys are refused")
+    stale = state.tenants.stale([tenant])
+    if stale:
+        await _off_loop(state, state.tenants.refresh, stale)
+    if state.tenants.inactive(tenant):
+        raise TenantInactive(f"tenant {tenant} is suspended or closed: its keys are refused")
     return str(tenant)
 
 

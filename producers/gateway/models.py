@@ -99,8 +99,35 @@ def _outcomes_of(status: int) -> str:
     return ", ".join(o.value for o, s in OUTCOME_STATUS.items() if s == status)
 
 
+#: ``content`` of a status answered both ways: a decided outcome, or an error before it.
+EITHER_ANSWER: dict[str, object] = {"application/json": {"schema": {"anyOf": [
+    {"$ref": "#/components/schemas/RedeemAnswer"},
+    {"$ref": "#/components/schemas/ErrorAnswer"},
+]}}}
+
+
+def _errors() -> dict[int | str, dict[str, object]]:
+    """The statuses of errors answered before the pipeline, with their headers."""
+    return {
+        401: {"description": "unauthorized: missing or invalid x-api-key",
+              "headers": {"WWW-Authenticate": _header("ApiKey")}},
+        403: {"description": "tenant_inactive: the key's tenant is SUSPENDED or CLOSED"},
+        413: {"description": "payload_too_large: body larger than the limit"},
+        422: {"description": "validation_error naming the field (also for a body that is "
+                             "not UTF-8 JSON)"},
+        503: {"description": "unavailable: broker or MySQL down, nothing was published",
+              "headers": {"Retry-After": _header("Seconds to wait", required=False)}},
+        "default": {"description": "Any other error (405 method_not_allowed, 500)"},
+    }
+
+
 def error_responses(*, with_links: bool = False) -> dict[int | str, dict[str, object]]:
-    """OpenAPI ``responses=`` of the redeem routes: every status, its schema and headers."""
+    """OpenAPI ``responses=`` of the redeem routes: every status, its schema and headers.
+
+    Outcome statuses come from OUTCOME_STATUS; a status that is also an error status (403:
+    the TENANT_INACTIVE outcome, or the gateway's own ``tenant_inactive`` refusal) declares
+    both schemas.
+    """
     links = {"links": RESULT_LINK} if with_links else {}
 
     def decided(status: int, description: str, **headers: object) -> dict[str, object]:
@@ -117,18 +144,16 @@ def error_responses(*, with_links: bool = False) -> dict[int | str, dict[str, ob
     responses[429] = decided(
         429, _outcomes_of(429),
         **{"Retry-After": _header("Seconds to wait before retrying", pattern="^[0-9]+$")})
-    responses[401] = {"model": ErrorAnswer, "description": "Missing or invalid x-api-key",
-                      "headers": {"WWW-Authenticate": _header("ApiKey")}}
-    responses[403] = {"model": ErrorAnswer,
-                      "description": "tenant_inactive: the key's tenant is SUSPENDED or CLOSED"}
-    responses[413] = {"model": ErrorAnswer, "description": "Body larger than the limit"}
-    responses[422] = {"model": ErrorAnswer,
-                      "description": "validation_error naming the field (also for a body that "
-                                     "is not UTF-8 JSON)"}
-    responses[503] = {"model": ErrorAnswer,
-                      "description": "Broker or MySQL unavailable: nothing was published",
-                      "headers": {"Retry-After": _header("Seconds to wait", required=False)}}
-    responses["default"] = {"model": ErrorAnswer, "description": "Any other error (405, 500)"}
+    for status, error in _errors().items():
+        outcome = responses.get(status)
+        if outcome is None:
+            responses[status] = {"model": ErrorAnswer, **error}
+        else:
+            responses[status] = {
+                **{k: v for k, v in outcome.items() if k != "model"}, "content": EITHER_ANSWER,
+                "description": f"{outcome['description']} (RedeemAnswer); "
+                               f"{error['description']} (ErrorAnswer)",
+            }
     responses.pop(200, None)  # the route's own response_model documents 200
     return responses
 

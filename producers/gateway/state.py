@@ -9,9 +9,10 @@ from typing import Any
 from fastapi import Request
 
 from core.adapters.mysql.apikey_store import ApiKeyStore, OutcomeReader
-from core.apikeys import ApiKeyResolver, TenantStatusCache
+from core.apikeys import ApiKeyResolver
 from core.bootstrap import Container
-from core.tenants import tenant_status
+from core.redemption.tenant_status import TenantStatuses
+from core.tenants import tenant_statuses
 from core.topics import Topic
 from producers.gateway.redeemer import Redeemer
 from producers.gateway.results import ResultListener
@@ -32,7 +33,7 @@ class GatewayState:
     container: Container
     executor: ThreadPoolExecutor
     resolver: ApiKeyResolver
-    tenants: TenantStatusCache
+    tenants: TenantStatuses
     listener: ResultListener
     redeemer: Redeemer
     redis: Any
@@ -52,9 +53,9 @@ class GatewayState:
             timeout=settings.gateway_result_timeout_seconds,
         )
         resolver = ApiKeyResolver(ApiKeyStore(container.engine), settings.api_key_cache_seconds)
-        tenants = TenantStatusCache(
-            lambda tenant: tenant_status(container.engine, tenant),
-            settings.tenant_status_cache_seconds,
+        tenants = TenantStatuses(  # the workers' cache: one refresh period everywhere
+            lambda ids: tenant_statuses(container.engine, ids),
+            settings.tenant_status_refresh_seconds,
         )
         return cls(
             container, executor, resolver, tenants, listener, redeemer, container.async_redis()

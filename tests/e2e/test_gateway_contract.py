@@ -145,7 +145,8 @@ def test_schemathesis_finds_nothing_against_the_live_gateway(stack: Stack,
         "--header", f"x-api-key: {stack.key_b}", "--request-timeout", "20",
         "--workers", "1", "--no-color", "--report-dir", str(tmp_path),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=220, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=220, check=False,
+                          cwd=tmp_path)
     output = done.stdout[-6000:] + done.stderr[-2000:]
     assert done.returncode == 0, output
     assert f"Seed: {SCHEMATHESIS_SEED}" in done.stdout, output
