@@ -147,7 +147,8 @@ def _declare_rule_extras(rule: Schema, code_rule: Schema) -> None:
     for key in sorted(FLAT_CODE_KEYS):
         props[key] = copy.deepcopy(code_rule["properties"][key])
         no_code = {"not": {"required": ["code"]}}
-        dependent[key] = {"allOf": [copy.deepcopy(pairs[key]), no_code]} if key in pairs else no_code
+        pair = pairs.get(key)
+        dependent[key] = {"allOf": [copy.deepcopy(pair), no_code]} if pair else no_code
     rule.setdefault("allOf", []).append(_uuid_rule())
 
     def given(*keys: str) -> Schema:
