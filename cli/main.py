@@ -35,6 +35,9 @@ def _register_optional() -> None:
         ("cli.dlq", "dlq"),
         ("cli.gateway", "gateway"),
         ("cli.apikey", "apikey"),
+        ("cli.token", "token"),
+        ("cli.admin", "admin"),
+        ("cli.operator", "operator"),
     ):
         try:
             sub = importlib.import_module(module)

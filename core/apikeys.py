@@ -135,4 +135,3 @@ class ApiKeyResolver:
             while len(self._cache) > _CACHE_LIMIT:
                 self._cache.popitem(last=False)
         return tenant
-

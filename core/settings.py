@@ -76,9 +76,8 @@ class Settings(BaseSettings):
     """Redemption batches processed at once, overlapping stage by stage (1: one at a time)."""
     negative_cache_seconds: int = Field(default=60, ge=1)
     tenant_status_refresh_seconds: float = Field(default=2.0, gt=0, le=300)
-    """How old a worker's or gateway's copy of a tenant's status may get: a SUSPENDED or CLOSED
-    tenant stops redeeming on every worker, and its API keys are refused by every gateway,
-    within this long of its tenant.updated being applied."""
+    """How old a worker's copy of a tenant's status may get: a SUSPENDED or CLOSED tenant
+    stops redeeming on every worker within this long of its tenant.updated being applied."""
     rate_limits: dict[str, RateLimitTier] = Field(default_factory=dict)
     default_rate_limit: RateLimitTier = Field(default_factory=RateLimitTier)
     user_failed_attempts_per_hour: int = Field(default=20, ge=1)
@@ -96,7 +95,33 @@ class Settings(BaseSettings):
     gateway_max_body_bytes: int = Field(default=4096, ge=256, le=1_048_576)
     gateway_result_cache_size: int = Field(default=10_000, ge=1)
     api_key_cache_seconds: float = Field(default=30.0, ge=0)
+    gateway_producer_linger_ms: int = Field(default=5, ge=0, le=100)
+    """librdkafka linger of a gateway process's producer: requests of many connections share
+    one produce request (fewer broker round trips and less broker CPU per redemption)."""
+    gateway_max_header_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
+    """Total size of a request's headers above which the gateway answers 431."""
+    gateway_cors_origins: dict[str, list[str]] = Field(default_factory=dict)
+    """Browser origins allowed per tenant id, e.g. ``{"T1": ["https://shop.example"]}``."""
+    token_master_secret: SecretStr = SecretStr("dev-only-token-master-secret-change-me")
+    """Derives each tenant's token signing secrets (core/tokens.py); never leaves the server."""
     readiness_timeout_seconds: float = Field(default=2.0, gt=0)
+    # -- the back office (admin/, docs/admin.md) ----------------------------------------
+    admin_host: str = "127.0.0.1"
+    admin_port: int = Field(default=8090, ge=0, le=65535)
+    admin_session_idle_seconds: int = Field(default=1800, ge=30)
+    admin_session_max_seconds: int = Field(default=43_200, ge=60)
+    admin_cookie_secure: bool = False
+    """Mark the session cookie Secure (set it when the back office is served over HTTPS)."""
+    admin_login_max_failures: int = Field(default=10, ge=1)
+    """Consecutive failed sign-ins that lock an account for ``admin_lockout_seconds``."""
+    admin_lockout_seconds: int = Field(default=900, ge=1)
+    admin_ip_max_failures: int = Field(default=50, ge=1)
+    """Failed sign-ins from one address within ``admin_ip_window_seconds`` before it is refused."""
+    admin_ip_window_seconds: int = Field(default=900, ge=1)
+    admin_max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    admin_export_max_codes: int = Field(default=1_000_000, ge=1)
+    admin_counts_cache_seconds: float = Field(default=30.0, ge=0)
+    """How long the dashboard's and campaign pages' code counts are reused (0: never)."""
 
     @field_validator("database_url")
     @classmethod

@@ -1,96 +1,97 @@
-"""Authentication of the gateway's API routes, done before anything else about a request.
+"""Who is calling: a tenant's back end (``x-api-key``) or one of its end users
+(``Authorization: Bearer <token>``, core/tokens.py). Parse, call core, answer 401 on failure.
 
-:class:`AuthFirstRoute` resolves the ``x-api-key`` (401 ``unauthorized``) and the tenant's
-status (403 ``tenant_inactive``) before FastAPI reads or parses the body, so a request without
-a valid key is answered 401 whatever its body. It then checks that the body is UTF-8 JSON
-(422 ``validation_error`` otherwise, the same shape as every other validation error).
+A refused token always gets the same message (:data:`TOKEN_REFUSED`), whatever the reason
+(malformed, forged, expired, another tenant, another product, ``alg: none``, signed with the
+API key...); the reason is logged at INFO for the operator.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+import logging
+from concurrent.futures import Executor
+from dataclasses import dataclass
 
-import orjson
-from fastapi import Request, Response, Security
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
-from fastapi.security import APIKeyHeader
+from starlette.datastructures import Headers
 
-from producers.gateway.state import GatewayState, TenantInactive, Unauthorized, gateway_state
+from core.apikeys import ApiKeyResolver
+from core.errors import InvalidToken
+from core.tokens import EndUser, TokenVerifier, key_id_of
 
-API_KEY_HEADER = "x-api-key"
-#: The OpenAPI security scheme (``components.securitySchemes.ApiKeyAuth``).
-api_key_scheme = APIKeyHeader(
-    name=API_KEY_HEADER, scheme_name="ApiKeyAuth", auto_error=False,
-    description="The tenant's API key (`redeemflow apikey create`).",
-)
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+log = logging.getLogger("redeemflow.gateway.auth")
+
+TOKEN_REFUSED = "invalid or expired token"
 
 
-async def _off_loop(state: GatewayState, call: Callable[[Any], Any], arg: Any) -> Any:
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(state.executor, call, arg)
+class Unauthorized(Exception):
+    """No valid credentials (answered 401 with ``WWW-Authenticate: scheme``; nothing
+    published)."""
+
+    def __init__(self, message: str, scheme: str = "ApiKey") -> None:
+        super().__init__(message)
+        self.scheme = scheme
 
 
-async def authenticate(request: Request) -> str:
-    """The tenant of the request's key; raises Unauthorized (401) or TenantInactive (403)."""
-    state = gateway_state(request)
-    key = request.headers.get(API_KEY_HEADER)
-    if not key:
-        raise Unauthorized(f"missing {API_KEY_HEADER} header")
-    hit, tenant = state.resolver.cached(key)
-    if not hit:
-        tenant = await _off_loop(state, state.resolver.resolve, key)
-    if tenant is None:
-        raise Unauthorized("invalid API key")
-    stale = state.tenants.stale([tenant])
-    if stale:
-        await _off_loop(state, state.tenants.refresh, stale)
-    if state.tenants.inactive(tenant):
-        raise TenantInactive(f"tenant {tenant} is suspended or closed: its keys are refused")
-    return str(tenant)
+def token_refused(reason: str) -> Unauthorized:
+    """The one 401 of every token failure (``reason`` goes to the log only)."""
+    log.info("end-user token refused: %s", reason)
+    return Unauthorized(TOKEN_REFUSED, "Bearer")
 
 
-async def _require_json_body(request: Request) -> None:
-    """422 ``validation_error`` for a body that is not UTF-8 JSON (before FastAPI parses it)."""
-    if request.method not in _BODY_METHODS:
-        return
-    body = await request.body()  # cached by Starlette: FastAPI reads the same bytes
-    if not body:
-        return
-    try:
-        orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        reason = "not UTF-8" if "utf-8" in str(exc).lower() else "not valid JSON"
-        raise RequestValidationError(
-            [{"type": "json_invalid", "loc": ("body",), "msg": f"body is {reason}: {exc}"}]
-        ) from exc
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller: a tenant, and the end user when a token was presented."""
+
+    tenant_id: str
+    end_user: EndUser | None = None
 
 
-class AuthFirstRoute(APIRoute):
-    """A route that authenticates, then checks the body is JSON, then runs FastAPI's handler."""
+class Authenticator:
+    """API keys and end-user tokens -> :class:`Principal` (store reads off the event loop)."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """FastAPI's handler behind authentication and the JSON check."""
-        handler = super().get_route_handler()
+    def __init__(self, keys: ApiKeyResolver, tokens: TokenVerifier, executor: Executor) -> None:
+        self._keys = keys
+        self._tokens = tokens
+        self._executor = executor
 
-        async def authenticated(request: Request) -> Response:
-            request.state.tenant_id = await authenticate(request)
-            await _require_json_body(request)
-            return await handler(request)
+    async def principal(self, headers: Headers) -> Principal:
+        """The caller of a request, from its headers; Unauthorized otherwise."""
+        authorization = headers.get("authorization")
+        api_key = headers.get("x-api-key")
+        if authorization is not None:
+            if api_key is not None:
+                raise Unauthorized("send x-api-key or a bearer token, not both", "Bearer")
+            user = await self.end_user(authorization)
+            return Principal(user.tenant_id, user)
+        return Principal(await self.tenant_of_key(api_key))
 
-        return authenticated
+    async def tenant_of_key(self, api_key: str | None) -> str:
+        """The tenant of an active API key; Unauthorized when missing, unknown or revoked."""
+        if not api_key:
+            raise Unauthorized("missing x-api-key header (or Authorization: Bearer <token>)")
+        hit, tenant = self._keys.cached(api_key)
+        if not hit:
+            loop = asyncio.get_running_loop()
+            tenant = await loop.run_in_executor(self._executor, self._keys.resolve, api_key)
+        if tenant is None:
+            raise Unauthorized("invalid API key")
+        return tenant
 
-
-async def tenant_of(
-    request: Request, _key: Annotated[str | None, Security(api_key_scheme)] = None
-) -> str:
-    """FastAPI dependency: the tenant :class:`AuthFirstRoute` authenticated (and, through
-    ``Security``, the OpenAPI security requirement of the route)."""
-    tenant: str = request.state.tenant_id
-    return tenant
-
-
-Tenant = Annotated[str, Security(tenant_of)]
+    async def end_user(self, authorization: str) -> EndUser:
+        """The end user of a ``Bearer`` token; the generic 401 for any failure."""
+        scheme, _, token = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise token_refused(f"authorization scheme {scheme[:16]!r}")
+        token = token.strip()
+        try:
+            key_id = key_id_of(token)
+            hit, tenant = self._tokens.cached_tenant(key_id)
+            if not hit:
+                loop = asyncio.get_running_loop()
+                tenant = await loop.run_in_executor(
+                    self._executor, self._tokens.load_tenant, key_id
+                )
+            return self._tokens.verify(token, key_id, tenant)
+        except InvalidToken as exc:
+            raise token_refused(str(exc)) from exc

@@ -7,7 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from schemas.base import RawCode, Tag, UserId
+from core.tokens import MAX_TTL_SECONDS
+from schemas.base import ProductCode, RawCode, Tag, UserId
 from schemas.events import Channel, RedeemOutcome
 
 #: HTTP status of each outcome (docs/gateway.md explains the choices).
@@ -37,7 +38,11 @@ class RedeemBody(BaseModel):
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
     code: RawCode = Field(description="The code as the user typed it (case, dashes, spaces ok).")
-    user_id: UserId = Field(description="The redeeming user's id.")
+    user_id: UserId | None = Field(
+        default=None,
+        description="The redeeming user's id: required with x-api-key; with a bearer token "
+        "the user comes from the token (omit it, or send the same id).",
+    )
     channel: Channel = Field(default=Channel.WEB, description="web, app or mini.")
     user_tags: list[Tag] = Field(
         default_factory=list, max_length=32,
@@ -57,13 +62,35 @@ class RedeemAnswer(BaseModel):
     grant_ids: list[str] = Field(default_factory=list)
 
 
-class ErrorAnswer(BaseModel):
-    """A request refused before it reached the pipeline, or any framework error (401, 403,
-    404, 405, 413, 422, 500, 503): ``error`` is a stable code, ``fields`` names bad fields."""
+class TokenRequest(BaseModel):
+    """``POST /api/tokens`` body: mint an end-user token (API key callers only)."""
 
-    error: str = Field(description="unauthorized, tenant_inactive, unknown_request, not_found, "
-                       "method_not_allowed, payload_too_large, validation_error, unavailable, "
-                       "internal_error")
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    user_id: UserId = Field(description="The end user the token is for.")
+    product_codes: list[ProductCode] = Field(
+        min_length=1, max_length=16, description="Product lines the token may redeem for."
+    )
+    ttl_seconds: int = Field(default=300, ge=1, le=MAX_TTL_SECONDS,
+                             description="Lifetime, at most 900 s.")
+
+
+class TokenAnswer(BaseModel):
+    """A minted token: send it as ``Authorization: Bearer <token>``."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    token_id: str
+    key_id: str
+    expires_at: int = Field(description="Unix seconds.")
+
+
+class ErrorAnswer(BaseModel):
+    """A request refused before it reached the pipeline (401, 404, 413, 422, 503)."""
+
+    error: str
     message: str
     fields: list[dict[str, str]] = Field(default_factory=list)
 
@@ -78,87 +105,20 @@ def status_of(outcome: RedeemOutcome | str) -> int:
     return OUTCOME_STATUS[RedeemOutcome(outcome)]
 
 
-def _header(description: str, required: bool = True, **schema: object) -> dict[str, object]:
-    return {"description": description, "required": required,
-            "schema": {"type": "string", **schema}}
-
-
-_ECHOED_KEY = {"Idempotency-Key": _header("The request's Idempotency-Key, when it had one.",
-                                          required=False)}
-RESULT_LINK = {
-    "GetRedeemResult": {
-        "operationId": "getRedeemResult",
-        "parameters": {"requestId": "$response.body#/requestId"},
-        "description": "The same answer, later (e.g. after 202 PENDING).",
-    }
-}
-
-
-def _outcomes_of(status: int) -> str:
-    """The outcomes answered with ``status``, from OUTCOME_STATUS (never a second list)."""
-    return ", ".join(o.value for o, s in OUTCOME_STATUS.items() if s == status)
-
-
-#: ``content`` of a status answered both ways: a decided outcome, or an error before it.
-EITHER_ANSWER: dict[str, object] = {"application/json": {"schema": {"anyOf": [
-    {"$ref": "#/components/schemas/RedeemAnswer"},
-    {"$ref": "#/components/schemas/ErrorAnswer"},
-]}}}
-
-
-def _errors() -> dict[int | str, dict[str, object]]:
-    """The statuses of errors answered before the pipeline, with their headers."""
+def error_responses() -> dict[int | str, dict[str, object]]:
+    """OpenAPI ``responses=`` for the redeem routes."""
+    decided = {"model": RedeemAnswer}
     return {
-        401: {"description": "unauthorized: missing or invalid x-api-key",
-              "headers": {"WWW-Authenticate": _header("ApiKey")}},
-        403: {"description": "tenant_inactive: the key's tenant is SUSPENDED or CLOSED"},
-        413: {"description": "payload_too_large: body larger than the limit"},
-        422: {"description": "validation_error naming the field (also for a body that is "
-                             "not UTF-8 JSON)"},
-        503: {"description": "unavailable: broker or MySQL down, nothing was published",
-              "headers": {"Retry-After": _header("Seconds to wait", required=False)}},
-        "default": {"description": "Any other error (405 method_not_allowed, 500)"},
+        202: {"model": RedeemAnswer, "description": "Accepted, result not ready (PENDING)"},
+        400: {**decided, "description": "INVALID_REQUEST"},
+        401: {"model": ErrorAnswer, "description": "Missing or invalid x-api-key or bearer "
+              "token (one generic message for every refused token)"},
+        404: {**decided, "description": "NOT_FOUND (one generic message for every unknown code)"},
+        409: {**decided, "description": "ALREADY_USED, USER_LIMIT_REACHED, EXPIRED, "
+              "NOT_YET_VALID, CAMPAIGN_INACTIVE, PRODUCT_NOT_APPLICABLE"},
+        413: {"model": ErrorAnswer, "description": "Body larger than the limit"},
+        431: {"model": ErrorAnswer, "description": "Headers (or Authorization) too large"},
+        422: {"model": ErrorAnswer, "description": "Validation error naming the field"},
+        429: {**decided, "description": "RATE_LIMITED (Retry-After seconds)"},
+        503: {"model": ErrorAnswer, "description": "Broker unavailable: nothing was published"},
     }
-
-
-def error_responses(*, with_links: bool = False) -> dict[int | str, dict[str, object]]:
-    """OpenAPI ``responses=`` of the redeem routes: every status, its schema and headers.
-
-    Outcome statuses come from OUTCOME_STATUS; a status that is also an error status (403:
-    the TENANT_INACTIVE outcome, or the gateway's own ``tenant_inactive`` refusal) declares
-    both schemas.
-    """
-    links = {"links": RESULT_LINK} if with_links else {}
-
-    def decided(status: int, description: str, **headers: object) -> dict[str, object]:
-        return {"model": RedeemAnswer, "description": description,
-                "headers": {**_ECHOED_KEY, **headers}, **links}
-
-    responses: dict[int | str, dict[str, object]] = {
-        status: decided(status, _outcomes_of(status))
-        for status in sorted(set(OUTCOME_STATUS.values()))
-    }
-    responses[202] = decided(
-        202, "Accepted, result not ready (PENDING)",
-        Location=_header("Where to GET the answer: /api/redeem/{requestId}"))
-    responses[429] = decided(
-        429, _outcomes_of(429),
-        **{"Retry-After": _header("Seconds to wait before retrying", pattern="^[0-9]+$")})
-    for status, error in _errors().items():
-        outcome = responses.get(status)
-        if outcome is None:
-            responses[status] = {"model": ErrorAnswer, **error}
-        else:
-            responses[status] = {
-                **{k: v for k, v in outcome.items() if k != "model"}, "content": EITHER_ANSWER,
-                "description": f"{outcome['description']} (RedeemAnswer); "
-                               f"{error['description']} (ErrorAnswer)",
-            }
-    responses.pop(200, None)  # the route's own response_model documents 200
-    return responses
-
-
-def success_response(*, with_links: bool = False) -> dict[int | str, dict[str, object]]:
-    """The 200 entry (REDEEMED) with its echoed header and, on POST, the link to GET."""
-    links = {"links": RESULT_LINK} if with_links else {}
-    return {200: {"description": _outcomes_of(200), "headers": _ECHOED_KEY, **links}}

@@ -26,6 +26,9 @@ EXPECTED_GROUPS = {
     "dlq",
     "gateway",
     "apikey",
+    "token",
+    "admin",
+    "operator",
 }
 
 
