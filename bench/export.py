@@ -1,11 +1,21 @@
-"""Benchmark: export N codes to .xlsx and to .csv; seconds, rows/s and peak RSS of each.
+"""Benchmark: export N codes to .xlsx and to .csv; wall, CPU, rows/s and peak RSS of each.
 
 Creates its own throwaway database (created + migrated, dropped at the end) and Redis key
-prefix, bulk-loads 2 x N codes into two campaigns with LOAD DATA LOCAL INFILE, then runs
-``core.export.export_codes`` once per format, each in a fresh process, so ``ru_maxrss``
-is that export's own peak (the process baseline after imports is printed beside it).
+prefix, bulk-loads N codes per export into its own campaign with LOAD DATA LOCAL INFILE,
+then runs ``core.export.export_codes`` (the path of the CLI and the back office) once per
+format and variant, each in a fresh process, so ``ru_maxrss`` is that export's own peak
+(the process baseline after imports is printed beside it).
 
-    python bench/export.py --count 1000000 [--json]
+Besides wall time it prints the CPU seconds of the exporting process and of MariaDB's
+threads serving its connections (``bench/_server_cpu.py``): on a shared machine wall time
+is inflated by everyone else, CPU seconds much less. The CPU probe (ms of a fixed Python
+loop, ``bench/_machine.py``) says how fast the machine was during the run.
+
+    python bench/export.py --count 1000000 [--formats xlsx,csv] [--drivers auto,pymysql]
+        [--writer-thread off,on] [--chunk-size 5000] [--json]
+
+Each variant (driver x writer thread x format) gets its own campaign of N codes, loaded
+before the first export, so variants compare in one run on the same machine state.
 """
 
 from __future__ import annotations
@@ -28,9 +38,12 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench._machine import cpu_probe_ms
+from bench._server_cpu import ServerCpu
 from core.adapters.mysql.code_store import reserve_code_ids
 from core.adapters.mysql.migrate import upgrade
 from core.bootstrap import bootstrap
+from core.export import DEFAULT_CHUNK
 from core.settings import Settings, load_settings
 
 RULE = {"codeType": "RANDOM_ALPHANUM", "length": 12, "validDays": 30,
@@ -43,6 +56,11 @@ def _settings(run: str) -> Settings:
     url = base.database._replace(database=f"rf_bench_export_{run}")
     return Settings(**{**base.model_dump(), "database_url": url.render_as_string(False),
                        "redis_key_prefix": f"rfbenchx{run}"})
+
+
+def _variant(settings: Settings, driver: str, thread: str) -> Settings:
+    return settings.model_copy(update={"export_mysql_driver": driver,
+                                       "export_writer_thread": thread == "on"})
 
 
 def _rss_mb() -> float:
@@ -84,15 +102,24 @@ def _load(settings: Settings, tenant: str, campaigns: list[str], count: int) -> 
 
 
 def _export_child(settings: dict, tenant: str, campaign: str, count: int, fmt: str,
-                  output: str) -> dict:
-    """Runs in a fresh process: one export, its own peak RSS."""
+                  output: str, chunk_size: int) -> dict:
+    """Runs in a fresh process: one export, its own CPU time and peak RSS."""
     from core.export import export_codes
 
     baseline = _rss_mb()
     with bootstrap(Settings(**settings)) as container:
-        result = export_codes(container, tenant, campaign, ACCOUNT, count, fmt, output)
-    return {"format": fmt, "rows": result.count, "seconds": round(result.seconds, 2),
-            "rows_per_s": round(result.rows_per_second),
+        server = ServerCpu(container.engine, container.bulk_engine)
+        cpu_before = time.process_time()
+        result = export_codes(container, tenant, campaign, ACCOUNT, count, fmt, output,
+                              chunk_size=chunk_size)
+        cpu = time.process_time() - cpu_before
+        server_cpu = server.seconds()
+        driver = container.bulk_engine.dialect.driver
+        thread = "on" if container.settings.export_writer_thread else "off"
+    return {"format": fmt, "driver": driver, "writer_thread": thread, "rows": result.count,
+            "seconds": round(result.seconds, 2), "rows_per_s": round(result.rows_per_second),
+            "cpu_seconds": round(cpu, 2),
+            "server_cpu_seconds": None if server_cpu is None else round(server_cpu, 2),
             "peak_rss_mb": round(_rss_mb(), 1), "baseline_rss_mb": round(baseline, 1),
             "file_mb": round(Path(output).stat().st_size / 2**20, 1)}
 
@@ -108,28 +135,51 @@ def _cleanup(settings: Settings) -> None:
             container.redis.delete(*keys)
 
 
-def run(count: int, formats: list[str], quiet: bool) -> dict:
-    """Load the codes, export them once per format, clean up; the figures."""
+def run(count: int, formats: list[str], variants: list[tuple[str, str]], chunk_size: int,
+        quiet: bool) -> dict:
+    """Load the codes, export them once per format and variant (driver, writer thread),
+    clean up; the figures."""
     run_id = uuid.uuid4().hex[:8]
     settings = _settings(run_id)
     tenant = f"bt{run_id}"
-    campaigns = [f"bc{run_id}{n}" for n in range(len(formats))]
+    jobs = [(fmt, variant) for variant in variants for fmt in formats]
+    campaigns = [f"bc{run_id}{n}" for n in range(len(jobs))]
     err = Console(stderr=True, quiet=quiet)
-    figures: dict = {"count": count, "exports": []}
+    figures: dict = {"count": count, "chunk_size": chunk_size,
+                     "cpu_probe_ms_before": round(cpu_probe_ms(), 1), "exports": []}
     ctx = multiprocessing.get_context("spawn")
     try:
         with tempfile.TemporaryDirectory(prefix="rf-export-bench-") as folder:
-            err.print(f"loading {len(formats)} x {count:,} codes ...")
+            err.print(f"loading {len(jobs)} x {count:,} codes ...")
             figures["load_seconds"] = round(_load(settings, tenant, campaigns, count), 2)
-            for fmt, campaign in zip(formats, campaigns, strict=True):
-                err.print(f"exporting {count:,} codes to {fmt} ...")
+            for n, ((fmt, (driver, thread)), campaign) in enumerate(
+                    zip(jobs, campaigns, strict=True)):
+                err.print(f"exporting {count:,} codes to {fmt} (driver {driver}, writer thread"
+                          f" {thread}) ...")
                 with ctx.Pool(1) as pool:
                     figures["exports"].append(pool.apply(_export_child, (
-                        settings.model_dump(mode="json"), tenant, campaign, count, fmt,
-                        str(Path(folder) / f"codes.{fmt}"))))
+                        _variant(settings, driver, thread).model_dump(mode="json"), tenant,
+                        campaign, count, fmt, str(Path(folder) / f"codes{n}.{fmt}"),
+                        chunk_size)))
     finally:
         _cleanup(settings)
+    figures["cpu_probe_ms_after"] = round(cpu_probe_ms(), 1)
     return figures
+
+
+def _table(figures: dict) -> Table:
+    table = Table(title=(
+        f"export {figures['count']:,} codes (load took {figures['load_seconds']}s; CPU probe "
+        f"{figures['cpu_probe_ms_before']} / {figures['cpu_probe_ms_after']} ms)"))
+    for column in ("format", "driver", "writer thread", "rows", "wall s", "rows/s", "CPU s",
+                   "server CPU s", "peak RSS MB", "baseline MB", "file MB"):
+        table.add_column(column, justify="right")
+    for e in figures["exports"]:
+        server = "n/a" if e["server_cpu_seconds"] is None else f"{e['server_cpu_seconds']}"
+        table.add_row(e["format"], e["driver"], e["writer_thread"], f"{e['rows']:,}",
+                      f"{e['seconds']}", f"{e['rows_per_s']:,}", f"{e['cpu_seconds']}", server,
+                      f"{e['peak_rss_mb']}", f"{e['baseline_rss_mb']}", f"{e['file_mb']}")
+    return table
 
 
 def main() -> None:
@@ -137,20 +187,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--formats", default="xlsx,csv")
+    parser.add_argument("--drivers", default="auto",
+                        help="export_mysql_driver values to compare, e.g. auto,pymysql")
+    parser.add_argument("--writer-thread", default="off,on",
+                        help="export_writer_thread values to compare: off (the default "
+                             "setting), on, or both (default)")
+    parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK)
     parser.add_argument("--json", action="store_true", help="print JSON only")
     args = parser.parse_args()
-    figures = run(args.count, args.formats.split(","), args.json)
+    variants = [(driver, thread) for driver in args.drivers.split(",")
+                for thread in args.writer_thread.split(",")]
+    figures = run(args.count, args.formats.split(","), variants, args.chunk_size, args.json)
     if args.json:
         sys.stdout.write(orjson.dumps(figures).decode() + "\n")
         return
-    table = Table(title=f"export {args.count:,} codes (load took {figures['load_seconds']}s)")
-    for column in ("format", "rows", "seconds", "rows/s", "peak RSS MB", "baseline MB",
-                   "file MB"):
-        table.add_column(column, justify="right")
-    for e in figures["exports"]:
-        table.add_row(e["format"], f"{e['rows']:,}", f"{e['seconds']}", f"{e['rows_per_s']:,}",
-                      f"{e['peak_rss_mb']}", f"{e['baseline_rss_mb']}", f"{e['file_mb']}")
-    Console().print(table)
+    Console(width=160).print(_table(figures))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import redis
 import redis.asyncio as aioredis
 from sqlalchemy.engine import Engine
 
-from core.adapters.mysql.engine import build_engine, build_hot_engine
+from core.adapters.mysql.engine import build_bulk_engine, build_engine, build_hot_engine
 from core.adapters.redis.keys import RedisKeys
 from core.settings import Settings
 
@@ -41,6 +41,13 @@ class Container:
     def hot_engine(self) -> Engine:
         """A second engine for the redemption hot path (multi-statement round trips)."""
         engine = build_hot_engine(self.settings)
+        self._closers.append(engine)
+        return engine
+
+    @cached_property
+    def bulk_engine(self) -> Engine:
+        """An engine for bulk work (exports), on the C driver when it is installed."""
+        engine = build_bulk_engine(self.settings)
         self._closers.append(engine)
         return engine
 

@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     hot_path_mysql_driver: str = Field(default="auto", pattern=r"^(auto|pymysql|mysqldb)$")
     """Driver of the redemption hot path's engine: ``auto`` takes mysqlclient (C, ~10 % less
     worker CPU per redemption) when installed, else the driver of ``database_url``."""
+    export_mysql_driver: str = Field(default="auto", pattern=r"^(auto|pymysql|mysqldb)$")
+    """Driver of code exports' engine, chosen like ``hot_path_mysql_driver`` (mysqlclient
+    decodes the rows in C: less CPU per exported code)."""
+    export_writer_thread: bool = False
+    """Write export files on a thread of their own, so the file could take chunk k while
+    the server marks it. Off: on the shared machine it cost 16-30 % more process CPU and
+    every paired run was slower (docs/performance.md); to be compared on a quiet one."""
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_key_prefix: str = Field(default="rf", pattern=r"^[A-Za-z0-9_.-]+$")
     redis_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=60)

@@ -1,5 +1,6 @@
 """Exporting codes to files (seed 002 §3 and §5): streamed, audited, owner-checked."""
 
+from core.export.files import read_chunks
 from core.export.service import (
     DEFAULT_CHUNK,
     ExportJob,
@@ -17,4 +18,5 @@ __all__ = [
     "ExportResult",
     "NotEnoughCodes",
     "export_codes",
+    "read_chunks",
 ]

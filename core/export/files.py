@@ -11,9 +11,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 _BLOCK = 1 << 20
+#: Bytes per chunk handed to a web response by :func:`read_chunks`.
+DOWNLOAD_CHUNK = 1 << 16
 
 
 def temp_path(output: Path, export_id: str) -> Path:
@@ -45,3 +48,17 @@ def discard(path: Path) -> None:
     """Delete a file that must not survive (an export that was not committed)."""
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
+
+
+def read_chunks(path: Path | str, chunk_size: int = DOWNLOAD_CHUNK, *,
+                remove: bool = False) -> Iterator[bytes]:
+    """A committed export file, ``chunk_size`` bytes at a time (what a streaming web
+    response consumes); with ``remove`` the file is deleted when the iteration ends or the
+    iterator is closed (a client that disconnects), so a served download leaves nothing."""
+    try:
+        with Path(path).open("rb") as handle:
+            while block := handle.read(chunk_size):
+                yield block
+    finally:
+        if remove:
+            discard(Path(path))

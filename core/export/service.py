@@ -1,7 +1,8 @@
 """Export N unexported codes of a campaign to an .xlsx or .csv file, in one transaction.
 
     preflight count -> [BEGIN (READ COMMITTED)
-        repeat: lock a chunk FOR UPDATE SKIP LOCKED -> write its rows -> mark it exported
+        repeat: lock a chunk FOR UPDATE SKIP LOCKED -> write its rows (on a thread of
+                their own with export_writer_thread) -> mark it exported
         fewer than N locked? -> refuse (rollback, delete the file)
         close + fsync + sha256 the file -> insert the export_batches audit row
     COMMIT] -> rename the file into place
@@ -9,6 +10,18 @@
 "Who generates, exports" (seed 002 §5): an account exports only codes it generated unless
 ``override_owner`` (recorded in the audit row). Exported codes leave the Redis pool so they
 are never allocated; allocation in turn binds ``user_id``, which every export excludes.
+
+Public interface (the CLI and the back office both use it):
+
+* :func:`export_codes` writes the file and returns an :class:`ExportResult` (audit id,
+  path, sha256, count, seconds); ``progress(done, total)`` is called on the caller's
+  thread after each chunk is marked.
+* :func:`read_chunks` (``core.export.read_chunks``) then yields the committed file in
+  64 KiB blocks, for a streaming web response (``remove=True`` deletes it when the response
+  ends or the client goes away). Bytes are only ever served from a *committed* export:
+  streaming rows before the commit could hand out codes that a failed commit leaves
+  unmarked, i.e. exportable again. So a download is: ``export_codes`` to a private path
+  (the browser sees ``progress``), then ``read_chunks(result.path, remove=True)``.
 """
 
 from __future__ import annotations
@@ -29,7 +42,8 @@ from core.adapters.redis.pool import CodePool
 from core.bootstrap import Container
 from core.errors import CacheUnavailable, ExportRefused, StorageUnavailable, UnknownCampaign
 from core.export import files
-from core.export.writers import ExportFormat, Row, RowWriter, open_writer
+from core.export.pipe import BackgroundWriter, InlineWriter, chunk_sink
+from core.export.writers import ExportFormat, open_writer
 from schemas.campaign import CampaignRule
 
 ProgressFn = Callable[[int, int], None]
@@ -185,7 +199,7 @@ def _run(container: Container, job: ExportJob, export_id: str, reward: str, temp
     sha: list[str] = []
 
     def work() -> None:
-        with container.engine.connect() as raw:
+        with container.bulk_engine.connect() as raw:
             conn = raw.execution_options(isolation_level="READ COMMITTED")
             with conn.begin():
                 sha.append(_fill(conn, container, job, export_id, reward, temp, state,
@@ -203,11 +217,10 @@ def _run(container: Container, job: ExportJob, export_id: str, reward: str, temp
 def _fill(conn: Connection, container: Container, job: ExportJob, export_id: str,
           reward: str, temp: Path, state: _Progress, progress: ProgressFn | None) -> str:
     now = datetime.now(UTC).replace(tzinfo=None)
-    writer = open_writer(job.file_format, temp)
-    try:
-        _stream(conn, container, job, export_id, reward, writer, state, now, progress)
-    finally:
-        writer.close()
+    threaded = container.settings.export_writer_thread
+    with chunk_sink(open_writer(job.file_format, temp), threaded=threaded) as sink:
+        _stream(conn, container, job, export_id, reward, sink, state, now, progress)
+        sink.finish()
     if state.written < job.count:
         raise NotEnoughCodes(
             f"cannot export {job.count:,} codes of campaign {job.campaign_id}: only "
@@ -222,22 +235,20 @@ def _fill(conn: Connection, container: Container, job: ExportJob, export_id: str
 
 
 def _stream(conn: Connection, container: Container, job: ExportJob, export_id: str,
-            reward: str, writer: RowWriter, state: _Progress, now: datetime,
+            reward: str, sink: BackgroundWriter | InlineWriter, state: _Progress, now: datetime,
             progress: ProgressFn | None) -> None:
+    """Lock a chunk, hand it to the file, mark it, until ``job.count`` or nothing is left."""
     pool = CodePool(container.redis, container.keys)
+    campaign = job.campaign_id
     after = 0
     while state.written < job.count:
         want = min(job.chunk_size, job.count - state.written)
-        rows = store.lock_chunk(conn, job.tenant_id, job.campaign_id, job.owner_filter,
-                                after, want)
+        rows = store.lock_chunk(conn, job.tenant_id, campaign, job.owner_filter, after, want)
         if not rows:
             return
-        for row in rows:
-            line: Row = (row.code, job.campaign_id, reward, row.valid_from, row.expired_at)
-            writer.write(line)
+        sink.submit([(r.code, campaign, reward, r.valid_from, r.expired_at) for r in rows])
         ids = [r.row_id for r in rows]
-        store.mark_exported(conn, job.tenant_id, job.campaign_id, ids, job.account_id, export_id,
-                            now)
+        store.mark_exported(conn, job.tenant_id, campaign, ids, job.account_id, export_id, now)
         state.low_id = state.low_id or ids[0]
         state.written, after = state.written + len(rows), ids[-1]
         state.high_id = after

@@ -1,26 +1,39 @@
 """Streaming writers of export files: CSV (UTF-8, header) and real .xlsx.
 
-Both write row by row and hold nothing but the current row: the CSV goes through a
-buffered text file, the workbook through xlsxwriter's ``constant_memory`` mode (each row
-is flushed to a temporary XML part as soon as the next one starts). A worksheet holds at
-most 1,048,576 rows, so a larger export continues on ``codes-2``, ``codes-3``...
+Both take rows a chunk at a time and hold nothing but that chunk: the CSV goes through a
+buffered text file (``csv.writer.writerows``, in C), the workbook through
+:mod:`core.export.xlsx_stream`, which formats the sheet XML itself and deflates it into the
+zip as it comes (it replaced xlsxwriter's ``constant_memory`` mode, which cost ~15x the CPU:
+docs/performance.md). A worksheet holds at most 1,048,575 data rows, so a larger export
+continues on ``codes-2``, ``codes-3``...
 """
 
 from __future__ import annotations
 
 import csv
-from datetime import datetime
+from collections.abc import Sequence
 from enum import StrEnum
-from functools import lru_cache
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Protocol
 
-import xlsxwriter
+from core.export.xlsx_stream import ROWS_PER_SHEET, StreamedXlsxWriter, excel_serial
 
 HEADER = ("code", "campaign_id", "reward", "valid_from_utc", "expired_at_utc")
 
 #: Data rows per worksheet: Excel's 1,048,576 rows minus the header.
-XLSX_ROWS_PER_SHEET = 1_048_575
+XLSX_ROWS_PER_SHEET = ROWS_PER_SHEET
+
+__all__ = [
+    "HEADER",
+    "XLSX_ROWS_PER_SHEET",
+    "CsvRowWriter",
+    "ExportFormat",
+    "Row",
+    "RowWriter",
+    "XlsxRowWriter",
+    "excel_serial",
+    "open_writer",
+]
 
 
 class ExportFormat(StrEnum):
@@ -32,7 +45,6 @@ class ExportFormat(StrEnum):
 
 #: code, campaign, reward, valid_from, expired_at (times as ``YYYY-MM-DD HH:MM:SS`` UTC text)
 Row = tuple[str, str, str, str | None, str | None]
-_EXCEL_EPOCH = datetime(1899, 12, 30)
 
 
 class RowWriter(Protocol):
@@ -41,15 +53,11 @@ class RowWriter(Protocol):
     def write(self, row: Row) -> None:
         """Append one row."""
 
+    def write_rows(self, rows: Sequence[Row]) -> None:
+        """Append a chunk of rows."""
+
     def close(self) -> None:
         """Finish the file."""
-
-
-@lru_cache(maxsize=4096)
-def excel_serial(moment: str) -> float:
-    """An Excel date serial for a time text (codes of a batch share times: cached)."""
-    delta = datetime.fromisoformat(moment) - _EXCEL_EPOCH
-    return delta.days + delta.seconds / 86_400
 
 
 class CsvRowWriter:
@@ -64,49 +72,20 @@ class CsvRowWriter:
         """Append one row."""
         self._csv.writerow(row)
 
+    def write_rows(self, rows: Sequence[Row]) -> None:
+        """Append a chunk of rows."""
+        self._csv.writerows(rows)
+
     def close(self) -> None:
         """Flush and close the file."""
         self._handle.close()
 
 
-class XlsxRowWriter:
-    """An .xlsx workbook streamed with ``constant_memory``; dates are real date cells."""
+class XlsxRowWriter(StreamedXlsxWriter):
+    """An .xlsx workbook streamed sheet XML by sheet XML; dates are real date cells."""
 
     def __init__(self, path: Path) -> None:
-        options = {"constant_memory": True, "tmpdir": str(path.parent), "strings_to_numbers": False}
-        self._book = xlsxwriter.Workbook(str(path), options)
-        self._date = self._book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-        self._sheets = 0
-        self._row = 0
-        self._sheet: Any = None
-        self._new_sheet()
-
-    def _new_sheet(self) -> None:
-        self._sheets += 1
-        name = "codes" if self._sheets == 1 else f"codes-{self._sheets}"
-        self._sheet = self._book.add_worksheet(name)
-        self._sheet.set_column(0, 2, 22)
-        self._sheet.set_column(3, 4, 20)
-        self._sheet.write_row(0, 0, HEADER)
-        self._row = 0
-
-    def write(self, row: Row) -> None:
-        """Append one row (on a new worksheet when this one is full)."""
-        if self._row >= XLSX_ROWS_PER_SHEET:
-            self._new_sheet()
-        self._row += 1
-        code, campaign, reward, valid_from, expired_at = row
-        sheet, line = self._sheet, self._row
-        sheet.write_string(line, 0, code)
-        sheet.write_string(line, 1, campaign)
-        sheet.write_string(line, 2, reward)
-        for col, moment in ((3, valid_from), (4, expired_at)):
-            if moment is not None:
-                sheet.write_number(line, col, excel_serial(moment), self._date)
-
-    def close(self) -> None:
-        """Assemble and write the workbook."""
-        self._book.close()
+        super().__init__(path, HEADER)
 
 
 def open_writer(fmt: ExportFormat, path: Path) -> RowWriter:

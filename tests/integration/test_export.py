@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -11,8 +12,9 @@ import openpyxl
 import pytest
 from sqlalchemy import text
 
+from core.bootstrap import bootstrap
 from core.errors import ExportRefused
-from core.export import HEADER, NotEnoughCodes, export_codes
+from core.export import HEADER, NotEnoughCodes, export_codes, xlsx_stream
 from core.export import service as export_service
 from tests.integration.redeem_support import seed_campaign
 
@@ -70,6 +72,47 @@ def test_xlsx_export_is_a_real_workbook(container, tmp_path: Path) -> None:
     assert rows[0] == HEADER
     assert sorted(r[0] for r in rows[1:]) == sorted(seeded.codes)
     assert rows[1][3] is not None and hasattr(rows[1][3], "year"), "dates are date cells"
+
+
+def test_xlsx_export_over_several_sheets_round_trips(container, tmp_path: Path,
+                                                    monkeypatch) -> None:
+    """The streamed workbook through the service: chunks of 7 over sheets of 10 rows,
+    every code exactly once, the marks and the audit row's sha256 match the file."""
+    monkeypatch.setattr(xlsx_stream, "ROWS_PER_SHEET", 10)
+    seeded = seed_campaign(container, count=40)
+    out = tmp_path / "codes.xlsx"
+    result = export_codes(container, seeded.tenant_id, seeded.campaign_id, OWNER, 33, "xlsx",
+                          out, chunk_size=7)
+    book = openpyxl.load_workbook(out, read_only=True)
+    sheets = {ws.title: list(ws.iter_rows(values_only=True)) for ws in book.worksheets}
+    book.close()
+    assert list(sheets) == ["codes", "codes-2", "codes-3", "codes-4"]
+    assert all(rows[0] == HEADER for rows in sheets.values())
+    codes = [r[0] for rows in sheets.values() for r in rows[1:]]
+    assert len(codes) == len(set(codes)) == 33
+    marked = exported_rows(container, seeded.tenant_id, seeded.campaign_id)
+    assert sorted(r[0] for r in marked) == sorted(codes)
+    sha = hashlib.sha256(out.read_bytes()).hexdigest()
+    assert result.sha256 == sha
+    assert audit_row(container, result.export_id) == (OWNER, 0, 33, "xlsx", sha)
+
+
+@pytest.mark.parametrize(("driver", "threaded"), [("pymysql", False), ("mysqldb", True),
+                                                  ("mysqldb", False)])
+def test_export_on_either_driver_and_writer(container, tmp_path: Path, driver: str,
+                                            threaded: bool) -> None:
+    pytest.importorskip("MySQLdb" if driver == "mysqldb" else "pymysql")
+    seeded = seed_campaign(container, count=9)
+    out = tmp_path / "codes.csv"
+    settings = container.settings.model_copy(
+        update={"export_mysql_driver": driver, "export_writer_thread": threaded})
+    with bootstrap(settings) as other:
+        assert other.bulk_engine.dialect.driver == driver
+        result = export_codes(other, seeded.tenant_id, seeded.campaign_id, OWNER, 9, "csv", out)
+    rows = read_csv(out)
+    assert sorted(r[0] for r in rows[1:]) == sorted(seeded.codes)
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", r[3]) for r in rows[1:])
+    assert audit_row(container, result.export_id)[2:4] == (9, "csv")
 
 
 def test_second_export_takes_other_codes_then_refuses(container, tmp_path: Path) -> None:

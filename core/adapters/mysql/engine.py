@@ -75,10 +75,22 @@ def build_hot_engine(settings: Settings) -> Engine:
     return engine
 
 
+def build_bulk_engine(settings: Settings) -> Engine:
+    """The engine of bulk reads and writes (exports): ``database_url`` with the driver of
+    ``export_mysql_driver``, the C driver (mysqlclient) when installed. pymysql decodes each
+    row in pure Python, which was a fifth of an export's CPU (docs/performance.md)."""
+    url = driver_url(settings.database, settings.export_mysql_driver)
+    return _pooled(settings, url, pre_ping=True)
+
+
 def hot_path_url(settings: Settings) -> URL:
     """``database_url`` with the hot path's driver (``hot_path_mysql_driver``)."""
-    url = settings.database
-    choice = settings.hot_path_mysql_driver
+    return driver_url(settings.database, settings.hot_path_mysql_driver)
+
+
+def driver_url(url: URL, choice: str) -> URL:
+    """``url`` with driver ``choice``: ``pymysql``, ``mysqldb``, or ``auto`` (mysqldb when
+    mysqlclient is installed, else the driver ``url`` names)."""
     if choice == "auto":
         choice = "mysqldb" if importlib.util.find_spec("MySQLdb") is not None else ""
     return url.set(drivername=f"mysql+{choice}") if choice else url
