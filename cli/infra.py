@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from cli.common import JSON_OPTION, console, container, emit_json, out, reports_errors
+from schemas.json_schema import DIALECT
 
 broker_app = typer.Typer(help="Run the embedded Kafka-compatible broker (Tansu).")
 topics_app = typer.Typer(help="Kafka topic administration.", no_args_is_help=True)
@@ -44,13 +45,31 @@ def topics_create(
 
 @schemas_app.command("export")
 @reports_errors
-def schemas_export(directory: Path = typer.Argument(..., help="Folder to write into.")) -> None:
-    """Write the JSON Schema of every contract message into DIRECTORY."""
+def schemas_export(
+    directory: Path = typer.Argument(..., help="Folder to write into."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Write the JSON Schema (Draft 2020-12) of every contract message and of the rule JSON."""
     from core.contract import export_json_schemas
 
     written = export_json_schemas(directory)
+    if as_json:
+        emit_json({"directory": str(directory), "dialect": DIALECT,
+                   "files": [{"schema": p.name.removesuffix(".schema.json"), "path": str(p),
+                              "bytes": p.stat().st_size} for p in written]})
+        return
     for path in written:
         out.print(str(path))
+    out.print(f"wrote {len(written)} schema(s) into {directory}")
+
+
+@schemas_app.command("limits")
+@reports_errors
+def schemas_limits() -> None:
+    """Print the README's table of accepted schema versions and field limits (Markdown)."""
+    from core.contract import limits_markdown
+
+    out.print(limits_markdown(), end="", markup=False, highlight=False, soft_wrap=True)
 
 
 @db_app.command("upgrade")

@@ -14,7 +14,7 @@ from core.adapters.mysql.engine import guarded
 from core.adapters.mysql.tenant_store import TenantRecord
 from schemas.events import TenantUpdated
 
-__all__ = ["TenantRecord", "apply_tenant_update", "get_tenant"]
+__all__ = ["TenantRecord", "apply_tenant_update", "get_tenant", "tenant_statuses"]
 
 
 def apply_tenant_update(engine: Engine, event: TenantUpdated) -> bool:
@@ -40,3 +40,9 @@ def get_tenant(engine: Engine, tenant_id: str) -> TenantRecord | None:
             return tenant_store.get_tenant(conn, tenant_id)
 
     return guarded(f"read tenant {tenant_id}", work)
+
+
+def tenant_statuses(engine: Engine, tenant_ids: list[str]) -> dict[str, str]:
+    """The registry's status of each known tenant among ``tenant_ids`` (unknown: absent)."""
+    found = {t: get_tenant(engine, t) for t in tenant_ids}
+    return {t: record.status for t, record in found.items() if record is not None}

@@ -4,23 +4,31 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from schemas.base import (
     CampaignId,
     ContractModel,
     Identifier,
+    JsonInt,
     ProductCode,
     TenantId,
     UtcDatetime,
+    json_number,
     utc_now,
 )
 from schemas.code_rule import CodeGenerateRule
 from schemas.rewards import RewardRule, RuleModel
 
 MAX_CODES_PER_REQUEST = 10_000_000
+#: Code fields a rule may give at its top level (the seed's flat layout), in both spellings.
+FLAT_CODE_KEYS = frozenset(
+    key
+    for name, field in CodeGenerateRule.model_fields.items()
+    for key in (name, field.alias or name)
+)
 
 
 class CampaignStatus(StrEnum):
@@ -43,25 +51,31 @@ class CampaignRule(RuleModel):
     code: CodeGenerateRule = Field(default_factory=lambda: CodeGenerateRule.model_validate({}))
     valid_from: UtcDatetime | None = None
     valid_until: UtcDatetime | None = None
-    valid_days: int | None = Field(default=None, ge=1, le=3650)
-    use_limit: int = Field(default=1, ge=1, le=1_000_000)
-    per_user_limit: int = Field(default=1, ge=1, le=1_000_000)
+    valid_days: Annotated[int, Field(ge=1, le=3650), BeforeValidator(json_number)] | None = None
+    use_limit: JsonInt = Field(default=1, ge=1, le=1_000_000)
+    per_user_limit: JsonInt = Field(default=1, ge=1, le=1_000_000)
     applicable_products: list[ProductCode] = Field(default_factory=list, max_length=64)
     reward_rules: list[RewardRule] = Field(min_length=1, max_length=16)
 
     @model_validator(mode="before")
     @classmethod
     def _lift_flat_code_fields(cls, data: Any) -> Any:
-        """Accept the seed's flat layout (codeType/length/prefix at the top level)."""
+        """Accept the seed's flat layout (codeType/length/prefix at the top level).
+
+        The code fields come either flat or under ``code``, never both (one place to look,
+        and a JSON Schema can say so).
+        """
         if not isinstance(data, dict):
             return data
-        flat = {"codeType", "code_type", "length", "prefix", "excludeChars", "exclude_chars",
-                "checkChar", "check_char", "signed", "signatureLength", "signature_length"}
-        lifted = {k: v for k, v in data.items() if k in flat}
+        lifted = {k: v for k, v in data.items() if k in FLAT_CODE_KEYS}
         if not lifted:
             return data
-        rest = {k: v for k, v in data.items() if k not in flat}
-        rest["code"] = {**dict(rest.get("code") or {}), **lifted}
+        if "code" in data:
+            raise ValueError(
+                f"give the code fields flat ({', '.join(sorted(lifted))}) or under code, not both"
+            )
+        rest = {k: v for k, v in data.items() if k not in FLAT_CODE_KEYS}
+        rest["code"] = lifted
         return rest
 
     @model_validator(mode="after")
@@ -94,7 +108,7 @@ class CreateCampaignRequest(ContractModel):
     product_code: ProductCode
     name: str = Field(default="", max_length=128)
     rule: CampaignRule
-    code_count: int = Field(default=0, ge=0, le=MAX_CODES_PER_REQUEST)
+    code_count: JsonInt = Field(default=0, ge=0, le=MAX_CODES_PER_REQUEST)
     account_id: Identifier = "system"
     status: CampaignStatus = CampaignStatus.ACTIVE
     requested_at: UtcDatetime = Field(default_factory=utc_now)
@@ -120,6 +134,6 @@ class CreateCampaignResult(ContractModel):
     campaign_id: CampaignId
     tenant_id: TenantId
     outcome: CampaignOutcome
-    codes_generated: int = Field(default=0, ge=0)
+    codes_generated: JsonInt = Field(default=0, ge=0)
     message: str = Field(default="", max_length=512)
     processed_at: UtcDatetime = Field(default_factory=utc_now)

@@ -18,10 +18,19 @@ Default alphabets (look-alikes removed so a code read aloud or off paper is unam
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
+
+from schemas.base import JsonBool, JsonInt
 
 #: Width of the code column (``VARCHAR(32)``): prefix + body + signature + check char.
 MAX_CODE_LENGTH = 32
@@ -43,11 +52,37 @@ class CodeType(StrEnum):
     UUID = "UUID"
 
 
-#: Short spellings accepted on input (the seed's Go code says ``ALPHANUM``).
+#: Short spellings accepted on input (the seed's Go code says ``ALPHANUM``). Spellings are
+#: exact (upper case): the JSON Schema lists every accepted one.
 CODE_TYPE_ALIASES: dict[str, CodeType] = {
     "ALPHA": CodeType.RANDOM_ALPHA,
     "ALPHANUM": CodeType.RANDOM_ALPHANUM,
 }
+#: Input spellings of ``codeType``: the enum's values, then the aliases.
+CODE_TYPE_SPELLINGS: tuple[str, ...] = (*(t.value for t in CodeType), *CODE_TYPE_ALIASES)
+#: Characters ``excludeChars`` may name (either case; stored upper-case).
+_EXCLUDABLE_PATTERN = r"^[A-Za-z0-9]*$"
+#: ``excludeChars`` items accepted on input (each item may name several characters).
+MAX_EXCLUDE_ITEMS = 64
+
+CodeTypeInput = Annotated[
+    CodeType,
+    WithJsonSchema({"type": "string", "enum": list(CODE_TYPE_SPELLINGS),
+                    "description": "ALPHA and ALPHANUM are short for RANDOM_ALPHA and "
+                                   "RANDOM_ALPHANUM."}),
+]
+ExcludeChars = Annotated[
+    list[str],
+    WithJsonSchema({
+        "description": "Characters left out of the alphabet (letters and digits, either case): "
+                       "a string, or a list of strings each naming one or more characters.",
+        "anyOf": [
+            {"type": "string", "pattern": _EXCLUDABLE_PATTERN},
+            {"type": "array", "maxItems": MAX_EXCLUDE_ITEMS,
+             "items": {"type": "string", "pattern": _EXCLUDABLE_PATTERN}},
+        ],
+    }),
+]
 
 DEFAULT_ALPHABETS: dict[CodeType, str] = {
     CodeType.RANDOM_NUM: DIGITS,
@@ -89,25 +124,24 @@ class CodeGenerateRule(BaseModel):
         extra="forbid", frozen=True, populate_by_name=True, alias_generator=to_camel
     )
 
-    code_type: CodeType = CodeType.RANDOM_ALPHANUM
-    length: int = Field(default=12, ge=4, le=32)
-    prefix: str = Field(default="", max_length=8, pattern=r"^[A-Z0-9]*$")
-    exclude_chars: list[str] = Field(default_factory=list, max_length=64)
-    check_char: bool = True
-    signed: bool = False
-    signature_length: int = Field(default=4, ge=2, le=8)
+    code_type: CodeTypeInput = CodeType.RANDOM_ALPHANUM
+    length: JsonInt = Field(default=12, ge=4, le=32)
+    prefix: str = Field(default="", max_length=8, pattern=r"^[A-Za-z0-9]*$")
+    exclude_chars: ExcludeChars = Field(default_factory=list)
+    check_char: JsonBool = True
+    signed: JsonBool = False
+    signature_length: JsonInt = Field(default=4, ge=2, le=8)
 
     @model_validator(mode="before")
     @classmethod
     def _uuid_defaults(cls, data: Any) -> Any:
-        """A UUID body is always 32 chars and has no room for a check char by default."""
+        """A UUID has no room for a check char by default (its length is fixed after)."""
         if not isinstance(data, dict):
             return data
         type_key = _key(data, "code_type")
         if type_key is None or _resolve_type(data[type_key]) != CodeType.UUID:
             return data
         data = dict(data)
-        data[_key(data, "length") or "length"] = UUID_BODY_LENGTH
         if _key(data, "check_char") is None:
             data["check_char"] = False
         return data
@@ -117,10 +151,10 @@ class CodeGenerateRule(BaseModel):
     def _code_type_alias(cls, value: Any) -> Any:
         return _resolve_type(value)
 
-    @field_validator("prefix", mode="before")
+    @field_validator("prefix")
     @classmethod
-    def _prefix_upper(cls, value: Any) -> Any:
-        return value.strip().upper() if isinstance(value, str) else value
+    def _prefix_upper(cls, value: str) -> str:
+        return value.upper()
 
     @field_validator("exclude_chars", mode="before")
     @classmethod
@@ -130,6 +164,8 @@ class CodeGenerateRule(BaseModel):
             value = [value]
         if not isinstance(value, list | tuple):
             return value
+        if len(value) > MAX_EXCLUDE_ITEMS:
+            raise ValueError(f"excludeChars takes at most {MAX_EXCLUDE_ITEMS} items")
         chars: list[str] = []
         for item in value:
             if not isinstance(item, str):
@@ -145,6 +181,8 @@ class CodeGenerateRule(BaseModel):
     def _consistent(self) -> CodeGenerateRule:
         if self.code_type == CodeType.UUID:
             _check_uuid(self)
+            # a UUID body is always 32 chars: a given (valid) length is ignored
+            object.__setattr__(self, "length", UUID_BODY_LENGTH)
         else:
             _check_alphabet(self)
         if self.total_length > MAX_CODE_LENGTH:
@@ -173,10 +211,9 @@ class CodeGenerateRule(BaseModel):
 
 
 def _resolve_type(value: Any) -> Any:
-    """Upper-case a code type and map its short aliases."""
+    """Map a code type's short aliases (``ALPHANUM``) to the enum; exact spellings only."""
     if isinstance(value, str) and not isinstance(value, CodeType):
-        upper = value.strip().upper()
-        return CODE_TYPE_ALIASES.get(upper, upper)
+        return CODE_TYPE_ALIASES.get(value, value)
     return value
 
 

@@ -11,6 +11,9 @@ from schemas.base import (
     CampaignId,
     ContractModel,
     Identifier,
+    JsonBool,
+    JsonFloat,
+    JsonInt,
     ProductCode,
     RawCode,
     Tag,
@@ -131,8 +134,8 @@ class TenantUpdated(ContractModel):
     name: str = Field(min_length=1, max_length=64)
     type: TenantType
     status: TenantStatus
-    code_quota: int = Field(ge=0, le=10**12)
-    version: int = Field(ge=0)
+    code_quota: JsonInt = Field(ge=0, le=10**12)
+    version: JsonInt = Field(ge=0)
     updated_at: UtcDatetime = Field(default_factory=utc_now)
 
 
@@ -144,8 +147,8 @@ class CompensationJob(ContractModel):
     job_id: Identifier
     tenant_id: TenantId | None = None
     campaign_id: CampaignId | None = None
-    older_than_seconds: int = Field(default=300, ge=0, le=365 * 86400)
-    dry_run: bool = False
+    older_than_seconds: JsonInt = Field(default=300, ge=0, le=365 * 86400)
+    dry_run: JsonBool = False
     requested_by: Identifier = "ops"
     requested_at: UtcDatetime = Field(default_factory=utc_now)
 
@@ -156,13 +159,13 @@ class CompensationReport(ContractModel):
     schema_name: ClassVar[str] = "CompensationReport"
 
     job_id: Identifier
-    dry_run: bool
-    examined: int = Field(ge=0)
-    marked_granted: int = Field(ge=0)
-    regranted: int = Field(ge=0)
-    released_in_cache: int = Field(ge=0)
-    failed: int = Field(default=0, ge=0)
-    duration_seconds: float = Field(ge=0)
+    dry_run: JsonBool
+    examined: JsonInt = Field(ge=0)
+    marked_granted: JsonInt = Field(ge=0)
+    regranted: JsonInt = Field(ge=0)
+    released_in_cache: JsonInt = Field(ge=0)
+    failed: JsonInt = Field(default=0, ge=0)
+    duration_seconds: JsonFloat = Field(ge=0)
     finished_at: UtcDatetime = Field(default_factory=utc_now)
 
 

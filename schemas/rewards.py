@@ -9,7 +9,7 @@ from functools import cached_property
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from schemas.base import Identifier, Tag
+from schemas.base import Identifier, JsonInt, Tag
 
 
 class RewardType(StrEnum):
@@ -41,7 +41,7 @@ class Reward(RuleModel):
 
     type: RewardType
     id: Identifier
-    quantity: int = Field(default=1, ge=1, le=1_000_000)
+    quantity: JsonInt = Field(default=1, ge=1, le=1_000_000)
 
 
 class RewardRule(Reward):

@@ -72,3 +72,5 @@ log "ready: $(.venv/bin/redeemflow --help >/dev/null && echo 'redeemflow CLI ins
 
 # The TypeScript SDK's build and test tools (tests/e2e/test_sdk.py runs them).
 if [ -f sdk/typescript/package.json ]; then (cd sdk/typescript && npm ci --no-audit --no-fund); fi
+# ajv for the JSON Schema parity test (tests/unit/test_schema_parity.py): test-only.
+if [ -f tests/js/package.json ]; then (cd tests/js && npm ci --no-audit --no-fund); fi

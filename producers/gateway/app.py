@@ -19,14 +19,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.bootstrap import Container, bootstrap
 from core.errors import PermanentError, RetryableError
 from core.logging_setup import configure_logging
 from core.settings import Settings, load_settings
-from producers.gateway.auth import Unauthorized
+from producers.gateway.auth import TenantInactive, Unauthorized
 from producers.gateway.cors import CorsMiddleware
-from producers.gateway.errors import render
+from producers.gateway.errors import error, render
 from producers.gateway.fast import RedeemFastPath
 from producers.gateway.middleware import (
     BodyLimitMiddleware,
@@ -142,5 +143,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         status, headers, body = rendered
         return Response(body, status_code=status, headers=headers, media_type="application/json")
 
-    for known in (Unauthorized, RequestValidationError, RetryableError, PermanentError):
+    async def crashed(request: Request, exc: Exception) -> Response:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        _, headers, body = error(500, "internal_error",
+                                 "internal error; retry with the same Idempotency-Key")
+        return Response(body, status_code=500, headers=headers, media_type="application/json")
+
+    for known in (Unauthorized, TenantInactive, RequestValidationError, RetryableError,
+                  PermanentError, StarletteHTTPException):
         app.add_exception_handler(known, handle)
+    app.add_exception_handler(Exception, crashed)

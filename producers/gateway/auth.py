@@ -17,6 +17,7 @@ from starlette.datastructures import Headers
 
 from core.apikeys import ApiKeyResolver
 from core.errors import InvalidToken
+from core.redemption.tenant_status import TenantStatuses
 from core.tokens import EndUser, TokenVerifier, key_id_of
 
 log = logging.getLogger("redeemflow.gateway.auth")
@@ -31,6 +32,10 @@ class Unauthorized(Exception):
     def __init__(self, message: str, scheme: str = "ApiKey") -> None:
         super().__init__(message)
         self.scheme = scheme
+
+
+class TenantInactive(Exception):
+    """The caller's tenant is SUSPENDED or CLOSED (answered 403 ``tenant_inactive``)."""
 
 
 def token_refused(reason: str) -> Unauthorized:
@@ -50,21 +55,45 @@ class Principal:
 class Authenticator:
     """API keys and end-user tokens -> :class:`Principal` (store reads off the event loop)."""
 
-    def __init__(self, keys: ApiKeyResolver, tokens: TokenVerifier, executor: Executor) -> None:
+    def __init__(
+        self,
+        keys: ApiKeyResolver,
+        tokens: TokenVerifier,
+        executor: Executor,
+        tenants: TenantStatuses | None = None,
+    ) -> None:
         self._keys = keys
         self._tokens = tokens
         self._executor = executor
+        self._tenants = tenants
 
     async def principal(self, headers: Headers) -> Principal:
-        """The caller of a request, from its headers; Unauthorized otherwise."""
+        """The caller of a request, from its headers; Unauthorized otherwise, TenantInactive
+        when the caller's tenant is SUSPENDED or CLOSED."""
         authorization = headers.get("authorization")
         api_key = headers.get("x-api-key")
         if authorization is not None:
             if api_key is not None:
                 raise Unauthorized("send x-api-key or a bearer token, not both", "Bearer")
             user = await self.end_user(authorization)
-            return Principal(user.tenant_id, user)
-        return Principal(await self.tenant_of_key(api_key))
+            principal = Principal(user.tenant_id, user)
+        else:
+            principal = Principal(await self.tenant_of_key(api_key))
+        await self._require_active(principal.tenant_id)
+        return principal
+
+    async def _require_active(self, tenant_id: str) -> None:
+        """TenantInactive for a SUSPENDED/CLOSED tenant (statuses cached as the workers do,
+        for ``tenant_status_refresh_seconds``)."""
+        if self._tenants is None:
+            return
+        stale = self._tenants.stale([tenant_id])
+        if stale:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._executor, self._tenants.refresh, stale)
+        if self._tenants.inactive(tenant_id):
+            raise TenantInactive(f"tenant {tenant_id} is suspended or closed: its keys and "
+                                 "tokens are refused")
 
     async def tenant_of_key(self, api_key: str | None) -> str:
         """The tenant of an active API key; Unauthorized when missing, unknown or revoked."""

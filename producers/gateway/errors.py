@@ -9,12 +9,15 @@ from __future__ import annotations
 import logging
 
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 
 from core.errors import PermanentError, RetryableError
-from producers.gateway.auth import Unauthorized
+from producers.gateway.auth import TenantInactive, Unauthorized
 from producers.gateway.models import ErrorAnswer
 
 log = logging.getLogger("redeemflow.gateway")
+#: ``error`` codes of framework errors (any other status: ``http_<status>``).
+HTTP_ERRORS = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 #: (status, extra headers, JSON body) of an answer.
 Rendered = tuple[int, dict[str, str], bytes]
@@ -40,6 +43,11 @@ def render(exc: Exception) -> Rendered | None:
     """The answer of a refusal the gateway knows, or None (then it is a bug: 500)."""
     if isinstance(exc, Unauthorized):
         return error(401, "unauthorized", str(exc), headers={"WWW-Authenticate": exc.scheme})
+    if isinstance(exc, TenantInactive):
+        return error(403, "tenant_inactive", str(exc))
+    if isinstance(exc, HTTPException):  # 404 (no route), 405 (with Allow) and the rest
+        code = HTTP_ERRORS.get(exc.status_code, f"http_{exc.status_code}")
+        return error(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {}))
     if isinstance(exc, RequestValidationError):
         fields = [field_of(e) for e in exc.errors()]
         summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])

@@ -20,7 +20,7 @@ from starlette.datastructures import Headers
 from core.errors import RedeemflowError
 from core.logging_setup import request_context
 from core.metrics import GATEWAY_PENDING
-from producers.gateway.auth import Unauthorized, token_refused
+from producers.gateway.auth import TenantInactive, Unauthorized, token_refused
 from producers.gateway.cors import TENANT_SCOPE_KEY
 from producers.gateway.errors import Rendered, render
 from producers.gateway.middleware import BODY_SCOPE_KEY
@@ -106,7 +106,7 @@ class RedeemFastPath:
             raw = await _read_body(receive)
         try:
             status, headers, body = await redeem_call(state, scope, Headers(scope=scope), raw)
-        except (Unauthorized, RequestValidationError, RedeemflowError) as exc:
+        except (Unauthorized, TenantInactive, RequestValidationError, RedeemflowError) as exc:
             rendered = render(exc)
             assert rendered is not None
             status, headers, body = rendered

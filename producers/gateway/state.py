@@ -13,6 +13,8 @@ from core.adapters.mysql.token_key_store import SigningKeyTable
 from core.adapters.redis.pending_marks import PendingMarks
 from core.apikeys import ApiKeyResolver
 from core.bootstrap import Container
+from core.redemption.tenant_status import TenantStatuses
+from core.tenants import tenant_statuses
 from core.tokens import TokenVerifier
 from core.topics import Topic
 from producers.gateway.auth import Authenticator, Unauthorized
@@ -55,7 +57,11 @@ class GatewayState:
         signing_keys = SigningKeyTable(container.engine)
         master = settings.token_master_secret.get_secret_value().encode()
         tokens = TokenVerifier(signing_keys, master, settings.api_key_cache_seconds)
-        auth = Authenticator(keys, tokens, executor)
+        tenants = TenantStatuses(  # the workers' cache: one refresh period everywhere
+            lambda ids: tenant_statuses(container.engine, ids),
+            settings.tenant_status_refresh_seconds,
+        )
+        auth = Authenticator(keys, tokens, executor, tenants)
         return cls(container, executor, auth, signing_keys, master, listener, redeemer, redis)
 
     async def close(self) -> None:

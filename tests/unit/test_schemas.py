@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from core.contract import CONTRACT_MODELS, export_json_schemas
+from core.contract import CONTRACT_MODELS, EXPORTED_MODELS, export_json_schemas
 from schemas.base import MessageDecodeError
 from schemas.campaign import CampaignRule, CreateCampaignRequest
 from schemas.events import RedeemRequested, RedeemResult, TenantUpdated
@@ -128,6 +128,6 @@ def test_campaign_request_rejects_inconsistent_window() -> None:
 
 def test_json_schemas_are_exported(tmp_path) -> None:
     written = export_json_schemas(tmp_path)
-    assert {p.name for p in written} == {f"{m.__name__}.schema.json" for m in CONTRACT_MODELS}
+    assert {p.name for p in written} == {f"{m.__name__}.schema.json" for m in EXPORTED_MODELS}
     schema = orjson.loads((tmp_path / "RedeemRequested.schema.json").read_bytes())
     assert "request_id" in schema["required"]

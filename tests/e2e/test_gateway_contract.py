@@ -1,0 +1,98 @@
+"""The gateway's answers match its documented contract, on a live stack (gateway process,
+worker process, the session broker, MariaDB and Redis): framework errors in the error
+shape, and suspended or closed tenants' keys refused within seconds."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from confluent_kafka import Producer
+
+from core.adapters.mysql.apikey_store import ApiKeyStore
+from core.apikeys import issue_key
+from core.bootstrap import bootstrap
+from core.topics import Topic
+from schemas.events import TenantStatus, TenantType, TenantUpdated
+from tests.e2e.gateway_support import Stack, running_stack
+from tests.integration.redeem_support import seed_campaign
+
+pytestmark = pytest.mark.e2e
+ERROR_KEYS = {"error", "message", "fields"}
+
+
+@pytest.fixture(scope="module")
+def stack(base_settings, broker, tmp_path_factory) -> Iterator[Stack]:
+    with running_stack(
+        base_settings, broker.bootstrap_servers, tmp_path_factory.mktemp("gwc")
+    ) as running:
+        yield running
+
+
+def send(stack: Stack, body: bytes, key: str | None, method: str = "POST",
+         path: str = "/api/redeem") -> httpx.Response:
+    headers = {"x-product-code": "APP_A", "content-type": "application/json"}
+    if key is not None:
+        headers["x-api-key"] = key
+    return httpx.request(method, stack.url + path, content=body, headers=headers, timeout=30)
+
+
+def assert_error(answer: httpx.Response, status: int, error: str) -> dict:
+    assert answer.status_code == status, answer.text
+    body = answer.json()
+    assert set(body) == ERROR_KEYS and body["error"] == error, body
+    return body
+
+
+def test_framework_errors_use_the_error_shape(stack: Stack) -> None:
+    answer = send(stack, b"", stack.key_a, method="DELETE")
+    assert_error(answer, 405, "method_not_allowed")
+    assert "POST" in answer.headers["Allow"]
+    assert_error(send(stack, b"", stack.key_a, method="GET", path="/nowhere"), 404, "not_found")
+    unknown = send(stack, b"", stack.key_a, method="GET", path="/api/redeem/gw-none")
+    assert_error(unknown, 404, "unknown_request")
+    assert_error(send(stack, b"", None, method="GET", path="/api/redeem/gw-none"), 401,
+                 "unauthorized")
+
+
+def publish_tenant(stack: Stack, tenant: str, status: TenantStatus, version: int) -> None:
+    event = TenantUpdated(tenant_id=tenant, name="Suspendable", type=TenantType.CHANNEL,
+                          status=status, code_quota=1000, version=version)
+    producer = Producer({"bootstrap.servers": stack.settings.kafka_bootstrap_servers})
+    producer.produce(stack.settings.topic(Topic.TENANT_UPDATED), key=tenant,
+                     value=event.to_bytes())
+    assert producer.flush(30) == 0
+
+
+def wait_for_status(stack: Stack, key: str, status: int, timeout: float = 20.0) -> float:
+    """Seconds until a redeem call with ``key`` answers ``status``."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        answer = httpx.post(stack.url + "/api/redeem",
+                            json={"code": "NOSUCHCODE", "userId": f"u{uuid.uuid4().hex[:8]}"},
+                            headers={"x-api-key": key, "x-product-code": "APP_A"}, timeout=30)
+        if answer.status_code == status:
+            return time.monotonic() - started
+        time.sleep(0.25)
+    raise AssertionError(f"never answered {status}: last {answer.status_code} {answer.text}")
+
+
+def test_suspended_and_closed_tenants_keys_are_refused_within_seconds(stack: Stack) -> None:
+    with bootstrap(stack.settings) as container:
+        tenant = seed_campaign(container, count=2).tenant_id
+        key = issue_key(ApiKeyStore(container.engine), tenant, "suspend-me").secret_key
+    publish_tenant(stack, tenant, TenantStatus.ACTIVE, 1)
+    wait_for_status(stack, key, 404)
+    publish_tenant(stack, tenant, TenantStatus.SUSPENDED, 2)
+    took = wait_for_status(stack, key, 403)
+    answer = send(stack, b'{"code": "AB12", "userId": "u1"}', key)
+    body = assert_error(answer, 403, "tenant_inactive")
+    assert "suspended" in body["message"]
+    publish_tenant(stack, tenant, TenantStatus.ACTIVE, 3)
+    wait_for_status(stack, key, 404)
+    publish_tenant(stack, tenant, TenantStatus.CLOSED, 4)
+    wait_for_status(stack, key, 403)
+    assert took < 15, f"suspension took {took:.1f}s to reach the gateway"
