@@ -27,7 +27,7 @@ from core.logging_setup import configure_logging
 from core.settings import Settings, load_settings
 from producers.gateway.auth import TenantInactive, Unauthorized
 from producers.gateway.cors import CorsMiddleware
-from producers.gateway.errors import error, render
+from producers.gateway.errors import PayloadTooLarge, error, render
 from producers.gateway.fast import RedeemFastPath
 from producers.gateway.middleware import (
     BodyLimitMiddleware,
@@ -149,7 +149,7 @@ def _install_error_handlers(app: FastAPI) -> None:
                                  "internal error; retry with the same Idempotency-Key")
         return Response(body, status_code=500, headers=headers, media_type="application/json")
 
-    for known in (Unauthorized, TenantInactive, RequestValidationError, RetryableError,
-                  PermanentError, StarletteHTTPException):
+    for known in (Unauthorized, TenantInactive, PayloadTooLarge, RequestValidationError,
+                  RetryableError, PermanentError, StarletteHTTPException):
         app.add_exception_handler(known, handle)
     app.add_exception_handler(Exception, crashed)

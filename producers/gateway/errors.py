@@ -23,6 +23,15 @@ HTTP_ERRORS = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_la
 Rendered = tuple[int, dict[str, str], bytes]
 
 
+class PayloadTooLarge(Exception):
+    """The body is larger than the gateway's limit (answered 413 ``payload_too_large``,
+    after authentication: see BodyLimitMiddleware)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body larger than {limit} bytes")
+        self.limit = limit
+
+
 def error(status: int, code: str, message: str,
           fields: list[dict[str, str]] | None = None,
           headers: dict[str, str] | None = None) -> Rendered:
@@ -45,6 +54,8 @@ def render(exc: Exception) -> Rendered | None:
         return error(401, "unauthorized", str(exc), headers={"WWW-Authenticate": exc.scheme})
     if isinstance(exc, TenantInactive):
         return error(403, "tenant_inactive", str(exc))
+    if isinstance(exc, PayloadTooLarge):
+        return error(413, "payload_too_large", str(exc))
     if isinstance(exc, HTTPException):  # 404 (no route), 405 (with Allow) and the rest
         code = HTTP_ERRORS.get(exc.status_code, f"http_{exc.status_code}")
         return error(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {}))

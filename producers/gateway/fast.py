@@ -10,7 +10,7 @@ installed). Everything else goes on to FastAPI.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +22,8 @@ from core.logging_setup import request_context
 from core.metrics import GATEWAY_PENDING
 from producers.gateway.auth import TenantInactive, Unauthorized, token_refused
 from producers.gateway.cors import TENANT_SCOPE_KEY
-from producers.gateway.errors import Rendered, render
-from producers.gateway.middleware import BODY_SCOPE_KEY
+from producers.gateway.errors import PayloadTooLarge, Rendered, render
+from producers.gateway.middleware import body_of
 from producers.gateway.models import RATE_LIMIT_RETRY_AFTER, RedeemAnswer, RedeemBody, status_of
 from producers.gateway.parsing import parse_body, redeem_headers, user_of
 from producers.gateway.redeemer import request_id_for
@@ -49,14 +49,17 @@ def rendered_answer(answer: RedeemAnswer, idempotency_key: str | None = None) ->
 
 
 async def redeem_call(
-    state: GatewayState, scope: MutableMapping[str, Any], headers: Headers, raw: bytes
+    state: GatewayState, scope: MutableMapping[str, Any], headers: Headers,
+    read_body: Callable[[], Awaitable[bytes]],
 ) -> Rendered:
     """Authenticate, validate, publish and await one redeem call.
 
-    Order: credentials (401) before the request's shape (422), so an anonymous caller
-    learns nothing about validation; the token's product check needs the product header."""
+    Order: credentials (401) before the body's size (413) and the request's shape (422), so
+    an anonymous caller learns nothing about either, whatever it sent; the token's product
+    check needs the product header."""
     principal = await state.auth.principal(headers)
     scope[TENANT_SCOPE_KEY] = principal.tenant_id
+    raw = await read_body()
     checked = redeem_headers(headers)
     body = parse_body(RedeemBody, raw)
     user_id = user_of(principal, body.user_id)
@@ -101,12 +104,15 @@ class RedeemFastPath:
             return
         scope["route"] = self._label
         state: GatewayState = self.app.state.gateway
-        raw = scope.get(BODY_SCOPE_KEY)
-        if raw is None:  # served without BodyLimitMiddleware in front
-            raw = await _read_body(receive)
+
+        async def read_body() -> bytes:
+            return await body_of(scope, receive)
+
         try:
-            status, headers, body = await redeem_call(state, scope, Headers(scope=scope), raw)
-        except (Unauthorized, TenantInactive, RequestValidationError, RedeemflowError) as exc:
+            status, headers, body = await redeem_call(state, scope, Headers(scope=scope),
+                                                      read_body)
+        except (Unauthorized, TenantInactive, PayloadTooLarge, RequestValidationError,
+                RedeemflowError) as exc:
             rendered = render(exc)
             assert rendered is not None
             status, headers, body = rendered
@@ -116,14 +122,3 @@ class RedeemFastPath:
         await send({"type": "http.response.start", "status": status, "headers": raw_headers})
         await send({"type": "http.response.body", "body": body})
 
-
-async def _read_body(receive: Any) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)

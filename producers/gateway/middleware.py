@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import MutableMapping
 from typing import Any
-
-import orjson
 
 from core.metrics import GATEWAY_LATENCY, GATEWAY_REQUESTS
 from core.tokens import MAX_TOKEN_CHARS
 from producers.gateway.cors import send_error
+from producers.gateway.errors import PayloadTooLarge
 
 ASGIApp = Any
 Scope = dict[str, Any]
@@ -17,6 +17,8 @@ Message = dict[str, Any]
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 #: Where BodyLimitMiddleware leaves the body it buffered (bytes).
 BODY_SCOPE_KEY = "redeemflow.body"
+#: Set (to the limit) by BodyLimitMiddleware when the body was over it.
+OVERSIZED_SCOPE_KEY = "redeemflow.body_oversized"
 
 
 class HeaderLimitMiddleware:
@@ -46,10 +48,15 @@ class HeaderLimitMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuses request bodies over ``limit`` bytes with 413, before any handler runs.
+    """Bounds request bodies to ``limit`` bytes; the 413 comes after authentication.
 
     Checks ``Content-Length`` first, then counts the bytes actually streamed (a client may
-    lie or send chunked), buffering at most ``limit`` bytes, and replays them to the app.
+    lie or send chunked), buffering at most ``limit`` bytes. A body within the limit is left
+    in ``scope[BODY_SCOPE_KEY]`` and replayed to the app. An oversized one is not read further:
+    ``scope[OVERSIZED_SCOPE_KEY]`` notes the limit, and reading the body (``receive``, or
+    :func:`body_of` on the fast path) raises :class:`PayloadTooLarge` (413). Routes
+    authenticate before they read the body, so a caller without valid credentials gets 401
+    whatever the size; the answer closes the connection (the rest was never read).
     """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
@@ -63,7 +70,7 @@ class BodyLimitMiddleware:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.limit:
-            await self._refuse(send)
+            await self._oversized(scope, send)
             return
         chunks: list[bytes] = []
         size = 0
@@ -74,7 +81,7 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.limit:
-                await self._refuse(send)
+                await self._oversized(scope, send)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -83,16 +90,44 @@ class BodyLimitMiddleware:
         scope[BODY_SCOPE_KEY] = body  # the redeem fast path reads it here, not via receive
         await self.app(scope, _replay(body, receive), send)
 
-    async def _refuse(self, send: Any) -> None:
-        body = orjson.dumps(
-            {"error": "payload_too_large",
-             "message": f"request body larger than {self.limit} bytes", "fields": []}
-        )
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode()),
-                                (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": body})
+    async def _oversized(self, scope: Scope, send: Any) -> None:
+        limit = self.limit
+        scope[OVERSIZED_SCOPE_KEY] = limit
+
+        async def refuse() -> Message:
+            raise PayloadTooLarge(limit)
+
+        async def closing_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, refuse, closing_send)
+
+
+async def body_of(scope: MutableMapping[str, Any], receive: Any) -> bytes:
+    """The request body BodyLimitMiddleware buffered (read from ``receive`` when served
+    without it); PayloadTooLarge when it was over the limit."""
+    limit = scope.get(OVERSIZED_SCOPE_KEY)
+    if limit is not None:
+        raise PayloadTooLarge(limit)
+    raw = scope.get(BODY_SCOPE_KEY)
+    if raw is None:
+        raw = await _read_body(receive)
+    return bytes(raw)
+
+
+async def _read_body(receive: Any) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -105,20 +105,132 @@ def status_of(outcome: RedeemOutcome | str) -> int:
     return OUTCOME_STATUS[RedeemOutcome(outcome)]
 
 
-def error_responses() -> dict[int | str, dict[str, object]]:
-    """OpenAPI ``responses=`` for the redeem routes."""
-    decided = {"model": RedeemAnswer}
-    return {
-        202: {"model": RedeemAnswer, "description": "Accepted, result not ready (PENDING)"},
-        400: {**decided, "description": "INVALID_REQUEST"},
-        401: {"model": ErrorAnswer, "description": "Missing or invalid x-api-key or bearer "
-              "token (one generic message for every refused token)"},
-        404: {**decided, "description": "NOT_FOUND (one generic message for every unknown code)"},
-        409: {**decided, "description": "ALREADY_USED, USER_LIMIT_REACHED, EXPIRED, "
-              "NOT_YET_VALID, CAMPAIGN_INACTIVE, PRODUCT_NOT_APPLICABLE"},
-        413: {"model": ErrorAnswer, "description": "Body larger than the limit"},
-        431: {"model": ErrorAnswer, "description": "Headers (or Authorization) too large"},
-        422: {"model": ErrorAnswer, "description": "Validation error naming the field"},
-        429: {**decided, "description": "RATE_LIMITED (Retry-After seconds)"},
-        503: {"model": ErrorAnswer, "description": "Broker unavailable: nothing was published"},
+def _header(description: str, required: bool = True, **schema: object) -> dict[str, object]:
+    return {"description": description, "required": required,
+            "schema": {"type": "string", **schema}}
+
+
+#: The ``Idempotency-Key`` a redeem answer echoes (when the request had one).
+ECHOED_KEY = {"Idempotency-Key": _header("The request's Idempotency-Key, when it had one.",
+                                         required=False)}
+#: ``WWW-Authenticate`` of a 401 (``ApiKey`` or ``Bearer``, the refused scheme).
+WWW_AUTHENTICATE = {"WWW-Authenticate": _header("The scheme to authenticate with: ApiKey or "
+                                                "Bearer.", pattern="^(ApiKey|Bearer)$")}
+RESULT_LINK = {
+    "GetRedeemResult": {
+        "operationId": "getRedeemResult",
+        "parameters": {"requestId": "$response.body#/requestId"},
+        "description": "The same request's answer, later (e.g. after 202 PENDING).",
     }
+}
+#: ``content`` of a status answered both ways: a decided outcome, or an error before it.
+EITHER_ANSWER: dict[str, object] = {"application/json": {"schema": {"anyOf": [
+    {"$ref": "#/components/schemas/RedeemAnswer"},
+    {"$ref": "#/components/schemas/ErrorAnswer"},
+]}}}
+
+
+def outcomes_of(status: int) -> str:
+    """The outcomes answered with ``status``, from OUTCOME_STATUS (never a second list)."""
+    return ", ".join(o.value for o, s in OUTCOME_STATUS.items() if s == status)
+
+
+def refusals(*, bearer: bool = True) -> dict[int | str, dict[str, object]]:
+    """The errors answered before the pipeline (ErrorAnswer), with their headers."""
+    credentials = "x-api-key or bearer token (one generic message for every refused token)" \
+        if bearer else "x-api-key"
+    return {
+        400: {"description": "invalid_origin: a malformed Origin header (CORS)"},
+        401: {"description": f"unauthorized: missing or invalid {credentials}; always before "
+              "any other check of the request", "headers": WWW_AUTHENTICATE},
+        403: {"description": "tenant_inactive: the caller's tenant is SUSPENDED or CLOSED"},
+        413: {"description": "payload_too_large: body larger than the limit"},
+        422: {"description": "validation_error naming the field (also for a body that is "
+              "not UTF-8 JSON)"},
+        431: {"description": "headers_too_large / authorization_too_large"},
+        503: {"description": "unavailable: broker or MySQL down, nothing was published",
+              "headers": {"Retry-After": _header("Seconds to wait", required=False,
+                                                 pattern="^[0-9]+$")}},
+        "default": {"description": "Any other error (404 not_found, 405 method_not_allowed, "
+                    "400 invalid_origin, 500 internal_error)"},
+    }
+
+
+def error_responses(*, with_links: bool = False) -> dict[int | str, dict[str, object]]:
+    """OpenAPI ``responses=`` of the redeem routes: every status, its schema and headers.
+
+    Outcome statuses come from OUTCOME_STATUS; a status that is also an error status (403:
+    the TENANT_INACTIVE outcome, or the gateway's own ``tenant_inactive`` refusal) declares
+    both schemas."""
+    def decided(description: str, **headers: object) -> dict[str, object]:
+        return {"model": RedeemAnswer, "description": description,
+                "headers": {**ECHOED_KEY, **headers}}
+
+    responses: dict[int | str, dict[str, object]] = {
+        status: decided(outcomes_of(status)) for status in sorted(set(OUTCOME_STATUS.values()))
+    }
+    responses[202] = decided("PENDING: accepted, result not ready",
+                             Location=_header("Where to GET the answer: "
+                                              "/api/redeem/{requestId}"))
+    responses[429] = decided(outcomes_of(429), **{"Retry-After": _header(
+        "Seconds to wait before retrying", pattern="^[0-9]+$")})
+    if with_links:  # a redeemed or pending answer's requestId is what GET takes
+        for linked in (200, 202):
+            responses[linked]["links"] = RESULT_LINK
+    for status, refusal in refusals().items():
+        outcome = responses.get(status)
+        if outcome is None:
+            responses[status] = {"model": ErrorAnswer, **refusal}
+            continue
+        responses[status] = {
+            **{k: v for k, v in outcome.items() if k != "model"}, "content": EITHER_ANSWER,
+            "description": f"{outcome['description']} (RedeemAnswer); "
+                           f"{refusal['description']} (ErrorAnswer)",
+            "headers": {**outcome["headers"], **refusal.get("headers", {})},  # type: ignore[dict-item]
+        }
+    return responses
+
+
+def result_responses() -> dict[int | str, dict[str, object]]:
+    """``GET /api/redeem/{requestId}``: the redeem statuses; 404 is the NOT_FOUND outcome or
+    ``unknown_request`` (no outcome for this id)."""
+    responses = error_responses()
+    found = {k: v for k, v in responses[404].items() if k != "model"}
+    responses[404] = {**found, "content": EITHER_ANSWER,
+                      "description": f"{outcomes_of(404)} (RedeemAnswer); unknown_request: "
+                      "no outcome for this request id (ErrorAnswer)"}
+    return responses
+
+
+def token_responses() -> dict[int | str, dict[str, object]]:
+    """``POST /api/tokens``: the minted token, or an error (ErrorAnswer)."""
+    responses: dict[int | str, dict[str, object]] = {
+        201: {"description": "The minted token", "headers": {
+            "Cache-Control": _header("no-store", pattern="^no-store$")}},
+        409: {"model": ErrorAnswer,
+              "description": "no_signing_key: the tenant has no active signing key"},
+    }
+    for status, refusal in refusals(bearer=False).items():
+        responses[status] = {"model": ErrorAnswer, **refusal}
+    return responses
+
+
+def ops_responses() -> dict[int | str, dict[str, object]]:
+    """The probes' and /metrics' other answers (404/405/500...: ErrorAnswer)."""
+    return {"default": {"model": ErrorAnswer,
+                        "description": "Any error (405 method_not_allowed, 500 internal_error)"}}
+
+
+class ReadinessCheck(BaseModel):
+    """One dependency probe of ``/readyz``."""
+
+    ok: bool
+    detail: str
+    seconds: float
+
+
+class Readiness(BaseModel):
+    """``/readyz``: ready when every check passed (200), otherwise 503."""
+
+    ready: bool
+    checks: dict[str, ReadinessCheck]

@@ -91,6 +91,25 @@ def user_of(principal: Principal, body_user: str | None) -> str:
     return body_user
 
 
+def inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with its ``#/$defs/...`` references replaced by their definitions, so it
+    stands alone where FastAPI's ``openapi_extra`` puts it (those refs resolve nowhere)."""
+    defs = schema.get("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return resolve(defs[ref.removeprefix("#/$defs/")])
+            return {k: resolve(v) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
 def redeem_openapi(body_schema: dict[str, Any]) -> dict[str, Any]:
     """``openapi_extra`` of the redeem route: its headers and body, as FastAPI would."""
     return {
@@ -100,5 +119,5 @@ def redeem_openapi(body_schema: dict[str, Any]) -> dict[str, Any]:
             for name, pattern, required, doc in _HEADERS
         ],
         "requestBody": {"required": True,
-                        "content": {"application/json": {"schema": body_schema}}},
+                        "content": {"application/json": {"schema": inlined(body_schema)}}},
     }

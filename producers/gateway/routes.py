@@ -17,15 +17,20 @@ from producers.gateway.auth import Principal, Unauthorized
 from producers.gateway.cors import TENANT_SCOPE_KEY
 from producers.gateway.errors import Rendered
 from producers.gateway.fast import redeem_call, rendered_answer
+from producers.gateway.middleware import body_of
 from producers.gateway.models import (
     ErrorAnswer,
+    Readiness,
     RedeemAnswer,
     RedeemBody,
     TokenAnswer,
     TokenRequest,
     error_responses,
+    ops_responses,
+    result_responses,
+    token_responses,
 )
-from producers.gateway.parsing import parse_body, redeem_openapi
+from producers.gateway.parsing import inlined, parse_body, redeem_openapi
 from producers.gateway.state import GatewayState, gateway_state
 
 router = APIRouter()
@@ -48,11 +53,23 @@ def _response(rendered: Rendered) -> Response:
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
+def _documented_body() -> dict[str, object]:
+    """RedeemBody's schema with ``userId`` required: an API-key caller must send it (422
+    otherwise) and a bearer-token caller may send its own id, so every body the document
+    allows is accepted with either credential (schemathesis' positive_data_acceptance)."""
+    schema = RedeemBody.model_json_schema(by_alias=True)
+    user = schema["properties"]["userId"]
+    string = next(b for b in user.pop("anyOf", [user]) if b.get("type") != "null")
+    schema["properties"]["userId"] = {**string, **{k: v for k, v in user.items()
+                                                   if k not in ("default", "type")}}
+    schema["required"] = sorted({*schema.get("required", []), "userId"})
+    return schema
+
+
 @router.post(
-    "/api/redeem", response_model=None, responses={200: {"model": RedeemAnswer},
-                                                   **error_responses()},
-    tags=["redeem"],
-    openapi_extra={**redeem_openapi(RedeemBody.model_json_schema(by_alias=True)),
+    "/api/redeem", response_model=None, operation_id="redeem", tags=["redeem"],
+    responses=error_responses(with_links=True),
+    openapi_extra={**redeem_openapi(_documented_body()),
                    "security": EITHER_CREDENTIAL},
 )
 async def redeem(request: Request) -> Response:
@@ -62,21 +79,22 @@ async def redeem(request: Request) -> Response:
     mini-program with ``Authorization: Bearer <token>`` (the user is the token's).
     Normally served by the fast path (fast.py) with the same logic."""
     state: GatewayState = request.app.state.gateway
-    return _response(await redeem_call(state, request.scope, request.headers,
-                                       await request.body()))
+
+    async def read_body() -> bytes:
+        return await body_of(request.scope, request.receive)
+
+    return _response(await redeem_call(state, request.scope, request.headers, read_body))
 
 
 @router.get(
-    "/api/redeem/{request_id}",
-    response_model=RedeemAnswer,
-    responses={**error_responses(), 404: {"description": "NOT_FOUND outcome, or unknown id"}},
-    tags=["redeem"],
+    "/api/redeem/{requestId}", response_model=RedeemAnswer, operation_id="getRedeemResult",
+    tags=["redeem"], responses=result_responses(),
     openapi_extra={"security": EITHER_CREDENTIAL},
 )
 async def redeem_result(
     request: Request,
     state: State,
-    request_id: Annotated[str, Path(max_length=64, pattern=_IDENTIFIER)],
+    request_id: Annotated[str, Path(alias="requestId", max_length=64, pattern=_IDENTIFIER)],
 ) -> Response:
     """The answer of an earlier request (e.g. after a 202), from memory or MySQL."""
     principal = await authenticate(state, request)
@@ -91,20 +109,18 @@ async def redeem_result(
 
 
 @router.post(
-    "/api/tokens", response_model=TokenAnswer, status_code=201, tags=["tokens"],
-    responses={401: {"model": ErrorAnswer, "description": "Missing or invalid x-api-key"},
-               409: {"model": ErrorAnswer, "description": "No active signing key"},
-               422: {"model": ErrorAnswer, "description": "Validation error naming the field"}},
+    "/api/tokens", response_model=TokenAnswer, status_code=201, operation_id="mintToken",
+    tags=["tokens"], responses=token_responses(),
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-        "schema": TokenRequest.model_json_schema(by_alias=True)}}},
+        "schema": inlined(TokenRequest.model_json_schema(by_alias=True))}}},
         "security": [{"ApiKeyAuth": []}]},
 )
 async def mint_token(request: Request, state: State) -> Response:
     """Mint a short-lived end-user token (for a tenant back end holding an API key)."""
-    tenant_id = await state.auth.tenant_of_key(request.headers.get("x-api-key"))
     if request.headers.get("authorization") is not None:
         raise Unauthorized("tokens are minted with x-api-key only", "ApiKey")
-    wanted = parse_body(TokenRequest, await request.body())
+    tenant_id = (await state.auth.principal(request.headers)).tenant_id
+    wanted = parse_body(TokenRequest, await body_of(request.scope, request.receive))
     loop = asyncio.get_running_loop()
     try:
         minted = await loop.run_in_executor(
@@ -121,13 +137,15 @@ async def mint_token(request: Request, state: State) -> Response:
                     media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
-@router.get("/healthz", tags=["ops"])
+@router.get("/healthz", tags=["ops"], operation_id="healthz", responses=ops_responses())
 async def healthz() -> dict[str, str]:
     """Liveness: the process is up and serving."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", tags=["ops"], responses={503: {"description": "A dependency failed"}})
+@router.get("/readyz", tags=["ops"], operation_id="readyz", response_model=Readiness,
+            responses={**ops_responses(), 503: {"model": Readiness,
+                                                "description": "A dependency failed"}})
 async def readyz(state: State) -> JSONResponse:
     """Readiness: Kafka metadata, MySQL ``SELECT 1``, Redis PING, results listener."""
     readiness = await check_readiness(state.container, state.redis)
@@ -138,7 +156,10 @@ async def readyz(state: State) -> JSONResponse:
     return JSONResponse(readiness.as_dict(), status_code=200 if readiness.ready else 503)
 
 
-@router.get("/metrics", tags=["ops"], response_class=Response)
+@router.get("/metrics", tags=["ops"], operation_id="metrics", response_class=Response,
+            responses={200: {"description": "Prometheus text format", "content": {
+                CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}},
+                **ops_responses()})
 async def metrics() -> Response:
     """Prometheus metrics of this gateway process."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
