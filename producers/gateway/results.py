@@ -4,7 +4,7 @@ The listener reads every partition of ``redeem.results`` from the high watermark
 start (manual assignment, no consumer group membership, nothing committed), in a thread.
 Only results for request ids this process published (``watch``) are decoded; they are handed
 to the event loop, which completes the futures of waiting HTTP requests and keeps the result
-in a bounded LRU so ``GET /api/redeem/{request_id}`` can answer after a 202.
+in a bounded LRU so ``GET /api/redeem/{requestId}`` can answer after a 202.
 
 A listener that cannot reach the broker keeps retrying in its thread; ``ready`` says when it
 reads (``/readyz`` reports it).

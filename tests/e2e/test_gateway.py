@@ -178,7 +178,7 @@ def test_ops_endpoints(stack: Stack) -> None:
     metrics = httpx.get(stack.url + "/metrics", timeout=10).text
     assert 'marketing_gateway_requests_total{route="/api/redeem",status="200"}' in metrics
     spec = httpx.get(stack.url + "/openapi.json", timeout=10).json()
-    assert {"/api/redeem", "/api/redeem/{request_id}"} <= set(spec["paths"])
+    assert {"/api/redeem", "/api/redeem/{requestId}"} <= set(spec["paths"])
     assert httpx.get(stack.url + "/docs", timeout=10).status_code == 200
 
 
