@@ -36,7 +36,8 @@ def demo(
     """Start what is missing, run the scenario through a real worker, print a summary."""
     log_dir = Path(tempfile.mkdtemp(prefix="redeemflow-demo-"))
     with local_stack(load_settings(), log_dir) as stack:
-        stack.spawn("worker", "worker", "--web-port", "0", "--loglevel", "warning")
+        stack.spawn("worker", "worker", "--web-port", "0", "--metrics-port", "0",
+                    "--loglevel", "warning")
         summary = _scenario(stack, max(codes, 100), log_dir)
     summary["logs"] = str(log_dir)
     if as_json:
