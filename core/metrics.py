@@ -176,10 +176,11 @@ def start_worker_metrics(
 ) -> str | None:
     """The worker's hook: ``/metrics`` server, the consumer-lag sampler and the stored
     count of generated codes; returns the metrics URL (None when metrics are off)."""
-    port = start_metrics_server(settings)
-    if port is None:
+    if not settings.metrics_enabled:
         return None
-    register_generated_codes(read_generated)
+    register_generated_codes(read_generated)  # before serving: every scrape includes it
+    port = start_metrics_server(settings)
+    assert port is not None
     start_lag_sampler(settings, group)
     return f"http://{settings.metrics_host}:{port}/metrics"
 
