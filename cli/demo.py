@@ -196,7 +196,7 @@ def _print_summary(summary: dict[str, object]) -> None:
     ):
         table.add_row(key.replace("_", " "), str(summary[key]))
     out.print(table)
-    scope = f"--tenant-id {summary['tenant_id']} --campaign-id {summary['main_campaign_id']}"
+    scope = f"--campaign-id {summary['main_campaign_id']}"  # the campaign names its tenant
     out.print(
         "Next, against the same database:\n"
         f"  redeemflow codes stats {scope}\n"
