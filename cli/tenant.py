@@ -6,7 +6,7 @@ import time
 
 import typer
 
-from cli.common import JSON_OPTION, container, emit_json, out, reports_errors
+from cli.common import JSON_OPTION, console, container, emit_json, out, reports_errors
 from schemas.events import TenantStatus, TenantType, TenantUpdated
 
 app = typer.Typer(help="Tenant registry (fed by tenant.updated events).", no_args_is_help=True)
@@ -37,8 +37,11 @@ def update(
         topic = publish_tenant_update(built, event, wait=wait)
         if not as_json:
             out.print(f"published {tenant_id} v{event.version} to {topic}")
-        waited = wait_until_applied(built.engine, tenant_id, event.version, timeout) \
-            if wait else None
+        waited = None
+        if wait:
+            with console.status(f"waiting up to {timeout:g}s for a worker to apply "
+                                f"v{event.version}", spinner="dots"):
+                waited = wait_until_applied(built.engine, tenant_id, event.version, timeout)
     if as_json:
         summary: dict[str, object] = {"topic": topic, "event": event.model_dump(mode="json")}
         if waited is not None:
