@@ -1,7 +1,9 @@
 """How every agent handles a batch of Kafka events without ever losing one.
 
 faust acks a ``take_events`` batch when the loop body returns or raises, so nothing may
-escape the body: malformed messages go to ``<topic>.dlq`` with the reason in headers,
+escape the body: malformed messages go to ``<topic>.dlq`` with the reason in headers (and
+one log line each; a half-valid one the agent can still answer, ``salvage``, is also
+processed, so its sender gets an answer naming the bad field),
 transient failures are retried with back-off until they pass (processing pauses instead of
 dropping), and a batch interrupted by shutdown is finished before the cancellation goes on.
 A batch failing with an unexpected error is split, and only the message that fails alone
@@ -14,7 +16,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -75,6 +76,25 @@ def dead_letter(event: RawEvent, error: BaseException, field: str | None = None)
     return OutboundMessage(f"{event.topic}.dlq", event.key or b"", event.value, headers)
 
 
+def log_dead_letter(
+    event: RawEvent,
+    error: BaseException,
+    field: str | None,
+    *,
+    exc_info: BaseException | None = None,
+) -> None:
+    """One log record per dead letter: where it came from, why, and which field."""
+    log.error(
+        "dead-lettered topic=%s partition=%d offset=%d field=%s error=%s",
+        event.topic,
+        event.partition,
+        event.offset,
+        field or "-",
+        str(error)[:1000],
+        exc_info=exc_info,
+    )
+
+
 class BatchRunner(Generic[M]):
     """Decode, process with retries, dead-letter what cannot be processed."""
 
@@ -86,8 +106,10 @@ class BatchRunner(Generic[M]):
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         ready: Callable[[], Awaitable[None]] | None = None,
+        salvage: Callable[[bytes, MessageDecodeError], M | None] | None = None,
     ) -> None:
         self._decode = decode
+        self._salvage = salvage
         self._process = process
         self._publisher = publisher
         self._sleep = sleep
@@ -140,6 +162,10 @@ class BatchRunner(Generic[M]):
                 good.append((event, self._decode(event.value)))
             except MessageDecodeError as exc:
                 dead.append(dead_letter(event, exc, exc.field))
+                log_dead_letter(event, exc, exc.field)
+                answerable = self._salvage(event.value, exc) if self._salvage else None
+                if answerable is not None:  # dead-lettered AND answered (in batch order)
+                    good.append((event, answerable))
         if placed is not None:
             placed.set()  # process, called next without an await between, takes its place
         if good:  # first: an overlapping process takes its place in line before any await
@@ -160,14 +186,7 @@ class BatchRunner(Generic[M]):
     async def _split(self, items: list[tuple[RawEvent, M]], error: BaseException) -> None:
         if len(items) == 1:
             event = items[0][0]
-            log.error(
-                "dead-lettering %s[%d]@%d: %s\n%s",
-                event.topic,
-                event.partition,
-                event.offset,
-                error,
-                "".join(traceback.format_exception(error)),
-            )
+            log_dead_letter(event, error, None, exc_info=error)
             await self._retrying(lambda: self._publisher.publish([dead_letter(event, error)]))
             self.dead_lettered += 1
             observe_dead_letters(1, "processing_error")

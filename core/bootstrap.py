@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import redis
 import redis.asyncio as aioredis
@@ -51,17 +51,13 @@ class Container:
     @cached_property
     def redis(self) -> redis.Redis:
         """A blocking Redis client, for CLI and bulk work run outside the event loop."""
-        client = redis.Redis.from_url(
-            self.settings.redis_url, decode_responses=True, health_check_interval=30
-        )
+        client = redis.Redis.from_url(self.settings.redis_url, **redis_options(self.settings))
         self._closers.append(client)
         return client
 
     def async_redis(self) -> aioredis.Redis:
         """A new asyncio Redis client bound to the calling event loop."""
-        return aioredis.Redis.from_url(
-            self.settings.redis_url, decode_responses=True, health_check_interval=30
-        )
+        return aioredis.Redis.from_url(self.settings.redis_url, **redis_options(self.settings))
 
     @cached_property
     def producer(self) -> EventProducer:
@@ -92,6 +88,18 @@ class Container:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def redis_options(settings: Settings) -> dict[str, Any]:
+    """The options every Redis client is built with (blocking and asyncio alike): decoded
+    replies, a health check, and connect/read timeouts so a hung Redis fails a call with a
+    TimeoutError (a retryable CacheUnavailable at the adapters) instead of hanging it."""
+    return {
+        "decode_responses": True,
+        "health_check_interval": 30,
+        "socket_connect_timeout": settings.redis_connect_timeout_seconds,
+        "socket_timeout": settings.redis_socket_timeout_seconds,
+    }
 
 
 def bootstrap(settings: Settings | None = None) -> Container:

@@ -126,7 +126,7 @@ def _load_campaigns(container: Container, tenant: str) -> int:
     pipe = container.redis.pipeline(transaction=False)
     for info in infos.values():
         fields = campaign_fields(info.status, info.valid_from, info.valid_until,
-                                 info.products, info.per_user_limit)
+                                 info.products, info.per_user_limit, info.reward_rules)
         mapping: dict[Any, Any] = dict(fields)
         pipe.hset(container.keys.campaign(tenant, info.campaign_id), mapping=mapping)
     _redis("write campaigns", pipe.execute)

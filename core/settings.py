@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     worker CPU per redemption) when installed, else the driver of ``database_url``."""
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_key_prefix: str = Field(default="rf", pattern=r"^[A-Za-z0-9_.-]+$")
+    redis_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    """How long opening a Redis connection may take before it fails (CacheUnavailable)."""
+    redis_socket_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
+    """How long one Redis command may wait for its reply: a hung Redis fails the batch as
+    retryable after this long instead of holding it forever."""
     code_secret: SecretStr = SecretStr("dev-only-code-secret-change-me")
     tenant_code_secrets: dict[str, SecretStr] = Field(default_factory=dict)
     compensation_threshold_seconds: int = Field(default=300, ge=1)
@@ -70,6 +75,9 @@ class Settings(BaseSettings):
     redeem_batches_in_flight: int = Field(default=6, ge=1, le=32)
     """Redemption batches processed at once, overlapping stage by stage (1: one at a time)."""
     negative_cache_seconds: int = Field(default=60, ge=1)
+    tenant_status_refresh_seconds: float = Field(default=2.0, gt=0, le=300)
+    """How old a worker's copy of a tenant's status may get: a SUSPENDED or CLOSED tenant
+    stops redeeming on every worker within this long of its tenant.updated being applied."""
     rate_limits: dict[str, RateLimitTier] = Field(default_factory=dict)
     default_rate_limit: RateLimitTier = Field(default_factory=RateLimitTier)
     user_failed_attempts_per_hour: int = Field(default=20, ge=1)

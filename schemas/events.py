@@ -63,6 +63,13 @@ class RedeemOutcome(StrEnum):
     USER_LIMIT_REACHED = "USER_LIMIT_REACHED"
     RATE_LIMITED = "RATE_LIMITED"
     INVALID_REQUEST = "INVALID_REQUEST"
+    REQUEST_CONFLICT = "REQUEST_CONFLICT"
+    """The request id was already used by this tenant for a different code, user or product;
+    the first decision stands and nothing was claimed for this one."""
+    TENANT_INACTIVE = "TENANT_INACTIVE"
+    """The tenant is SUSPENDED or CLOSED: nothing was claimed."""
+    NOT_ELIGIBLE = "NOT_ELIGIBLE"
+    """The user matches none of the campaign's reward conditions: the code stays unused."""
 
 
 class RedeemResult(ContractModel):

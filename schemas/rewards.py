@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from functools import cached_property
 
@@ -57,8 +58,22 @@ class RewardRule(Reward):
             return False
         return cond.channel is None or cond.channel == channel
 
+    @property
+    def unconditional(self) -> bool:
+        """Whether every user gets this reward (no condition, or an empty one)."""
+        cond = self.condition
+        return cond is None or (cond.user_tag is None and cond.channel is None)
+
     @cached_property
     def reward(self) -> Reward:
         """The reward part alone, as carried by a grant message (built once per rule: the
         rule is immutable and every grant of it carries the same frozen reward)."""
         return Reward(type=self.type, id=self.id, quantity=self.quantity)
+
+
+def eligible(rules: Sequence[RewardRule], user_tags: frozenset[str], channel: str | None) -> bool:
+    """The redemption rule: a user may redeem a campaign's code only if at least one of its
+    reward rules applies to them (else the code would be used up for nothing). The worker
+    refuses the others with NOT_ELIGIBLE before claiming; claim.lua applies the same test
+    to the conditions encoded by ``core.adapters.redis.keys.eligibility_field``."""
+    return any(rule.applies_to(user_tags, channel) for rule in rules)

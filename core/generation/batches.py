@@ -28,6 +28,7 @@ from core.adapters.mysql.code_store import BatchRecord, RowTemplate
 from core.adapters.mysql.engine import guarded
 from core.adapters.mysql.tenant_store import TenantRecord, get_tenant, reserved_codes
 from core.adapters.redis.code_loader import CampaignCacheEntry, CodeLoader
+from core.adapters.redis.keys import eligibility_field
 from core.bootstrap import Container
 from core.codes import CodeCodec, iter_unique_batches
 from core.errors import (
@@ -131,7 +132,8 @@ def campaign_cache_entry(campaign: CampaignRecord) -> CampaignCacheEntry:
     rule = CampaignRule.model_validate(campaign.rule)
     return CampaignCacheEntry(campaign.tenant_id, campaign.campaign_id, campaign.status,
                               campaign.valid_from, campaign.valid_until,
-                              list(rule.applicable_products), campaign.per_user_limit)
+                              list(rule.applicable_products), campaign.per_user_limit,
+                              eligibility_field(rule.reward_rules))
 
 
 def start_batch(

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from schemas.events import RedeemOutcome, RedeemRequested, RedeemResult, RewardGrant
+from core.redemption.ids import request_fingerprint
+from schemas.events import Channel, RedeemOutcome, RedeemRequested, RedeemResult, RewardGrant
 from schemas.rewards import RewardRule
+from schemas.salvage import RejectedRedeem
 
 #: The one message for every "no such code" case, so nothing leaks whether a code exists.
 GENERIC_NOT_FOUND = "invalid or unknown code"
@@ -22,6 +24,12 @@ OUTCOME_MESSAGES: dict[RedeemOutcome, str] = {
     RedeemOutcome.USER_LIMIT_REACHED: "redemption limit reached for this user",
     RedeemOutcome.RATE_LIMITED: "too many attempts, try again later",
     RedeemOutcome.INVALID_REQUEST: "invalid request",
+    RedeemOutcome.REQUEST_CONFLICT: (
+        "this request id was already used for a different code, user or product;"
+        " the first request's outcome stands (send a new request id)"
+    ),
+    RedeemOutcome.TENANT_INACTIVE: "this tenant is suspended or closed",
+    RedeemOutcome.NOT_ELIGIBLE: "this user is not eligible for any reward of this campaign",
 }
 
 
@@ -56,11 +64,20 @@ class CodeState:
 
 @dataclass
 class Attempt:
-    """One request travelling through a batch: its canonical code, verdict and grants."""
+    """One request travelling through a batch: its canonical code, verdict and grants.
+
+    ``code`` is None until the offline check parsed it (and stays None when it did not);
+    ``rejection`` is set for a half-valid message (answered INVALID_REQUEST, never claimed);
+    ``message`` and ``processed_at`` override the outcome's default message and the batch's
+    time (a replay answers exactly what was answered first)."""
 
     request: RedeemRequested
     code: str | None
     outcome: RedeemOutcome | None = None
+    fingerprint: str = ""
+    rejection: str | None = None
+    message: str | None = None
+    processed_at: datetime | None = None
     campaign_id: str | None = None
     redemption_id: str | None = None
     grants: list[RewardGrant] = field(default_factory=list)
@@ -69,6 +86,29 @@ class Attempt:
     cache_repair: CodeState | None = None
     cache_forget: bool = False
     cache_user_used: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.fingerprint:
+            r = self.request
+            self.fingerprint = request_fingerprint(r.user_id, r.product_code, r.code)
+
+    @classmethod
+    def of(cls, item: RedeemRequested | RejectedRedeem) -> Attempt:
+        """The attempt of a request, or of a half-valid message (its ids only, the rest
+        placeholders it never reaches: it is decided before any check)."""
+        if isinstance(item, RedeemRequested):
+            return cls(item, code=None)
+        placeholder = RedeemRequested.model_construct(
+            request_id=item.request_id,
+            tenant_id=item.tenant_id,
+            user_id=item.user_id,
+            product_code=item.product_code,
+            code=item.code,
+            device_id=None,
+            channel=Channel.WEB,
+            user_tags=[],
+        )
+        return cls(placeholder, code=None, rejection=item.message, message=item.message)
 
     @property
     def request_id(self) -> str:
@@ -79,6 +119,11 @@ class Attempt:
     def key(self) -> tuple[str, str]:
         """(tenant_id, request_id): request ids are idempotency keys per tenant."""
         return (self.request.tenant_id, self.request.request_id)
+
+    @property
+    def request_key(self) -> tuple[str, str, str]:
+        """The key plus the fingerprint: one request, however often it is delivered."""
+        return (self.request.tenant_id, self.request.request_id, self.fingerprint)
 
     @property
     def tenant_id(self) -> str:
@@ -93,7 +138,8 @@ class Attempt:
             self.redemption_id = None
 
     def result(self, processed_at: datetime) -> RedeemResult:
-        """The RedeemResult message of this attempt."""
+        """The RedeemResult message of this attempt (``processed_at`` unless it was
+        decided earlier: a replay repeats the first answer, byte for byte)."""
         outcome = self.outcome or RedeemOutcome.INVALID_REQUEST
         return RedeemResult(
             request_id=self.request_id,
@@ -102,6 +148,6 @@ class Attempt:
             outcome=outcome,
             redemption_id=self.redemption_id,
             grant_ids=[g.grant_id for g in self.grants],
-            message=OUTCOME_MESSAGES[outcome],
-            processed_at=processed_at,
+            message=self.message or OUTCOME_MESSAGES[outcome],
+            processed_at=self.processed_at or processed_at,
         )

@@ -1,6 +1,7 @@
 """The redemption pipeline for one batch of requests.
 
-    replay known outcomes -> offline format check -> Redis claim (fill misses from MySQL)
+    replay known outcomes (or answer an id reused for another request: REQUEST_CONFLICT)
+    -> refuse inactive tenants -> offline format check -> Redis claim (fill misses from MySQL)
     -> one MySQL transaction (rows locked and judged, then written) -> grants and results
     produced together -> grants recorded
 
@@ -30,10 +31,12 @@ from core.redemption.grants import build_grants
 from core.redemption.ids import redemption_id
 from core.redemption.model import Attempt, CampaignInfo
 from core.redemption.stages import OpenCommits, OrderedStages
+from core.redemption.tenant_status import TenantStatuses
 from core.settings import Settings
 from core.topics import Topic
 from schemas.base import naive_utc, utc_now
 from schemas.events import RedeemOutcome, RedeemRequested, RedeemResult
+from schemas.salvage import RejectedRedeem
 
 T = TypeVar("T")
 CLAIMED = frozenset({"CLAIMED", "DUP"})
@@ -62,6 +65,9 @@ class RedemptionService:
         self._executor = executor or ThreadPoolExecutor(6, thread_name_prefix="redeem-db")
         self._clock = clock
         self._formats = TenantCodeFormats(store.tenant_code_rules, settings.code_secret_for)
+        self._tenants = TenantStatuses(
+            store.tenant_statuses, settings.tenant_status_refresh_seconds
+        )
         self._campaigns: dict[str, CampaignInfo] = {}
         self._started = False
         self.stages = OrderedStages()
@@ -81,9 +87,13 @@ class RedemptionService:
         it: under load, batches taken when the claim stage frees are full ones."""
         await self.stages.wait_free("claim")
 
-    async def process(self, requests: Sequence[RedeemRequested]) -> list[RedeemResult]:
+    async def process(
+        self, requests: Sequence[RedeemRequested | RejectedRedeem]
+    ) -> list[RedeemResult]:
         """Decide, record and publish one batch; returns one result per request, in order.
 
+        A :class:`RejectedRedeem` (a half-valid message) is answered INVALID_REQUEST, and
+        recorded as its request's one outcome, like any other.
         Batches may overlap: each stage (claim, lock, commit, grants, acks, record) takes
         them in the order they started, and two commit transactions are open at once only
         when they lock no row in common (see :mod:`core.redemption.stages`).
@@ -92,10 +102,17 @@ class RedemptionService:
             await self.start()
             await ticket.enter("claim")
             now = self._clock()
-            attempts = [Attempt(request, code=None) for request in requests]
-            unique = list({a.key: a for a in reversed(attempts)}.values())[::-1]
-            fresh = await self._replay_known(unique)
-            await self._check_formats(fresh)
+            attempts = [Attempt.of(request) for request in requests]
+            by_request: dict[tuple[str, str, str], Attempt] = {}
+            for attempt in attempts:  # a redelivery within the batch shares the first's
+                by_request.setdefault(attempt.request_key, attempt)
+            unique = list(by_request.values())
+            fresh = _first_per_id(await self._replay_known(unique))
+            for attempt in fresh:
+                if attempt.rejection is not None:
+                    attempt.decide(RedeemOutcome.INVALID_REQUEST)
+            await self._refuse_inactive_tenants([a for a in fresh if a.outcome is None])
+            await self._check_formats([a for a in fresh if a.outcome is None])
             claims = await self._claim([a for a in fresh if a.outcome is None], now)
             decided = [a for a in fresh if a.outcome is not None]
             await ticket.enter("lock")
@@ -108,8 +125,7 @@ class RedemptionService:
                     await commit.close()
             await self._cache.repair(claims)
             pending = [a for a in unique if a.grants_pending]
-            by_key = {a.key: a for a in unique}
-            results = [by_key[a.key].result(now) for a in attempts]
+            results = [by_request[a.request_key].result(now) for a in attempts]
             await ticket.enter("grants")
             # every outcome is durable in MySQL now: the answers leave with the grants (one
             # produce), and a grant that fails is produced again by the retry or compensation.
@@ -125,7 +141,7 @@ class RedemptionService:
             await delivery
             await ticket.enter("record")
             await self._record_grants(pending, naive_utc(now))
-        observe_batch(requests, results)
+        observe_batch([a.request for a in attempts], results)
         if log.isEnabledFor(logging.DEBUG):
             stages = " ".join(f"{k}={v * 1000:.1f}ms" for k, v in ticket.seconds.items())
             log.debug(
@@ -161,14 +177,32 @@ class RedemptionService:
                 fresh.append(attempt)
                 continue
             attempt.replayed = True
+            if record.request_hash is not None and record.request_hash != attempt.fingerprint:
+                attempt.decide(RedeemOutcome.REQUEST_CONFLICT)  # the id of another request
+                attempt.message = None
+                continue
             attempt.decide(RedeemOutcome(record.outcome))
+            attempt.message, attempt.processed_at = record.message, record.processed_at
             if attempt.outcome is RedeemOutcome.REDEEMED:
                 attempt.code = record.code
                 attempt.redemption_id, attempt.grants = record.redemption_id, record.grants
                 attempt.grants_pending = record.status == 1
         return fresh
 
+    async def _refuse_inactive_tenants(self, attempts: list[Attempt]) -> None:
+        """TENANT_INACTIVE for the requests of SUSPENDED or CLOSED tenants, before any
+        check or claim (statuses re-read at most every few seconds, all in one query)."""
+        stale = self._tenants.stale(a.tenant_id for a in attempts)
+        if stale:
+            await self._run(self._tenants.refresh, stale)
+        for attempt in attempts:
+            if self._tenants.inactive(attempt.tenant_id):
+                attempt.decide(RedeemOutcome.TENANT_INACTIVE)
+
     async def _check_formats(self, attempts: list[Attempt]) -> None:
+        """Parse each code with its tenant's rules. A code no rule accepts keeps
+        ``code=None``: claim.lua answers it NOT_FOUND (or RATE_LIMITED) without a lookup,
+        counting it as a failed attempt, in the batch's one claim call."""
         tenants = {a.tenant_id for a in attempts}
         for tenant in tenants:
             if self._formats.needs_load(tenant):
@@ -177,8 +211,7 @@ class RedemptionService:
         for tenant in {a.tenant_id for a in unparsed}:
             if self._formats.may_refresh(tenant):
                 await self._run(partial(self._formats.load, tenant, force=True))
-        for attempt in self._parse_all(unparsed):
-            attempt.decide(RedeemOutcome.NOT_FOUND)
+        self._parse_all(unparsed)
 
     def _parse_all(self, attempts: list[Attempt]) -> list[Attempt]:
         failed = []
@@ -266,6 +299,21 @@ class _NothingToCommit:
 
     async def close(self) -> None:
         """Nothing to roll back."""
+
+
+def _first_per_id(fresh: list[Attempt]) -> list[Attempt]:
+    """Of new requests sharing an id in one batch (different fingerprints: a redelivery
+    shares the attempt), the first goes on; the others are REQUEST_CONFLICT (not recorded)."""
+    seen: set[tuple[str, str]] = set()
+    first = []
+    for attempt in fresh:
+        if attempt.key in seen:
+            attempt.replayed = True
+            attempt.decide(RedeemOutcome.REQUEST_CONFLICT)
+        else:
+            seen.add(attempt.key)
+            first.append(attempt)
+    return first
 
 
 def _locked_rows(claims: list[Attempt]) -> frozenset[Hashable]:

@@ -22,6 +22,9 @@ OUTCOME_STATUS: dict[RedeemOutcome, int] = {
     RedeemOutcome.PRODUCT_NOT_APPLICABLE: 409,
     RedeemOutcome.RATE_LIMITED: 429,
     RedeemOutcome.INVALID_REQUEST: 400,
+    RedeemOutcome.REQUEST_CONFLICT: 409,
+    RedeemOutcome.TENANT_INACTIVE: 403,
+    RedeemOutcome.NOT_ELIGIBLE: 409,
 }
 
 #: Seconds a client should wait after RATE_LIMITED (sent as ``Retry-After``).

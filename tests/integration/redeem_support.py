@@ -114,7 +114,8 @@ def write_cache(container, tenant, campaign, status, rule, codes, start, end) ->
     keys = container.keys
     client: redis.Redis = container.redis
     fields = campaign_fields(
-        status, start, end, list(rule.applicable_products), rule.per_user_limit
+        status, start, end, list(rule.applicable_products), rule.per_user_limit,
+        rule.reward_rules,
     )
     pipe = client.pipeline(transaction=False)
     pipe.hset(keys.campaign(tenant, campaign), mapping=fields)

@@ -53,3 +53,62 @@ async def test_a_backlog_gathered_while_not_ready_becomes_one_batch(gated: bool)
         await loop
     assert all(e.acked for e in events)
     assert (sizes == [60]) is gated, sizes
+
+
+class _DeadLetters:
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def publish(self, messages: Any) -> None:
+        self.messages.extend(messages)
+
+
+def _raw(offset: int, value: bytes) -> Any:
+    from consumers.batching import RawEvent
+
+    return RawEvent("redeem.requests", 3, offset, b"k", value)
+
+
+async def test_half_valid_messages_are_dead_lettered_logged_and_answered(caplog) -> None:
+    import orjson
+
+    from schemas.events import RedeemRequested
+    from schemas.salvage import RejectedRedeem, salvage_redeem_request
+
+    processed: list[Any] = []
+
+    async def process(items: list[Any]) -> None:
+        processed.extend(items)
+
+    valid = {"request_id": "r1", "tenant_id": "t1", "product_code": "P", "code": "ABCD",
+             "user_id": "u1"}
+    half = orjson.dumps({**valid, "request_id": "r2", "channel": "fax"})
+    hopeless = orjson.dumps({"request_id": "r3", "channel": "fax"})
+    publisher = _DeadLetters()
+    runner = BatchRunner(
+        RedeemRequested.from_bytes, process, publisher, salvage=salvage_redeem_request
+    )
+    with caplog.at_level("ERROR", logger="redeemflow.consumers"):
+        await runner.run([_raw(10, orjson.dumps(valid)), _raw(11, half), _raw(12, hopeless)])
+    assert [type(p).__name__ for p in processed] == ["RedeemRequested", "RejectedRedeem"]
+    rejected = processed[1]
+    assert isinstance(rejected, RejectedRedeem) and rejected.field == "channel"
+    assert "channel" in rejected.message and not rejected.message.startswith("RedeemRequested")
+    assert [m.value for m in publisher.messages] == [half, hopeless], "both dead-lettered"
+    lines = [r.getMessage() for r in caplog.records if "dead-lettered" in r.getMessage()]
+    assert len(lines) == 2
+    assert "topic=redeem.requests partition=3 offset=11 field=channel" in lines[0]
+    assert "offset=12" in lines[1] and "error=" in lines[1]
+
+
+async def test_a_message_failing_alone_in_processing_is_logged_once(caplog) -> None:
+    async def process(items: list[bytes]) -> None:
+        raise ValueError("boom")
+
+    publisher = _DeadLetters()
+    runner = BatchRunner(lambda b: b, process, publisher)
+    with caplog.at_level("ERROR", logger="redeemflow.consumers"):
+        await runner.run([_raw(1, b"a"), _raw(2, b"b")])
+    lines = [r.getMessage() for r in caplog.records if "dead-lettered" in r.getMessage()]
+    assert len(lines) == 2 and all("error=boom" in line for line in lines)
+    assert len(publisher.messages) == 2

@@ -263,6 +263,12 @@ ALTER TABLE redeem_codes
     DROP KEY idx_status_claimed
 """
 
+_OUTCOME_FINGERPRINTS = """
+ALTER TABLE request_outcomes
+    ADD COLUMN request_hash CHAR(32) NULL COMMENT 'fingerprint of code, user and product',
+    ADD COLUMN message VARCHAR(256) NULL COMMENT 'the answer message when not the default'
+"""
+
 # Migration 10: a generation batch remembers the code rule it generates with (``codes generate
 # --prefix/--length/...`` may differ from the campaign's rule), so redemption's offline check
 # accepts its codes and a resume continues in the same format; NULL (batches written before)
@@ -296,6 +302,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         8,
         "narrow redeem_codes: primary key (tenant_id, campaign_id, id), ids from id_sequences",
         (_ID_SEQUENCES, _CODE_ID_START, _NARROW_CODES),
+    ),
+    Migration(
+        9,
+        "request outcomes keep the request's fingerprint and message (idempotency conflicts,"
+        " identical repeated results)",
+        (_OUTCOME_FINGERPRINTS,),
     ),
     Migration(
         10,

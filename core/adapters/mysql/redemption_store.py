@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -44,7 +44,8 @@ from schemas.events import RedeemOutcome, RewardGrant
 Runner = Callable[..., Awaitable[Any]]
 
 _OUTCOMES_SQL = (
-    "SELECT o.request_id, o.outcome, o.redemption_id, r.status, r.grants_json, r.code,"
+    "SELECT o.request_id, o.outcome, o.redemption_id, o.request_hash, o.message,"
+    " o.processed_at, r.status, r.grants_json, r.code,"
     " r.tenant_id, r.product_code, r.campaign_id, r.user_id, r.claimed_at"
     " FROM request_outcomes o LEFT JOIN redemptions r ON r.redemption_id = o.redemption_id"
     " WHERE o.tenant_id = %s AND o.request_id IN ({ids})"
@@ -54,6 +55,10 @@ _OUTCOMES_SQL = (
 _CAMPAIGNS = text(
     "SELECT campaign_id, tenant_id, status, valid_from, valid_until, use_limit, per_user_limit,"
     " rule_json FROM campaigns WHERE campaign_id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+
+_TENANT_STATUSES = text(
+    "SELECT tenant_id, status FROM tenants WHERE tenant_id IN :ids"
 ).bindparams(bindparam("ids", expanding=True))
 
 _USAGE_SQL = (  # by key whatever the statistics, as the commit's locked read
@@ -67,13 +72,19 @@ _USAGE = text(_USAGE_SQL).bindparams(
 
 @dataclass(frozen=True)
 class KnownOutcome:
-    """A request's recorded outcome; for redemptions also its status, grants and code."""
+    """A request's recorded outcome; for redemptions also its status, grants and code.
+    ``request_hash`` (None for rows older than migration 9) tells a redelivery from a
+    reuse of the id; ``message`` (None: the outcome's default) and ``processed_at``
+    reproduce the first answer exactly."""
 
     outcome: str
     redemption_id: str | None
     status: int | None
     grants: list[RewardGrant]
     code: str | None
+    request_hash: str | None = None
+    message: str | None = None
+    processed_at: datetime | None = None
 
 
 class OpenCommit:
@@ -147,12 +158,17 @@ class RedemptionStore:
             with self._engine.connect() as conn:
                 rows = conn.exec_driver_sql(sql, (tenant_id, *ids)).all()
             found = {}
-            for rid, outcome, red_id, status, grants_json, code, *shared in rows:
+            for row in rows:
+                rid, outcome, red_id, digest, message, at, status, grants_json, code = row[:9]
+                shared = row[9:]
                 grants = []
                 if red_id is not None and status is not None:
                     facts = RedemptionFacts(red_id, rid, *shared)
                     grants = stored_grants.unpack(grants_json, facts)
-                found[rid] = KnownOutcome(outcome, red_id, status, grants, code)
+                processed = at.replace(tzinfo=UTC) if at is not None else None
+                found[rid] = KnownOutcome(
+                    outcome, red_id, status, grants, code, digest, message, processed
+                )
             return found
 
         return guarded("read known outcomes", work)
@@ -169,6 +185,18 @@ class RedemptionStore:
             return {row.campaign_id: _campaign_info(row) for row in rows}
 
         return guarded("read campaigns", work)
+
+    def tenant_statuses(self, tenant_ids: Sequence[str]) -> dict[str, str]:
+        """The registry's status of each known tenant among ``tenant_ids``."""
+        if not tenant_ids:
+            return {}
+
+        def work() -> dict[str, str]:
+            with self._engine.connect() as conn:
+                rows = conn.execute(_TENANT_STATUSES, {"ids": list(tenant_ids)}).all()
+            return {r[0]: r[1] for r in rows}
+
+        return guarded("read tenant statuses", work)
 
     def tenant_code_rules(self, tenant_id: str) -> list[CodeGenerateRule]:
         """The distinct code rules of a tenant's codes (for offline format checks): each

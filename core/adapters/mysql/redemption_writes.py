@@ -21,6 +21,7 @@ from core.adapters.mysql.script import SqlScript, fetch_sets, marks
 from core.adapters.mysql.stored_grants import RedemptionFacts
 from core.redemption.model import Attempt, CampaignInfo, CodeState
 from schemas.events import RedeemOutcome, RewardGrant
+from schemas.rewards import eligible
 
 _CODES_SQL = (
     "SELECT id, tenant_id, code, campaign_id, status, use_limit, used_count, user_id"
@@ -202,6 +203,11 @@ def _judge(
     limit = campaign.per_user_limit if campaign else 1
     if usage.get((state.campaign_id, user), 0) >= limit:
         return RedeemOutcome.USER_LIMIT_REACHED
+    request = attempt.request
+    if campaign and not eligible(
+        campaign.reward_rules, frozenset(request.user_tags), request.channel.value
+    ):
+        return RedeemOutcome.NOT_ELIGIBLE  # in claim.lua's order: the last check
     return RedeemOutcome.REDEEMED
 
 
@@ -295,7 +301,7 @@ def add_outcomes(script: SqlScript, attempts: list[Attempt], now: datetime) -> N
     """One request_outcomes row per request decided now (I4: its one and only outcome)."""
     script.add_rows(
         "INSERT INTO request_outcomes (request_id, tenant_id, user_id, outcome,"
-        " redemption_id, grant_ids_json, processed_at)",
+        " redemption_id, grant_ids_json, processed_at, request_hash, message)",
         [
             (
                 a.request_id,
@@ -305,6 +311,8 @@ def add_outcomes(script: SqlScript, attempts: list[Attempt], now: datetime) -> N
                 a.redemption_id,
                 orjson.dumps([g.grant_id for g in a.grants]).decode(),
                 now,
+                a.fingerprint,
+                a.message,
             )
             for a in attempts
             if not a.replayed

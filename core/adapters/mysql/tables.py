@@ -129,6 +129,8 @@ request_outcomes = Table(
     Column("redemption_id", String(40)),
     Column("grant_ids_json", JSON),
     Column("processed_at", DateTime, nullable=False),
+    Column("request_hash", String(32)),
+    Column("message", String(256)),
 )
 
 campaign_user_usage = Table(

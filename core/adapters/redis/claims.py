@@ -95,7 +95,15 @@ class ClaimCache:
                 k.user_failures(tenant, request.user_id),
                 k.device_failures(tenant, request.device_id) if request.device_id else "",
             ]
-            args += [request.product_code, request.user_id, limits.hour, limits.day, code]
+            args += [
+                request.product_code,
+                request.user_id,
+                limits.hour,
+                limits.day,
+                code,
+                "," + ",".join(request.user_tags) + ",",
+                request.channel.value,
+            ]
         return keys, args
 
     async def fill(
@@ -190,6 +198,7 @@ def _fill_call(
         campaign.valid_until,
         campaign.products,
         campaign.per_user_limit,
+        campaign.reward_rules,
     )
     tenant = state.tenant_id
     return (
@@ -207,5 +216,6 @@ def _fill_call(
             fields["pul"],
             user,
             used,
+            fields["elig"],
         ],
     )

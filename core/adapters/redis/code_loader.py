@@ -44,6 +44,8 @@ class CampaignCacheEntry:
     valid_until: datetime | None
     products: list[str]
     per_user_limit: int
+    eligibility: str = ""
+    """The reward conditions as claim.lua tests them (``keys.eligibility_field``)."""
 
 
 def epoch_ms(value: datetime) -> int:
@@ -76,6 +78,7 @@ class CodeLoader:
             "until": until,
             "products": products_field(entry.products),
             "pul": entry.per_user_limit,
+            "elig": entry.eligibility,
         }
         key = self._keys.campaign(entry.tenant_id, entry.campaign_id)
         _guard("write campaign hash", lambda: self._client.hset(key, mapping=mapping))

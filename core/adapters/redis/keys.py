@@ -4,7 +4,8 @@ keys one Lua call touches fall into one Redis Cluster slot.
     <p>:{t}:c:<code>            code entry "campaign|use_limit|used|status|bound_user"
     <p>:{t}:neg:<code>          negative cache: MySQL has no such code (short TTL)
     <p>:{t}:ready               the tenant's codes are fully loaded: a miss is authoritative
-    <p>:{t}:camp:<campaign>     campaign hash: status, from, until (epoch ms), products, pul
+    <p>:{t}:camp:<campaign>     campaign hash: status, from, until (epoch ms), products, pul,
+                                elig (reward conditions, '' = everyone eligible)
     <p>:{t}:pu:<campaign>       per-user redemption counts of a campaign
     <p>:{t}:req:<request_id>    a request's claim "campaign|code|user|claimed_ms" (24 h TTL)
     <p>:{t}:pool:<campaign>     pre-generated, unallocated codes (set)
@@ -15,8 +16,11 @@ keys one Lua call touches fall into one Redis Cluster slot.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+
+from schemas.rewards import RewardRule
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,19 @@ def products_field(products: list[str]) -> str:
     return f",{','.join(products)}," if products else ""
 
 
+def eligibility_field(rules: Sequence[RewardRule]) -> str:
+    """A campaign's reward conditions as claim.lua tests them: '' when some reward is
+    unconditional (everyone is eligible), else ``tag,channel`` per rule joined by ``;``
+    (an empty part is no condition). Mirrors :func:`schemas.rewards.eligible`."""
+    if any(rule.unconditional for rule in rules):
+        return ""
+    return ";".join(
+        f"{rule.condition.user_tag or ''},{rule.condition.channel or ''}"
+        for rule in rules
+        if rule.condition is not None
+    )
+
+
 def epoch_ms(moment: datetime | None) -> str:
     """A naive-UTC or aware datetime as epoch milliseconds ('' for None), as Lua compares."""
     if moment is None:
@@ -101,6 +118,7 @@ def campaign_fields(
     valid_until: datetime | None,
     products: list[str],
     per_user_limit: int,
+    rewards: Sequence[RewardRule] = (),
 ) -> dict[str, str]:
     """The campaign hash as claim.lua reads it (one encoder for every writer)."""
     return {
@@ -109,4 +127,5 @@ def campaign_fields(
         "until": epoch_ms(valid_until),
         "products": products_field(products),
         "pul": str(per_user_limit),
+        "elig": eligibility_field(rewards),
     }

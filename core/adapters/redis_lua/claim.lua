@@ -5,11 +5,12 @@
 -- KEYS, 8 per request: 1 code, 2 negative-cache, 3 tenant-ready marker, 4 request,
 --       5 product-hour, 6 product-day, 7 user-failures, 8 device-failures ('' when no device)
 -- ARGV: 1 now_ms, 2 request_ttl_ms, 3 user_fail_limit, 4 device_fail_limit,
---       5 tenant key prefix ("<p>:{t}:"), then 5 per request: product_code, user_id,
---       hour_limit, day_limit, code
+--       5 tenant key prefix ("<p>:{t}:"), then 7 per request: product_code, user_id,
+--       hour_limit, day_limit, code ('' when the code failed the offline check),
+--       user tags (",a,b," or ","), channel
 -- Reply: one {verdict, campaign_id, used, use_limit} per request; verdicts: CLAIMED, DUP,
 --        MISS, RATE_LIMITED, NOT_FOUND, CAMPAIGN_INACTIVE, NOT_YET_VALID, EXPIRED,
---        PRODUCT_NOT_APPLICABLE, ALREADY_USED, USER_LIMIT_REACHED
+--        PRODUCT_NOT_APPLICABLE, ALREADY_USED, USER_LIMIT_REACHED, NOT_ELIGIBLE
 local now = tonumber(ARGV[1])
 local request_ttl, user_fail_limit = tonumber(ARGV[2]), tonumber(ARGV[3])
 local device_fail_limit, prefix = tonumber(ARGV[4]), ARGV[5]
@@ -72,30 +73,49 @@ local function campaign_facts(campaign)
   local camp = campaigns[campaign]
   if camp == nil then
     camp = redis.call('HMGET', prefix .. 'camp:' .. campaign,
-                      'status', 'from', 'until', 'products', 'pul')
+                      'status', 'from', 'until', 'products', 'pul', 'elig')
     campaigns[campaign] = camp
   end
   return camp
 end
 
-local function claim(k, product, user, hour_limit, day_limit, code)
+-- the campaign's reward conditions ('' or absent: everyone; else ';'-separated "tag,channel",
+-- an empty part being no condition): eligible when one holds (schemas.rewards.eligible)
+local function eligible(conditions, tags, channel)
+  if not conditions or conditions == '' then return true end
+  for tag, chan in string.gmatch(conditions, '([^,;]*),([^;]*)') do
+    if (tag == '' or string.find(tags, ',' .. tag .. ',', 1, true))
+        and (chan == '' or chan == channel) then
+      return true
+    end
+  end
+  return false
+end
+
+local function claim(k, product, user, hour_limit, day_limit, code, tags, channel)
   local function fail(verdict, campaign)
     bump(k.user_fail, HOUR)
     if k.device_fail ~= '' then bump(k.device_fail, HOUR) end
     return {verdict, campaign or '', '0', '0'}
   end
 
-  -- the request record is "campaign|code|user|claimed_ms": enough to release a claim that
-  -- never reached MySQL (compensation) and to recognise a redelivered request
-  local previous = redis.call('GET', k.request)
-  if previous then
-    return {'DUP', string.match(previous, '^([^|]*)') or '', '0', '0'}
-  end
+  -- code '': the code failed the offline check (format, check character, signature). It
+  -- claims nothing and is never a MISS, but it is throttled and counted as a failed attempt
+  -- like any unknown code (guessing is guessing, whatever the guess looks like)
+  local value = false
+  if code ~= '' then
+    -- the request record is "campaign|code|user|claimed_ms": enough to release a claim that
+    -- never reached MySQL (compensation) and to recognise a redelivered request
+    local previous = redis.call('GET', k.request)
+    if previous then
+      return {'DUP', string.match(previous, '^([^|]*)') or '', '0', '0'}
+    end
 
-  local value = redis.call('GET', k.code)
-  if not value then
-    if redis.call('EXISTS', k.negative) == 0 and redis.call('EXISTS', k.ready) == 0 then
-      return {'MISS', '', '0', '0'}
+    value = redis.call('GET', k.code)
+    if not value then
+      if redis.call('EXISTS', k.negative) == 0 and redis.call('EXISTS', k.ready) == 0 then
+        return {'MISS', '', '0', '0'}
+      end
     end
   end
 
@@ -132,6 +152,8 @@ local function claim(k, product, user, hour_limit, day_limit, code)
   local pu_key = prefix .. 'pu:' .. campaign
   local mine = tonumber(redis.call('HGET', pu_key, user) or '0')
   if mine >= tonumber(camp[5]) then return fail('USER_LIMIT_REACHED', campaign) end
+  -- no reward would apply: refuse before claiming (not a failed attempt, not a guess)
+  if not eligible(camp[6], tags, channel) then return {'NOT_ELIGIBLE', campaign, '0', '0'} end
 
   used = used + 1
   local new_status = '0'
@@ -146,13 +168,13 @@ end
 
 local replies = {}
 for i = 0, #KEYS / 8 - 1 do
-  local kb, ab = i * 8, 5 + i * 5
+  local kb, ab = i * 8, 5 + i * 7
   local keys = {
     code = KEYS[kb + 1], negative = KEYS[kb + 2], ready = KEYS[kb + 3], request = KEYS[kb + 4],
     hour = KEYS[kb + 5], day = KEYS[kb + 6], user_fail = KEYS[kb + 7], device_fail = KEYS[kb + 8],
   }
   replies[i + 1] = claim(keys, ARGV[ab + 1], ARGV[ab + 2], tonumber(ARGV[ab + 3]),
-                         tonumber(ARGV[ab + 4]), ARGV[ab + 5])
+                         tonumber(ARGV[ab + 4]), ARGV[ab + 5], ARGV[ab + 6], ARGV[ab + 7])
 end
 write_counts()
 return replies

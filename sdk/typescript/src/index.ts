@@ -21,7 +21,10 @@ export type RefusedOutcome =
   | "PRODUCT_NOT_APPLICABLE"
   | "USER_LIMIT_REACHED"
   | "RATE_LIMITED"
-  | "INVALID_REQUEST";
+  | "INVALID_REQUEST"
+  | "NOT_ELIGIBLE"
+  | "TENANT_INACTIVE"
+  | "REQUEST_CONFLICT";
 
 /** The code was redeemed (HTTP 200): the grants are on their way to the product services. */
 export interface Redeemed {
@@ -105,6 +108,7 @@ export class NetworkError extends Error {
 const DECIDED = new Set<string>([
   "REDEEMED", "NOT_FOUND", "EXPIRED", "NOT_YET_VALID", "ALREADY_USED", "CAMPAIGN_INACTIVE",
   "PRODUCT_NOT_APPLICABLE", "USER_LIMIT_REACHED", "RATE_LIMITED", "INVALID_REQUEST", "PENDING",
+  "NOT_ELIGIBLE", "TENANT_INACTIVE", "REQUEST_CONFLICT",
 ]);
 
 const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
