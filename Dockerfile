@@ -16,7 +16,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends gcc libmariadb-
     && useradd --system --uid 10001 redeemflow
 USER redeemflow
 
-# gateway HTTP port, worker metrics port
-EXPOSE 8080 9108
+# gateway HTTP port, worker metrics port, back office
+EXPOSE 8080 9108 8090
 ENTRYPOINT ["redeemflow"]
 CMD ["--help"]

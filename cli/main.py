@@ -58,6 +58,8 @@ def _register_optional() -> None:
         ("cli.dlq", "dlq"),
         ("cli.gateway", "gateway"),
         ("cli.apikey", "apikey"),
+        ("cli.admin", "admin"),
+        ("cli.operator", "operator"),
     ):
         try:
             sub = importlib.import_module(module)

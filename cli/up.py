@@ -30,6 +30,7 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
 def up(
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (one per core)."),
     gateway: bool = typer.Option(True, "--gateway/--no-gateway", help="Start the HTTP gateway."),
+    admin: bool = typer.Option(True, "--admin/--no-admin", help="Start the back office."),
 ) -> None:
     """Everything in the foreground; Ctrl-C (or SIGTERM) stops it all cleanly."""
     log_dir = Path(tempfile.mkdtemp(prefix="redeemflow-up-"))
@@ -43,6 +44,8 @@ def up(
                         "--metrics-port", str(metrics_port))
         if gateway:
             stack.spawn("gateway", "gateway")
+        if admin:
+            stack.spawn("admin", "admin")
         settings = stack.settings
         console.print(
             f"[green]up[/green]: {workers} worker(s)"
@@ -52,6 +55,8 @@ def up(
                 if gateway
                 else ""
             )
+            + (f", back office on http://{settings.admin_host}:{settings.admin_port}"
+               if admin else "")
             + f", broker {settings.kafka_bootstrap_servers}, logs in {log_dir}; Ctrl-C stops"
         )
         try:

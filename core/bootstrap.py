@@ -20,6 +20,7 @@ from core.settings import Settings
 
 if TYPE_CHECKING:
     from core.adapters.kafka.producer import EventProducer
+    from core.backoffice.wiring import BackOffice
 
 
 @dataclass
@@ -71,6 +72,15 @@ class Container:
         )
         self._closers.append(producer)
         return producer
+
+    @cached_property
+    def backoffice(self) -> BackOffice:
+        """The back office's services (operators, sessions, audit log, generation jobs)."""
+        from core.backoffice.wiring import build_backoffice
+
+        office = build_backoffice(self)
+        self._closers.append(office)
+        return office
 
     def close(self) -> None:
         """Flush and release everything built so far, newest first."""

@@ -100,6 +100,23 @@ class Settings(BaseSettings):
     gateway_result_cache_size: int = Field(default=10_000, ge=1)
     api_key_cache_seconds: float = Field(default=30.0, ge=0)
     readiness_timeout_seconds: float = Field(default=2.0, gt=0)
+    # -- the back office (admin/, docs/admin.md) ----------------------------------------
+    admin_host: str = "127.0.0.1"
+    admin_port: int = Field(default=8090, ge=0, le=65535)
+    admin_session_idle_seconds: int = Field(default=1800, ge=30)
+    admin_session_max_seconds: int = Field(default=43_200, ge=60)
+    admin_cookie_secure: bool = False
+    """Mark the session cookie Secure (set it when the back office is served over HTTPS)."""
+    admin_login_max_failures: int = Field(default=10, ge=1)
+    """Consecutive failed sign-ins that lock an account for ``admin_lockout_seconds``."""
+    admin_lockout_seconds: int = Field(default=900, ge=1)
+    admin_ip_max_failures: int = Field(default=50, ge=1)
+    """Failed sign-ins from one address within ``admin_ip_window_seconds`` before it is refused."""
+    admin_ip_window_seconds: int = Field(default=900, ge=1)
+    admin_max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    admin_export_max_codes: int = Field(default=1_000_000, ge=1)
+    admin_counts_cache_seconds: float = Field(default=30.0, ge=0)
+    """How long the dashboard's and campaign pages' code counts are reused (0: never)."""
 
     @field_validator("database_url")
     @classmethod

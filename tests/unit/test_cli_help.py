@@ -26,6 +26,8 @@ EXPECTED_GROUPS = {
     "dlq",
     "gateway",
     "apikey",
+    "admin",
+    "operator",
 }
 
 

@@ -20,8 +20,8 @@ from cli.main import app as cli_app
 from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = {"kafka", "mysql", "redis", "migrate", "worker", "compensation", "gateway"}
-APP_SERVICES = {"migrate", "worker", "compensation", "gateway"}
+SERVICES = {"kafka", "mysql", "redis", "migrate", "worker", "compensation", "gateway", "admin"}
+APP_SERVICES = {"migrate", "worker", "compensation", "gateway", "admin"}
 
 
 @pytest.fixture(scope="module")

@@ -282,6 +282,57 @@ ALTER TABLE code_batches
 """
 _BATCH_GENERATED_START = "UPDATE code_batches SET generated = inserted"
 
+# Migration 11: the back office (admin/): operators, their server-side sessions and the
+# audit log of every operator action. A session row is keyed by the sha256 of its cookie
+# token (the token itself is never stored); the audit log's (ip, action, at) index serves
+# the per-IP login throttle, which counts recent failed logins from an address.
+_OPERATORS = """
+CREATE TABLE operators (
+    operator_id VARCHAR(40) NOT NULL PRIMARY KEY,
+    tenant_id VARCHAR(24) NULL COMMENT 'NULL: a platform operator, sees every tenant',
+    email VARCHAR(254) NOT NULL,
+    role VARCHAR(16) NOT NULL COMMENT 'admin operator viewer',
+    password_hash VARCHAR(255) NOT NULL COMMENT 'argon2id',
+    status VARCHAR(16) NOT NULL COMMENT 'ACTIVE DISABLED',
+    failed_logins INT NOT NULL DEFAULT 0,
+    locked_until DATETIME(6) NULL,
+    created_at DATETIME(6) NOT NULL,
+    updated_at DATETIME(6) NOT NULL,
+    UNIQUE KEY uk_operator_email (email),
+    KEY idx_operator_tenant (tenant_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+"""
+
+_OPERATOR_SESSIONS = """
+CREATE TABLE operator_sessions (
+    token_hash CHAR(64) NOT NULL PRIMARY KEY COMMENT 'sha256 hex of the cookie token',
+    operator_id VARCHAR(40) NOT NULL,
+    csrf_token CHAR(43) NOT NULL,
+    ip VARCHAR(45) NOT NULL DEFAULT '',
+    created_at DATETIME(6) NOT NULL,
+    last_seen_at DATETIME(6) NOT NULL,
+    expires_at DATETIME(6) NOT NULL COMMENT 'absolute expiry',
+    KEY idx_session_operator (operator_id)
+) ENGINE=InnoDB DEFAULT CHARSET=ascii COLLATE=ascii_bin
+"""
+
+_AUDIT_LOG = """
+CREATE TABLE audit_log (
+    id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    at DATETIME(6) NOT NULL,
+    tenant_id VARCHAR(24) NULL,
+    operator_id VARCHAR(40) NULL,
+    operator_email VARCHAR(254) NOT NULL DEFAULT '',
+    action VARCHAR(32) NOT NULL,
+    target VARCHAR(128) NOT NULL DEFAULT '',
+    detail TEXT NULL,
+    ip VARCHAR(45) NOT NULL DEFAULT '',
+    KEY idx_audit_tenant (tenant_id, id),
+    KEY idx_audit_action (action, id),
+    KEY idx_audit_ip (ip, action, at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tenants and campaigns", (_TENANTS, _CAMPAIGNS)),
     Migration(2, "partitioned redeem_codes and generation batches", (_REDEEM_CODES, _CODE_BATCHES)),
@@ -313,5 +364,10 @@ MIGRATIONS: tuple[Migration, ...] = (
         10,
         "code_batches: each batch's code rule and its codes ever generated",
         (_BATCH_RULES, _BATCH_GENERATED_START),
+    ),
+    Migration(
+        11,
+        "back office: operators, operator sessions, audit log",
+        (_OPERATORS, _OPERATOR_SESSIONS, _AUDIT_LOG),
     ),
 )
