@@ -28,13 +28,17 @@ class KeepAliveClient:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
-    async def post_json(self, path: str, body: bytes) -> tuple[int, bytes]:
-        """Send one POST and return (status, body); HttpError if the exchange broke."""
+    async def post_json(
+        self, path: str, body: bytes, headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        """Send one POST (``headers`` added to the client's) and return (status, body);
+        HttpError if the exchange broke."""
         if self._writer is None:
             self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
         assert self._reader is not None
+        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         request = (
-            f"POST {path} HTTP/1.1\r\nhost: {self._host}:{self._port}\r\n{self._head}"
+            f"POST {path} HTTP/1.1\r\nhost: {self._host}:{self._port}\r\n{self._head}{extra}"
             f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
         ).encode() + body
         try:

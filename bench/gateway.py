@@ -1,33 +1,45 @@
-"""HTTP load on the gateway: many concurrent clients redeeming fresh codes end to end.
+"""HTTP load on the gateway: fresh codes redeemed end to end (HTTP -> Kafka -> worker ->
+Kafka -> HTTP), with the CPU each process spent per request.
 
 Starts, on its own embedded broker, throwaway database and Redis prefix: one worker process
-and one gateway process (uvicorn, one event loop); seeds one campaign with ``--requests``
-single-use codes; then ``--concurrency`` clients (one keep-alive connection each,
-``bench/_http.py``) each POST /api/redeem in a loop until every code was sent. Prints
-requests/s and latency percentiles of the whole request-reply (HTTP -> Kafka -> worker ->
-Kafka -> HTTP) and the status counts.
+and ``redeemflow gateway --workers N``; seeds one campaign with ``--requests`` single-use
+codes; then sends one POST /api/redeem per code (a distinct Idempotency-Key each) in one of
+three shapes:
 
-    python bench/gateway.py [--requests 5000] [--concurrency 64] [--json]
+- closed loop (default): ``--concurrency`` clients, one keep-alive connection each
+  (``bench/_http.py``), each sending its next request when it has an answer;
+- ``--rate R``: open loop at R requests/s over ``--connections`` connections; latency is
+  counted from each request's scheduled start;
+- ``--wrk SECONDS``: ``wrk`` with ``bench/wrk/redeem.lua`` (``--concurrency`` connections,
+  ``--wrk-threads`` threads).
+
+Prints requests/s, latency percentiles, statuses and CPU microseconds per request for the
+gateway (all its processes), worker, MariaDB, Redis, broker and the load generator. On a busy
+machine wall-clock figures move; CPU per request is the steadier figure.
+
+    python bench/gateway.py [--requests 5000] [--concurrency 64] [--rate 1000]
+                            [--workers 2] [--wrk 10] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
 import contextlib
-import statistics
+import os
+import resource
+import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._http import HttpError, KeepAliveClient
+from bench._cpu import CpuMeter, pids_running
+from bench._load import closed_loop, open_loop
 from bench._stack import throwaway_stack
 from core.adapters.mysql.apikey_store import ApiKeyStore
 from core.apikeys import issue_key
@@ -37,63 +49,94 @@ from tests.e2e.gateway_support import GatewayProcess, warm_up
 from tests.e2e.harness import WorkerProcess
 from tests.integration.redeem_support import seed_campaign
 
+_WRK_SCRIPT = Path(__file__).resolve().parent / "wrk" / "redeem.lua"
+
 
 def stack() -> contextlib.AbstractContextManager[Settings]:
     """Broker, database and Redis prefix that exist only inside the block."""
     return throwaway_stack(partitions=8)
 
 
-async def load(url: str, key: str, codes: list[str], concurrency: int) -> dict[str, object]:
-    """Send one request per code from ``concurrency`` clients; latencies and status counts."""
-    queue = collections.deque(codes)
-    latencies: list[float] = []
-    statuses: collections.Counter[int | str] = collections.Counter()
-    outcomes: collections.Counter[str] = collections.Counter()
-    headers = {"x-api-key": key, "x-product-code": "APP_A"}
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (a gateway's uvicorn workers)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                todo.extend(int(child) for child in task.read_text().split())
+    return found
 
-    async def one_client() -> None:
-        client = KeepAliveClient(url, headers)
-        try:
-            while queue:
-                code = queue.popleft()
-                body = orjson.dumps({"code": code, "userId": f"u{uuid.uuid4().hex[:12]}"})
-                started = time.perf_counter()
-                try:
-                    status, answer = await client.post_json("/api/redeem", body)
-                except HttpError as exc:
-                    statuses[str(exc).split(":")[0]] += 1
-                    continue
-                latencies.append(time.perf_counter() - started)
-                statuses[status] += 1
-                outcomes[orjson.loads(answer).get("outcome", "?")] += 1
-        finally:
-            await client.close()
 
-    began = time.perf_counter()
-    await asyncio.gather(*(one_client() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - began
-    latencies.sort()
-    pct = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
-    return {
-        "requests": len(latencies),
-        "concurrency": concurrency,
-        "seconds": round(elapsed, 3),
-        "requests_per_second": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(pct(0.50) * 1000, 1),
-        "p90_ms": round(pct(0.90) * 1000, 1),
-        "p99_ms": round(pct(0.99) * 1000, 1),
-        "max_ms": round(latencies[-1] * 1000, 1),
-        "mean_ms": round(statistics.fmean(latencies) * 1000, 1),
-        "statuses": {str(k): v for k, v in sorted(statuses.items(), key=str)},
-        "outcomes": dict(sorted(outcomes.items())),
+def run_wrk(url: str, key: str, codes: list[str], args: argparse.Namespace) -> dict[str, object]:
+    """Run wrk with the redeem script; its JSON summary line, parsed."""
+    with tempfile.NamedTemporaryFile("w", suffix=".codes", delete=False) as handle:
+        handle.write("\n".join(codes) + "\n")
+    env = {**os.environ, "API_KEY": key, "PRODUCT_CODE": "APP_A", "CODES_FILE": handle.name,
+           "WRK_THREADS": str(args.wrk_threads)}
+    argv = ["wrk", "-t", str(args.wrk_threads), "-c", str(args.concurrency),
+            "-d", f"{args.wrk:g}s", "--timeout", "10s", "-s", str(_WRK_SCRIPT), url]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False,
+                          timeout=args.wrk + 60)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    os.unlink(handle.name)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("WRK_JSON ")), None)
+    if done.returncode != 0 or line is None:
+        raise SystemExit(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    report: dict[str, object] = orjson.loads(line.removeprefix("WRK_JSON "))
+    report["requests_per_second"] = round(int(report["requests"]) / float(report["seconds"]), 1)  # type: ignore[call-overload]
+    report["concurrency"] = args.concurrency
+    report["wrk_cpu_seconds"] = round(after.ru_utime + after.ru_stime
+                                      - before.ru_utime - before.ru_stime, 3)
+    return report
+
+
+def measure(gateway: GatewayProcess, worker: WorkerProcess, settings: Settings, key: str,
+            codes: list[str], args: argparse.Namespace) -> dict[str, object]:
+    """One load run with the CPU meter around it."""
+    assert gateway.process is not None and worker.process is not None
+    groups = {
+        "gateway": descendants(gateway.process.pid),
+        "worker": [worker.process.pid],
+        "mysql": pids_running("mariadbd"),
+        "redis": pids_running("redis-server"),
+        "broker": pids_running("tansu", f"tcp://{settings.kafka_bootstrap_servers} "),
+        "bench": [os.getpid()],
     }
+    meter = CpuMeter(groups)
+    headers = {"x-api-key": key, "x-product-code": "APP_A"}
+    meter.start()
+    started = time.perf_counter()
+    if args.wrk:
+        report = run_wrk(gateway.url, key, codes, args)
+    elif args.rate:
+        report = asyncio.run(open_loop(gateway.url, headers, codes, args.rate, args.connections))
+    else:
+        report = asyncio.run(closed_loop(gateway.url, headers, codes, args.concurrency))
+    cpu, wall = meter.stop(), time.perf_counter() - started
+    requests = max(1, int(report["requests"]))  # type: ignore[call-overload]
+    if "wrk_cpu_seconds" in report:  # the load generator, a child of this process
+        cpu["bench"] += float(report.pop("wrk_cpu_seconds"))  # type: ignore[arg-type]
+    report["cpu_us_per_request"] = {k: round(v / requests * 1e6) for k, v in cpu.items()}
+    report["cores_busy"] = {k: round(v / wall, 2) for k, v in cpu.items()}
+    report["gateway_workers"] = args.workers
+    return report
 
 
 def main() -> None:
     """Parse options, run the stack and the load, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--requests", type=int, default=5000)
-    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--requests", type=int, default=5000, help="Codes seeded and sent.")
+    parser.add_argument("--concurrency", type=int, default=64, help="Closed-loop clients.")
+    parser.add_argument("--rate", type=float, default=0.0, help="Open loop: requests/s.")
+    parser.add_argument("--connections", type=int, default=256, help="Open-loop connections.")
+    parser.add_argument("--workers", type=int, default=1, help="Gateway processes.")
+    parser.add_argument("--wrk", type=float, default=0.0, help="Run wrk for this many s.")
+    parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--linger-ms", type=int, default=None,
+                        help="REDEEMFLOW_GATEWAY_PRODUCER_LINGER_MS of the gateway.")
     parser.add_argument("--json", action="store_true", help="Print one JSON document.")
     args = parser.parse_args()
     log_dir = Path(tempfile.mkdtemp(prefix="rf-gwbench-"))
@@ -103,27 +146,35 @@ def main() -> None:
             seeded = seed_campaign(container, count=args.requests, rule=rule)
             key = issue_key(ApiKeyStore(container.engine), seeded.tenant_id, "bench").secret_key
         worker = WorkerProcess(settings, log_dir, "bench-worker").start()
-        gateway = GatewayProcess(settings, log_dir, REDEEMFLOW_LOG_LEVEL="WARNING").start()
+        linger = {} if args.linger_ms is None else {
+            "REDEEMFLOW_GATEWAY_PRODUCER_LINGER_MS": str(args.linger_ms)}
+        gateway = GatewayProcess(settings, log_dir, workers=args.workers,
+                                 REDEEMFLOW_LOG_LEVEL="WARNING", **linger).start()
         try:
             gateway.wait_up(path="/readyz")
             warm_up(gateway.url, key)
-            report = asyncio.run(load(gateway.url, key, seeded.codes, args.concurrency))
+            report = measure(gateway, worker, settings, key, seeded.codes, args)
         finally:
             gateway.stop()
             worker.stop()
     if args.json:
         sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
-    print(
-        f"gateway: {report['requests']} redemptions over HTTP, {args.concurrency} clients, "
-        f"one gateway + one worker process"
-    )
+    _print(report, args)
+
+
+def _print(report: dict[str, object], args: argparse.Namespace) -> None:
+    shape = (f"wrk {args.wrk:g} s, {args.concurrency} connections" if args.wrk
+             else f"{args.rate:g} requests/s offered" if args.rate
+             else f"{args.concurrency} clients")
+    print(f"gateway: {report['requests']} redemptions over HTTP ({shape}), "
+          f"{args.workers} gateway process(es) + one worker")
     print(f"  {report['requests_per_second']} requests/s  ({report['seconds']} s)")
-    print(
-        f"  latency p50 {report['p50_ms']} ms  p90 {report['p90_ms']} ms  "
-        f"p99 {report['p99_ms']} ms  max {report['max_ms']} ms"
-    )
-    print(f"  statuses {report['statuses']}  outcomes {report['outcomes']}")
+    print(f"  latency p50 {report['p50_ms']} ms  p90 {report['p90_ms']} ms  "
+          f"p99 {report['p99_ms']} ms  max {report['max_ms']} ms")
+    print(f"  statuses {report['statuses']}  outcomes {report.get('outcomes', '-')}")
+    print(f"  CPU us/request {report['cpu_us_per_request']}")
+    print(f"  cores busy {report['cores_busy']}")
 
 
 if __name__ == "__main__":

@@ -58,6 +58,7 @@ def _register_optional() -> None:
         ("cli.dlq", "dlq"),
         ("cli.gateway", "gateway"),
         ("cli.apikey", "apikey"),
+        ("cli.token", "token"),
         ("cli.admin", "admin"),
         ("cli.operator", "operator"),
     ):

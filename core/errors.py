@@ -15,6 +15,7 @@ SQLAlchemy, redis, confluent-kafka) are translated at the adapter edge with
     │   └── TimedOut                    an awaited effect (a worker applying an event) is late
     └── PermanentError                  retrying the same input fails the same way
         ├── InvalidMessage              bytes that are not a valid contract message -> DLQ
+        ├── InvalidToken                an end-user token that does not verify (-> 401)
         ├── ConfigurationError          settings or environment unusable
         ├── NotFound                    a named tenant/campaign/batch does not exist
         │   ├── UnknownTenant
@@ -72,6 +73,13 @@ class InvalidMessage(PermanentError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class InvalidToken(PermanentError):
+    """An end-user token is malformed, forged, expired, for another tenant or product.
+
+    The reason is for logs only: callers answer one generic message, so a caller cannot
+    probe which check failed."""
 
 
 class ConfigurationError(PermanentError):

@@ -1,4 +1,4 @@
-"""Pure ASGI middleware of the gateway: a body size limit and per-route Prometheus metrics."""
+"""Pure ASGI middleware of the gateway: header and body size limits, per-route metrics."""
 
 from __future__ import annotations
 
@@ -8,11 +8,41 @@ from typing import Any
 import orjson
 
 from core.metrics import GATEWAY_LATENCY, GATEWAY_REQUESTS
+from core.tokens import MAX_TOKEN_CHARS
+from producers.gateway.cors import send_error
 
 ASGIApp = Any
 Scope = dict[str, Any]
 Message = dict[str, Any]
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+#: Where BodyLimitMiddleware leaves the body it buffered (bytes).
+BODY_SCOPE_KEY = "redeemflow.body"
+
+
+class HeaderLimitMiddleware:
+    """Refuses requests whose headers total over ``limit`` bytes, or whose Authorization is
+    longer than any token could be, with 431 before anything else runs (nothing published).
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        """ASGI entry point."""
+        if scope["type"] == "http":
+            total = 0
+            for name, value in scope["headers"]:
+                total += len(name) + len(value)
+                if name == b"authorization" and len(value) > MAX_TOKEN_CHARS + 16:
+                    await send_error(send, 431, "authorization_too_large",
+                                     f"Authorization header over {MAX_TOKEN_CHARS} bytes")
+                    return
+            if total > self.limit:
+                await send_error(send, 431, "headers_too_large",
+                                 f"request headers larger than {self.limit} bytes")
+                return
+        await self.app(scope, receive, send)
 
 
 class BodyLimitMiddleware:
@@ -49,7 +79,9 @@ class BodyLimitMiddleware:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        await self.app(scope, _replay(b"".join(chunks), receive), send)
+        body = b"".join(chunks)
+        scope[BODY_SCOPE_KEY] = body  # the redeem fast path reads it here, not via receive
+        await self.app(scope, _replay(body, receive), send)
 
     async def _refuse(self, send: Any) -> None:
         body = orjson.dumps(
@@ -92,6 +124,8 @@ class MetricsMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._counters: dict[tuple[str, int], Any] = {}
+        self._timers: dict[str, Any] = {}
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         """ASGI entry point."""
@@ -112,5 +146,19 @@ class MetricsMiddleware:
         finally:
             route = scope.get("route")
             label = getattr(route, "path", None) or "unmatched"
-            GATEWAY_REQUESTS.labels(route=label, status=str(status)).inc()
-            GATEWAY_LATENCY.labels(route=label).observe(time.perf_counter() - started)
+            self._counter(label, status).inc()
+            self._timer(label).observe(time.perf_counter() - started)
+
+    def _counter(self, route: str, status: int) -> Any:
+        """The labelled counter child, looked up once per (route, status)."""
+        child = self._counters.get((route, status))
+        if child is None:
+            child = self._counters[(route, status)] = GATEWAY_REQUESTS.labels(
+                route=route, status=str(status))
+        return child
+
+    def _timer(self, route: str) -> Any:
+        child = self._timers.get(route)
+        if child is None:
+            child = self._timers[route] = GATEWAY_LATENCY.labels(route=route)
+        return child

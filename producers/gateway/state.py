@@ -9,15 +9,17 @@ from typing import Any
 from fastapi import Request
 
 from core.adapters.mysql.apikey_store import ApiKeyStore, OutcomeReader
+from core.adapters.mysql.token_key_store import SigningKeyTable
+from core.adapters.redis.pending_marks import PendingMarks
 from core.apikeys import ApiKeyResolver
 from core.bootstrap import Container
+from core.tokens import TokenVerifier
 from core.topics import Topic
+from producers.gateway.auth import Authenticator, Unauthorized
 from producers.gateway.redeemer import Redeemer
 from producers.gateway.results import ResultListener
 
-
-class Unauthorized(Exception):
-    """The request carries no valid API key (answered 401, nothing published)."""
+__all__ = ["GatewayState", "Unauthorized", "gateway_state"]
 
 
 @dataclass
@@ -26,7 +28,9 @@ class GatewayState:
 
     container: Container
     executor: ThreadPoolExecutor
-    resolver: ApiKeyResolver
+    auth: Authenticator
+    signing_keys: SigningKeyTable
+    token_master: bytes
     listener: ResultListener
     redeemer: Redeemer
     redis: Any
@@ -37,16 +41,22 @@ class GatewayState:
         settings = container.settings
         executor = ThreadPoolExecutor(8, thread_name_prefix="gateway-db")
         listener = ResultListener(settings)
+        redis = container.async_redis()
         redeemer = Redeemer(
             container.producer,
             listener,
             OutcomeReader(container.engine),
             executor,
+            PendingMarks(redis, container.keys),
             topic=settings.topic(Topic.REDEEM_REQUESTS),
             timeout=settings.gateway_result_timeout_seconds,
         )
-        resolver = ApiKeyResolver(ApiKeyStore(container.engine), settings.api_key_cache_seconds)
-        return cls(container, executor, resolver, listener, redeemer, container.async_redis())
+        keys = ApiKeyResolver(ApiKeyStore(container.engine), settings.api_key_cache_seconds)
+        signing_keys = SigningKeyTable(container.engine)
+        master = settings.token_master_secret.get_secret_value().encode()
+        tokens = TokenVerifier(signing_keys, master, settings.api_key_cache_seconds)
+        auth = Authenticator(keys, tokens, executor)
+        return cls(container, executor, auth, signing_keys, master, listener, redeemer, redis)
 
     async def close(self) -> None:
         """Stop the listener, close the Redis client, release the executor."""
@@ -55,7 +65,8 @@ class GatewayState:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
-def gateway_state(request: Request) -> GatewayState:
-    """FastAPI dependency: the state the lifespan stored on the app."""
+async def gateway_state(request: Request) -> GatewayState:
+    """FastAPI dependency: the state the lifespan stored on the app (``async``, so FastAPI
+    does not hop to a thread pool for it on every request)."""
     state: GatewayState = request.app.state.gateway
     return state

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,8 +29,11 @@ from tests.integration.redeem_support import SeededCampaign, seed_campaign
 class GatewayProcess:
     """``redeemflow gateway`` in a child process on a free port."""
 
-    def __init__(self, settings: Settings, log_dir: Path, **env: str) -> None:
+    def __init__(
+        self, settings: Settings, log_dir: Path, *, workers: int = 1, **env: str
+    ) -> None:
         self.port = find_free_port()
+        self.workers = workers
         self.url = f"http://127.0.0.1:{self.port}"
         self._settings = settings
         self._env = env
@@ -41,7 +44,8 @@ class GatewayProcess:
         """Spawn the gateway; returns at once (see :meth:`wait_ready`)."""
         env = {**settings_env(self._settings), "REDEEMFLOW_METRICS_PORT": "0", **self._env}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "gateway", "--port", str(self.port)],
+            [sys.executable, "-m", "cli.main", "gateway", "--port", str(self.port),
+             *(["--workers", str(self.workers)] if self.workers != 1 else [])],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -140,8 +144,17 @@ def warm_up(url: str, key: str, timeout: float = 90.0) -> None:
 
 
 @contextlib.contextmanager
-def running_stack(base: Settings, bootstrap_servers: str, log_dir: Path) -> Iterator[Stack]:
-    """Seed two tenants, start a worker and a gateway, wait until requests are decided."""
+def running_stack(
+    base: Settings,
+    bootstrap_servers: str,
+    log_dir: Path,
+    gateway_env: Callable[[str, str], dict[str, str]] | None = None,
+    workers: int = 1,
+) -> Iterator[Stack]:
+    """Seed two tenants, start a worker and a gateway, wait until requests are decided.
+
+    ``gateway_env(tenant_a, tenant_b)`` adds variables to the gateway's environment (e.g.
+    CORS origins naming the seeded tenants); ``workers`` is ``gateway --workers``."""
     settings = stack_settings(base, bootstrap_servers)
     with bootstrap(settings) as container:
         tenant_a = seed_campaign(container, count=40)
@@ -150,8 +163,10 @@ def running_stack(base: Settings, bootstrap_servers: str, log_dir: Path) -> Iter
         key_a = issue_key(store, tenant_a.tenant_id, "e2e").secret_key
         key_b = issue_key(store, tenant_b.tenant_id, "e2e").secret_key
     worker = WorkerProcess(settings, log_dir).start()
+    extra = gateway_env(tenant_a.tenant_id, tenant_b.tenant_id) if gateway_env else {}
     gateway = GatewayProcess(
-        settings, log_dir, REDEEMFLOW_GATEWAY_RESULT_TIMEOUT_SECONDS="3"
+        settings, log_dir, workers=workers, REDEEMFLOW_GATEWAY_RESULT_TIMEOUT_SECONDS="3",
+        **extra,
     ).start()
     stack = Stack(settings, gateway, worker, log_dir, tenant_a, tenant_b, key_a, key_b)
     try:

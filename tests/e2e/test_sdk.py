@@ -14,6 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from core.adapters.mysql.token_key_store import SigningKeyTable
+from core.bootstrap import bootstrap
+from core.tokens import create_signing_key, mint
 from tests.e2e.gateway_support import Stack, running_stack
 
 pytestmark = pytest.mark.e2e
@@ -27,6 +30,15 @@ def stack(base_settings, broker, tmp_path_factory) -> Iterator[Stack]:
         base_settings, broker.bootstrap_servers, tmp_path_factory.mktemp("sdk")
     ) as running:
         yield running
+
+
+def end_user_token(stack: Stack, user: str) -> str:
+    """A token for ``user`` of tenant A (a new signing key, as a tenant back end holds)."""
+    master = stack.settings.token_master_secret.get_secret_value().encode()
+    with bootstrap(stack.settings) as container:
+        record, secret = create_signing_key(SigningKeyTable(container.engine), master,
+                                            stack.tenant_a.tenant_id, "sdk")
+    return mint(secret, record.key_id, stack.tenant_a.tenant_id, user, ["APP_A"], 600).token
 
 
 def _run(argv: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
@@ -51,6 +63,8 @@ def test_typescript_sdk_against_live_gateway(stack: Stack) -> None:
         "VALID_CODE": stack.fresh_code(),
         "VALID_CODE_2": stack.fresh_code(),
         "USED_CODE": used,
+        "VALID_CODE_3": stack.fresh_code(),
+        "TOKEN": end_user_token(stack, "sdk-token-user"),
         "npm_config_update_notifier": "false",
     }
     steps = [

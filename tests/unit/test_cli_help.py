@@ -26,6 +26,7 @@ EXPECTED_GROUPS = {
     "dlq",
     "gateway",
     "apikey",
+    "token",
     "admin",
     "operator",
 }

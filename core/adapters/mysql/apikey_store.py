@@ -31,6 +31,7 @@ class RecordedOutcome:
     redemption_id: str | None
     grant_ids: list[str]
     processed_at: datetime
+    user_id: str | None = None
 
 
 def _now() -> datetime:
@@ -127,7 +128,7 @@ class OutcomeReader:
                 row = conn.execute(
                     text(
                         "SELECT request_id, tenant_id, outcome, redemption_id, grant_ids_json,"
-                        " processed_at FROM request_outcomes"
+                        " processed_at, user_id FROM request_outcomes"
                         " WHERE request_id = :r AND tenant_id = :t"
                     ),
                     {"r": request_id, "t": tenant_id},
@@ -136,6 +137,7 @@ class OutcomeReader:
                 return None
             grants = row[4]
             parsed = orjson.loads(grants) if isinstance(grants, str | bytes) else grants
-            return RecordedOutcome(row[0], row[1], row[2], row[3], list(parsed or []), row[5])
+            return RecordedOutcome(row[0], row[1], row[2], row[3], list(parsed or []), row[5],
+                                   row[6])
 
         return guarded("read request outcome", work)

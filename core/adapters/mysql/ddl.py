@@ -263,6 +263,18 @@ ALTER TABLE redeem_codes
     DROP KEY idx_status_claimed
 """
 
+_TOKEN_SIGNING_KEYS = """
+CREATE TABLE token_signing_keys (
+    key_id VARCHAR(24) NOT NULL PRIMARY KEY COMMENT 'kid of end-user tokens, public',
+    tenant_id VARCHAR(24) NOT NULL,
+    name VARCHAR(64) NOT NULL DEFAULT '',
+    created_at DATETIME(6) NOT NULL,
+    revoked_at DATETIME(6) NULL,
+    KEY idx_token_key_tenant (tenant_id, created_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+COMMENT='no secret: each key''s secret is derived from the server master secret'
+"""
+
 _OUTCOME_FINGERPRINTS = """
 ALTER TABLE request_outcomes
     ADD COLUMN request_hash CHAR(32) NULL COMMENT 'fingerprint of code, user and product',
@@ -370,4 +382,5 @@ MIGRATIONS: tuple[Migration, ...] = (
         "back office: operators, operator sessions, audit log",
         (_OPERATORS, _OPERATOR_SESSIONS, _AUDIT_LOG),
     ),
+    Migration(12, "end-user token signing keys (ids only)", (_TOKEN_SIGNING_KEYS,)),
 )

@@ -179,6 +179,15 @@ api_keys = Table(
     Column("revoked_at", DateTime),
 )
 
+token_signing_keys = Table(
+    "token_signing_keys", metadata,
+    Column("key_id", String(24), primary_key=True),
+    Column("tenant_id", String(24), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime),
+)
+
 compensation_jobs = Table(
     "compensation_jobs", metadata,
     Column("job_id", String(64), primary_key=True),

@@ -57,6 +57,10 @@ class RedisKeys:
         """The claim record of one request."""
         return f"{self.tenant(tenant_id)}req:{request_id}"
 
+    def gateway_pending(self, tenant_id: str, request_id: str) -> str:
+        """A gateway answered 202 for this request (so any gateway process says 202 too)."""
+        return f"{self.tenant(tenant_id)}gwpending:{request_id}"
+
     def pool(self, tenant_id: str, campaign_id: str) -> str:
         """The set of pre-generated codes not yet allocated."""
         return f"{self.tenant(tenant_id)}pool:{campaign_id}"

@@ -1,6 +1,12 @@
 /**
- * MarketingSDK: redeem codes through the redeemflow HTTP gateway from web, app or
- * mini-program back ends (seed 000 §八 客户端适配).
+ * MarketingSDK: redeem codes through the redeemflow HTTP gateway from browsers, apps and
+ * mini-programs (seed 000 §八 客户端适配).
+ *
+ * Two modes:
+ * - browser / mini-program: `getToken` returns a short-lived end-user token minted by the
+ *   tenant's back end; it is sent as `Authorization: Bearer`, and the user is the token's.
+ *   No secret ever reaches the page. A 401 fetches a fresh token once and tries again.
+ * - server: `apiKey` (the tenant's secret key, server side only) and an explicit `userId`.
  *
  * - Every call carries an Idempotency-Key (yours, or a fresh UUID); a retry reuses it, so a
  *   retried request is the same request and never redeems twice.
@@ -62,7 +68,10 @@ export interface MarketingSDKOptions {
   productCode: string;
   env: Env;
   baseUrl: string;
-  apiKey: string;
+  /** Server mode: the tenant's API key (never ship it to a browser). */
+  apiKey?: string;
+  /** Browser mode: returns an end-user token from your back end (called again after 401). */
+  getToken?: () => string | Promise<string>;
   /** Sent as x-device-id (anti-abuse throttling per device). */
   deviceId?: string;
   /** Per-attempt timeout (default 10 000 ms); a timeout counts as a network error. */
@@ -113,49 +122,95 @@ const DECIDED = new Set<string>([
 
 const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
 
+/** A v4 UUID (crypto.randomUUID where available, e.g. not in insecure contexts). */
+function newKey(): string {
+  const c = globalThis.crypto;
+  if (typeof c.randomUUID === "function") return c.randomUUID();
+  const b = c.getRandomValues(new Uint8Array(16));
+  b[6] = ((b[6] ?? 0) & 0x0f) | 0x40;
+  b[8] = ((b[8] ?? 0) & 0x3f) | 0x80;
+  const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
 export class MarketingSDK {
   private readonly baseUrl: string;
   private readonly fetcher: typeof fetch;
+  private token: string | undefined;
 
   constructor(private readonly options: MarketingSDKOptions) {
     if (!options.baseUrl) throw new TypeError("baseUrl is required");
-    if (!options.apiKey) throw new TypeError("apiKey is required");
+    if (!options.apiKey === !options.getToken) {
+      throw new TypeError("give exactly one of apiKey (server) or getToken (browser)");
+    }
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.fetcher = options.fetch ?? globalThis.fetch.bind(globalThis);
   }
 
-  /** Redeem `code` for `userId`; network failures are retried with the same idempotency key. */
-  async redeemCode(code: string, userId: string, opts: RedeemOptions = {}): Promise<RedeemResult> {
-    const idempotencyKey = opts.idempotencyKey ?? globalThis.crypto.randomUUID();
+  /**
+   * Redeem `code`. Browser mode: `redeemCode(code, opts?)` (the user is the token's).
+   * Server mode: `redeemCode(code, userId, opts?)`. Network failures are retried with the
+   * same idempotency key.
+   */
+  async redeemCode(code: string, opts?: RedeemOptions): Promise<RedeemResult>;
+  async redeemCode(code: string, userId: string, opts?: RedeemOptions): Promise<RedeemResult>;
+  async redeemCode(
+    code: string, userOrOpts?: string | RedeemOptions, maybeOpts: RedeemOptions = {},
+  ): Promise<RedeemResult> {
+    const userId = typeof userOrOpts === "string" ? userOrOpts : undefined;
+    const opts = typeof userOrOpts === "object" ? userOrOpts : maybeOpts;
+    if (this.options.apiKey && !userId) throw new TypeError("server mode needs a userId");
+    const idempotencyKey = opts.idempotencyKey ?? newKey();
     const body = JSON.stringify({
-      code, userId, channel: this.options.env, userTags: opts.userTags ?? [],
+      code, ...(userId ? { userId } : {}), channel: this.options.env,
+      userTags: opts.userTags ?? [],
     });
-    const headers: Record<string, string> = {
-      ...this.buildHeaders(),
-      "content-type": "application/json",
-      "idempotency-key": idempotencyKey,
-    };
-    const response = await this.withRetries(idempotencyKey, () =>
-      this.send(`${this.baseUrl}/api/redeem`, { method: "POST", headers, body }),
-    );
+    const response = await this.authorized(async () => {
+      const headers: Record<string, string> = {
+        ...(await this.buildHeaders()),
+        "content-type": "application/json",
+        "idempotency-key": idempotencyKey,
+      };
+      return this.withRetries(idempotencyKey, () =>
+        this.send(`${this.baseUrl}/api/redeem`, { method: "POST", headers, body }),
+      );
+    });
     return this.parse(response);
   }
 
   /** The result of an earlier request (after a PENDING answer). */
   async getResult(requestId: string): Promise<RedeemResult> {
     const url = `${this.baseUrl}/api/redeem/${encodeURIComponent(requestId)}`;
-    const response = await this.withRetries(requestId, () =>
-      this.send(url, { method: "GET", headers: this.buildHeaders() }),
-    );
+    const response = await this.authorized(async () => {
+      const headers = await this.buildHeaders();
+      return this.withRetries(requestId, () => this.send(url, { method: "GET", headers }));
+    });
     return this.parse(response);
   }
 
-  private buildHeaders(): Record<string, string> {
+  /** Browser mode: one more attempt with a fresh token after a 401 (it may have expired). */
+  private async authorized(call: () => Promise<Response>): Promise<Response> {
+    const response = await call();
+    if (response.status !== 401 || !this.options.getToken) return response;
+    const stale = this.token;
+    this.token = undefined;
+    const fresh = await this.currentToken();
+    return fresh === stale ? response : call();
+  }
+
+  private async currentToken(): Promise<string> {
+    if (this.token === undefined) this.token = await this.options.getToken?.();
+    if (!this.token) throw new TypeError("getToken returned no token");
+    return this.token;
+  }
+
+  private async buildHeaders(): Promise<Record<string, string>> {
     const headers: Record<string, string> = {
-      "x-api-key": this.options.apiKey,
       "x-product-code": this.options.productCode,
       accept: "application/json",
     };
+    if (this.options.apiKey) headers["x-api-key"] = this.options.apiKey;
+    else headers["authorization"] = `Bearer ${await this.currentToken()}`;
     if (this.options.deviceId) headers["x-device-id"] = this.options.deviceId;
     return headers;
   }

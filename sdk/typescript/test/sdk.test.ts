@@ -1,6 +1,7 @@
 /**
  * Runs against a live gateway + worker (started by tests/e2e/test_sdk.py), configured by env:
- * GATEWAY_URL, API_KEY, PRODUCT_CODE, VALID_CODE, VALID_CODE_2, USED_CODE.
+ * GATEWAY_URL, API_KEY, PRODUCT_CODE, VALID_CODE, VALID_CODE_2, VALID_CODE_3, USED_CODE, and
+ * TOKEN (an end-user token of the tenant, for browser mode).
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -115,4 +116,28 @@ test("validation errors name the field", async () => {
     assert.ok(error.fields.some((f) => f.field === "code"));
     return true;
   });
+});
+
+test("browser mode: the token's user, and one retry with a fresh token after a 401", async () => {
+  const handed: string[] = [];
+  const tokens = ["expired-or-garbage-token", env("TOKEN")];
+  const counted = counting();
+  const browser = new MarketingSDK({
+    productCode: env("PRODUCT_CODE"), env: "web", baseUrl: env("GATEWAY_URL"),
+    fetch: counted.fetch,
+    getToken: () => {
+      const token = tokens.shift() ?? env("TOKEN");
+      handed.push(token);
+      return token;
+    },
+  });
+  const result = await browser.redeemCode(env("VALID_CODE_3"), { idempotencyKey: "tok-1" });
+  assert.equal(result.outcome, "REDEEMED", JSON.stringify(result));
+  assert.equal(handed.length, 2);
+  assert.equal(counted.calls.length, 2);
+  assert.deepEqual(new Set(counted.calls.map((c) => c.idempotencyKey)), new Set(["tok-1"]));
+  assert.deepEqual(await browser.getResult(result.requestId), result);
+  assert.throws(() => new MarketingSDK({
+    productCode: "P", env: "web", baseUrl: "http://x", apiKey: "k", getToken: () => "t",
+  }), TypeError);
 });
