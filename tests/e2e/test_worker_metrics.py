@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from cli.main import app
+from core.adapters.kafka.broker import find_free_port
 from core.bootstrap import bootstrap
 from core.generation import generated_code_counts
 from tests.e2e.harness import WorkerProcess, settings_env
@@ -76,10 +77,18 @@ def test_two_workers_on_free_ports_both_export_cli_generated_codes(
 
 def test_worker_metrics_can_be_switched_off(e2e_settings, tmp_path) -> None:
     settings = e2e_settings.model_copy(update={"metrics_enabled": False})
-    worker = WorkerProcess(settings, tmp_path, "dark", loglevel="info").start()
+    web_port = find_free_port()
+    worker = WorkerProcess(settings, tmp_path, "dark", web_port=web_port,
+                           loglevel="info").start()
     try:
+        worker.wait_for_log("metrics disabled", 60)
         deadline = time.monotonic() + 60
-        while "metrics disabled" not in worker.log_text():
+        while True:  # running (signal handlers installed) before it is asked to stop
+            try:
+                if httpx.get(f"http://127.0.0.1:{web_port}/healthz", timeout=5).is_success:
+                    break
+            except httpx.TransportError:
+                pass
             assert time.monotonic() < deadline, worker.log_text()[-2000:]
             time.sleep(0.2)
         assert "metrics on http://" not in worker.log_text()
