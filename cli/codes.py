@@ -61,10 +61,16 @@ def print_summary(result: Any, as_json: bool, verb: str) -> None:
               f"{result.status}: {result.inserted:,}/{result.requested:,} codes")
 
 
+TENANT_OPTION = typer.Option(
+    None, "--tenant-id",
+    help="The campaign's tenant; default: found from --campaign-id (campaign ids are unique).",
+)
+
+
 @app.command("generate")
 @reports_errors
 def generate(
-    tenant_id: str = typer.Option(..., "--tenant-id"),
+    tenant_id: str = TENANT_OPTION,
     campaign_id: str = typer.Option(None, "--campaign-id"),
     count: int = typer.Option(None, "--count", min=1, help="Codes to add to the campaign."),
     code_type: str = typer.Option(None, "--code-type", help="RANDOM_NUM, RANDOM_ALPHA, ..."),
@@ -74,31 +80,40 @@ def generate(
     no_check_char: bool = typer.Option(None, "--no-check-char", help="No check character."),
     signed: bool = typer.Option(None, "--signed", help="HMAC-signed codes."),
     account_id: str = typer.Option(None, "--account-id", help="Who generates (seed 002)."),
-    resume: str = typer.Option(None, "--resume", help="Finish an interrupted batch."),
+    resume: str = typer.Option(
+        None, "--resume", help="Finish an interrupted batch (in the rule it was started with)."),
     rollback: str = typer.Option(None, "--rollback", help="Remove a batch's codes."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Generate COUNT codes for a campaign (its stored rule unless rule options are given)."""
+    """Generate COUNT codes for a campaign, in its rule changed by the rule options given.
+
+    The batch stores the rule it generates with: its codes are redeemable like the
+    campaign's own, and --resume continues in the same format.
+    """
+    from core.campaign_tenant import campaign_tenant
     from core.campaigns import get_campaign
     from core.generation import generate_codes, resume_batch, rollback_batch, stored_rule
 
     overrides = {"code_type": code_type, "length": length, "prefix": prefix,
                  "exclude_chars": exclude, "signed": signed,
                  "check_char": False if no_check_char else None}
+    if (resume or rollback) and any(v is not None for v in overrides.values()):
+        raise typer.BadParameter(
+            "a batch keeps the rule it was started with: rule options cannot be combined "
+            "with --resume or --rollback")
     with container() as built, progress_bar("codes", quiet=as_json) as advance:
         if rollback:
             print_summary(rollback_batch(built, rollback, progress=advance), as_json,
                           "rolled back")
             return
         if resume:
-            rule = build_rule(None, overrides)
-            print_summary(resume_batch(built, resume, rule=rule, progress=advance), as_json,
-                          "resumed")
+            print_summary(resume_batch(built, resume, progress=advance), as_json, "resumed")
             return
         if not campaign_id or not count:
             raise typer.BadParameter("--campaign-id and --count are needed to generate")
-        base = stored_rule(get_campaign(built, tenant_id, campaign_id))
-        result = generate_codes(built, tenant_id, campaign_id, count,
+        tenant = campaign_tenant(built, campaign_id, tenant_id)
+        base = stored_rule(get_campaign(built, tenant, campaign_id))
+        result = generate_codes(built, tenant, campaign_id, count,
                                 rule=build_rule(base, overrides), account_id=account_id,
                                 progress=advance)
     print_summary(result, as_json, "generated")
@@ -107,14 +122,16 @@ def generate(
 @app.command("stats")
 @reports_errors
 def stats(
-    tenant_id: str = typer.Option(..., "--tenant-id"),
+    tenant_id: str = TENANT_OPTION,
     campaign_id: str = typer.Option(..., "--campaign-id"),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Issued, unused, claimed, granted, voided and exported codes, and the guess odds."""
+    from core.campaign_tenant import campaign_tenant
     from core.generation import campaign_stats
 
     with container() as built:
+        tenant_id = campaign_tenant(built, campaign_id, tenant_id)
         figures = campaign_stats(built, tenant_id, campaign_id)
     if as_json:
         emit_json({**figures.__dict__, "code_space": str(figures.code_space)})

@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from cli.codes import app, progress_bar
+from cli.codes import TENANT_OPTION, app, progress_bar
 from cli.common import JSON_OPTION, console, container, emit_json, out, reports_errors
 from core.export import ExportFormat
 
@@ -37,7 +37,7 @@ class YesNo(StrEnum):
 @app.command("export")
 @reports_errors
 def export(
-    tenant_id: str = typer.Option(..., "--tenant-id"),
+    tenant_id: str = TENANT_OPTION,
     campaign_id: str = typer.Option(..., "--campaign-id"),
     account_id: str = typer.Option(..., "--account-id", help="Who exports (seed 002 §5)."),
     count: int = typer.Option(..., "--count", min=1, help="Codes to export."),
@@ -48,9 +48,11 @@ def export(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Export COUNT unexported codes to a file and mark them exported by ACCOUNT."""
+    from core.campaign_tenant import campaign_tenant
     from core.export import export_codes
 
     with container() as built, progress_bar("export", quiet=as_json) as advance:
+        tenant_id = campaign_tenant(built, campaign_id, tenant_id)
         result = export_codes(built, tenant_id, campaign_id, account_id, count, file_format,
                               output, override_owner=override_owner, progress=advance)
     summary = {**result.__dict__, "seconds": round(result.seconds, 3),
@@ -68,15 +70,17 @@ def export(
 @app.command("allocate")
 @reports_errors
 def allocate(
-    tenant_id: str = typer.Option(..., "--tenant-id"),
+    tenant_id: str = TENANT_OPTION,
     campaign_id: str = typer.Option(..., "--campaign-id"),
     user_id: str = typer.Option(..., "--user-id", help="The user the code is bound to."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Bind one pre-generated code to a user and print it."""
     from core.allocation import allocate_code
+    from core.campaign_tenant import campaign_tenant
 
     with container() as built:
+        tenant_id = campaign_tenant(built, campaign_id, tenant_id)
         code = allocate_code(built, tenant_id, campaign_id, user_id)
     if as_json:
         emit_json({"tenant_id": tenant_id, "campaign_id": campaign_id, "user_id": user_id,
@@ -88,7 +92,7 @@ def allocate(
 @app.command("list")
 @reports_errors
 def list_(
-    tenant_id: str = typer.Option(..., "--tenant-id"),
+    tenant_id: str = TENANT_OPTION,
     campaign_id: str = typer.Option(..., "--campaign-id"),
     status: StatusFilter = typer.Option(None, "--status"),
     exported: YesNo = typer.Option(None, "--exported"),
@@ -97,9 +101,11 @@ def list_(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List a campaign's codes, masked, with who generated / exported / used them."""
+    from core.campaign_tenant import campaign_tenant
     from core.listing import list_codes
 
     with container() as built:
+        tenant_id = campaign_tenant(built, campaign_id, tenant_id)
         page = list_codes(built, tenant_id, campaign_id,
                           status=status.value if status else None,
                           exported=None if exported is None else exported is YesNo.YES,
@@ -125,7 +131,9 @@ def list_(
 @app.command("void")
 @reports_errors
 def void(
-    tenant_id: str = typer.Option(..., "--tenant-id"),
+    tenant_id: str = typer.Option(
+        None, "--tenant-id",
+        help="Needed with --code or --export-batch; with --campaign-id, found from it."),
     code: str = typer.Option(None, "--code"),
     export_batch: str = typer.Option(None, "--export-batch", help="An export id."),
     campaign_id: str = typer.Option(None, "--campaign-id"),
@@ -133,11 +141,17 @@ def void(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Void never-redeemed codes (status 3): one code, an export batch or a campaign."""
+    from core.campaign_tenant import campaign_tenant
     from core.voiding import void_codes
 
     if sum(bool(x) for x in (code, export_batch, campaign_id)) != 1:
         raise typer.BadParameter("give exactly one of --code, --export-batch, --campaign-id")
+    if not tenant_id and not campaign_id:
+        raise typer.BadParameter("--tenant-id is needed with --code or --export-batch "
+                                 "(codes are unique per tenant only)")
     with container() as built:
+        if campaign_id:
+            tenant_id = campaign_tenant(built, campaign_id, tenant_id)
         result = void_codes(built, tenant_id, code=code, export_batch_id=export_batch,
                             campaign_id=campaign_id, reason=reason)
     summary = {**result.__dict__, "campaigns": sorted(result.campaigns)}

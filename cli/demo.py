@@ -36,7 +36,8 @@ def demo(
     """Start what is missing, run the scenario through a real worker, print a summary."""
     log_dir = Path(tempfile.mkdtemp(prefix="redeemflow-demo-"))
     with local_stack(load_settings(), log_dir) as stack:
-        stack.spawn("worker", "worker", "--web-port", "0", "--loglevel", "warning")
+        stack.spawn("worker", "worker", "--web-port", "0", "--metrics-port", "0",
+                    "--loglevel", "warning")
         summary = _scenario(stack, max(codes, 100), log_dir)
     summary["logs"] = str(log_dir)
     if as_json:
@@ -195,7 +196,7 @@ def _print_summary(summary: dict[str, object]) -> None:
     ):
         table.add_row(key.replace("_", " "), str(summary[key]))
     out.print(table)
-    scope = f"--tenant-id {summary['tenant_id']} --campaign-id {summary['main_campaign_id']}"
+    scope = f"--campaign-id {summary['main_campaign_id']}"  # the campaign names its tenant
     out.print(
         "Next, against the same database:\n"
         f"  redeemflow codes stats {scope}\n"

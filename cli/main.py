@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import typer
 
 from cli.infra import broker_app, db_app, schemas_app, topics_app
@@ -12,10 +14,31 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(broker_app, name="broker")
-app.add_typer(topics_app, name="topics")
-app.add_typer(schemas_app, name="schemas")
-app.add_typer(db_app, name="db")
+
+
+def attach(sub: typer.Typer, name: str) -> None:
+    """Add a module's Typer under ``name``: a group of subcommands, or a single command.
+
+    A Typer that holds only a callback (``worker``, ``broker``, ``gateway``...) is one action,
+    not a group: added as a group, click would print ``Usage: redeemflow worker [OPTIONS]
+    COMMAND [ARGS]...`` and accept subcommands it does not have. Registered as a command, its
+    usage line is just ``redeemflow worker [OPTIONS]``.
+    """
+    single = sub.registered_callback
+    if single is None or single.callback is None or sub.registered_commands or \
+            sub.registered_groups:
+        app.add_typer(sub, name=name)
+        return
+    summary = sub.info.help if isinstance(sub.info.help, str) else ""
+    details = inspect.getdoc(single.callback) or ""
+    app.command(name, help="\n\n".join(part for part in (summary, details) if part))(
+        single.callback)
+
+
+attach(broker_app, "broker")
+attach(topics_app, "topics")
+attach(schemas_app, "schemas")
+attach(db_app, "db")
 
 
 def _register_optional() -> None:
@@ -45,7 +68,7 @@ def _register_optional() -> None:
             if exc.name != module:
                 raise
             continue
-        app.add_typer(sub.app, name=name)
+        attach(sub.app, name)
     import cli.codes_ops  # noqa: F401  (registers export/allocate/list/void)
 
 

@@ -36,8 +36,12 @@ def up(
     log_dir = Path(tempfile.mkdtemp(prefix="redeemflow-up-"))
     signal.signal(signal.SIGTERM, _raise_stop)
     with local_stack(load_settings(), log_dir) as stack:
+        base = stack.settings.metrics_port
         for index in range(workers):
-            stack.spawn(f"worker-{index}", "worker", "--web-port", "0")
+            # one /metrics port per worker: consecutive from the configured one (or free ones)
+            metrics_port = base + index if base else 0
+            stack.spawn(f"worker-{index}", "worker", "--web-port", "0",
+                        "--metrics-port", str(metrics_port))
         if gateway:
             stack.spawn("gateway", "gateway")
         if admin:
@@ -45,6 +49,7 @@ def up(
         settings = stack.settings
         console.print(
             f"[green]up[/green]: {workers} worker(s)"
+            + (f" (metrics on ports {base}-{base + workers - 1})" if base else "")
             + (
                 f", gateway on http://{settings.gateway_host}:{settings.gateway_port}"
                 if gateway

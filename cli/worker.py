@@ -25,6 +25,11 @@ def worker(
         help="Redemption batches processed at once, overlapping stage by stage (1: one at a"
         " time). Each agent itself stays at concurrency 1; add workers to use more partitions.",
     ),
+    metrics_port: int = typer.Option(
+        None, "--metrics-port",
+        help="Port of this worker's /metrics (0: a free port, logged). One worker per core on"
+        " a host: give each its own port, or 0. Default: REDEEMFLOW_METRICS_PORT (9108).",
+    ),
     loglevel: str = typer.Option("info", "--loglevel", help="faust log level."),
 ) -> None:
     """Consume the contract topics until SIGTERM/Ctrl-C; the batch in hand is finished first."""
@@ -39,6 +44,8 @@ def worker(
         overrides["redeem_batch_window_seconds"] = batch_window
     if batches_in_flight is not None:
         overrides["redeem_batches_in_flight"] = batches_in_flight
+    if metrics_port is not None:
+        overrides["metrics_port"] = metrics_port
     container = bootstrap(load_settings(**overrides))
     try:
         run_worker(container, web_port=web_port, loglevel=loglevel)

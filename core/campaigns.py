@@ -91,7 +91,7 @@ def _create(
     )
     CodeLoader(container.redis, container.keys).write_campaign(campaign_cache_entry(campaign))
     if batch_id is not None:
-        run_batch(container, batch_id, rule=request.rule.code, progress=progress)
+        run_batch(container, batch_id, progress=progress)
     total = _codes_of(container, campaign)
     if created:
         return CampaignOutcome.CREATED, total, f"campaign created with {total:,} codes"
@@ -122,7 +122,7 @@ def _register(
         batch_id = None
         if request.code_count:
             batch = open_batch(conn, tenant, request.campaign_id, request.code_count,
-                               request.account_id)
+                               request.account_id, request.rule.code)
             batch_id = batch.batch_id
         return record, batch_id, True
 

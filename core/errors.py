@@ -11,7 +11,8 @@ SQLAlchemy, redis, confluent-kafka) are translated at the adapter edge with
     │   ├── StorageUnavailable          MySQL unreachable, deadlock, lock wait timeout
     │   ├── CacheUnavailable            Redis unreachable or timing out
     │   ├── BrokerUnavailable           Kafka unreachable, delivery timed out
-    │   └── ConcurrentUpdate            another worker wrote the same request first
+    │   ├── ConcurrentUpdate            another worker wrote the same request first
+    │   └── TimedOut                    an awaited effect (a worker applying an event) is late
     └── PermanentError                  retrying the same input fails the same way
         ├── InvalidMessage              bytes that are not a valid contract message -> DLQ
         ├── InvalidToken                an end-user token that does not verify (-> 401)
@@ -19,6 +20,7 @@ SQLAlchemy, redis, confluent-kafka) are translated at the adapter edge with
         ├── NotFound                    a named tenant/campaign/batch does not exist
         │   ├── UnknownTenant
         │   └── UnknownCampaign
+        ├── AmbiguousCampaign           a campaign id names campaigns of several tenants
         ├── DomainRuleViolation         the request breaks a business rule
         │   ├── TenantSuspended
         │   ├── QuotaExceeded
@@ -57,6 +59,10 @@ class ConcurrentUpdate(RetryableError):
     """Another worker recorded the same request meanwhile; retrying replays its outcome."""
 
 
+class TimedOut(RetryableError):
+    """Something awaited (e.g. a worker applying a published event) did not happen in time."""
+
+
 class PermanentError(RedeemflowError):
     """A failure that repeats for the same input: route it (DLQ, error result), do not retry."""
 
@@ -90,6 +96,10 @@ class UnknownTenant(NotFound):
 
 class UnknownCampaign(NotFound):
     """The campaign does not exist for this tenant."""
+
+
+class AmbiguousCampaign(PermanentError):
+    """A campaign id alone does not say which tenant is meant."""
 
 
 class DomainRuleViolation(PermanentError):

@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     log_format: str = Field(default="json", pattern=r"^(json|text)$")
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9108, ge=0, le=65535)
+    """The worker's /metrics port (0: a free port, logged). A port already taken stops the
+    worker: each worker on a host needs its own (``redeemflow worker --metrics-port``)."""
+    metrics_enabled: bool = True
+    """Whether the worker serves /metrics at all."""
     consumer_lag_interval_seconds: float = Field(default=15.0, gt=0)
     gateway_result_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     gateway_max_body_bytes: int = Field(default=4096, ge=256, le=1_048_576)

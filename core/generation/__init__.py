@@ -13,6 +13,7 @@ from core.generation.maintenance import (
     CampaignStats,
     campaign_stats,
     generate_codes,
+    generated_code_counts,
     resume_batch,
     rollback_batch,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "campaign_stats",
     "check_tenant",
     "generate_codes",
+    "generated_code_counts",
     "open_batch",
     "resume_batch",
     "rollback_batch",

@@ -88,9 +88,18 @@ def check_tenant(tenant: TenantRecord | None, tenant_id: str) -> TenantRecord:
 
 
 def open_batch(
-    conn: Connection, tenant: TenantRecord, campaign_id: str, count: int, account_id: str | None
+    conn: Connection,
+    tenant: TenantRecord,
+    campaign_id: str,
+    count: int,
+    account_id: str | None,
+    rule: CodeGenerateRule,
 ) -> BatchRecord:
-    """Reserve quota for ``count`` codes and insert a RUNNING batch (tenant row locked)."""
+    """Reserve quota for ``count`` codes and insert a RUNNING batch (tenant row locked).
+
+    The batch stores ``rule``: every run of it (a resume too) generates in that format, and
+    redemption's offline check accepts codes of every batch's rule.
+    """
     reserved = reserved_codes(conn, tenant.tenant_id)
     if tenant.codes_issued + reserved + count > tenant.code_quota:
         raise QuotaExceeded(
@@ -99,7 +108,8 @@ def open_batch(
             f"= {tenant.codes_issued + reserved + count:,}"
         )
     record = BatchRecord(new_batch_id(), tenant.tenant_id, campaign_id, count, 0,
-                         code_store.RUNNING, account_id, utc_now_naive(), None)
+                         code_store.RUNNING, account_id, utc_now_naive(), None,
+                         rule.model_dump(mode="json", by_alias=True))
     code_store.insert_batch(conn, record)
     return record
 
@@ -107,6 +117,14 @@ def open_batch(
 def stored_rule(campaign: CampaignRecord) -> CodeGenerateRule:
     """The code rule in a campaign's stored rule JSON."""
     return CampaignRule.model_validate(campaign.rule).code
+
+
+def batch_rule(batch: BatchRecord, campaign: CampaignRecord) -> CodeGenerateRule:
+    """The code rule a batch generates with: its own, or (batches stored before migration
+    10) its campaign's."""
+    if batch.rule is None:
+        return stored_rule(campaign)
+    return CodeGenerateRule.model_validate(batch.rule)
 
 
 def campaign_cache_entry(campaign: CampaignRecord) -> CampaignCacheEntry:
@@ -119,17 +137,25 @@ def campaign_cache_entry(campaign: CampaignRecord) -> CampaignCacheEntry:
 
 
 def start_batch(
-    container: Container, tenant_id: str, campaign_id: str, count: int, account_id: str | None
+    container: Container,
+    tenant_id: str,
+    campaign_id: str,
+    count: int,
+    account_id: str | None,
+    rule: CodeGenerateRule | None = None,
 ) -> BatchRecord:
-    """Open a batch of ``count`` more codes for an existing campaign (quota-checked)."""
+    """Open a batch of ``count`` more codes for an existing campaign (quota-checked), in
+    ``rule``'s format (default: the campaign's rule)."""
 
     def work() -> BatchRecord:
         with container.engine.begin() as conn:
             tenant = check_tenant(get_tenant(conn, tenant_id, lock=True), tenant_id)
-            if campaign_store.get_campaign(conn, campaign_id, tenant_id=tenant_id) is None:
+            campaign = campaign_store.get_campaign(conn, campaign_id, tenant_id=tenant_id)
+            if campaign is None:
                 raise UnknownCampaign(f"tenant {tenant_id} has no campaign {campaign_id}")
             campaign_store.add_requested(conn, campaign_id, count)
-            return open_batch(conn, tenant, campaign_id, count, account_id)
+            return open_batch(conn, tenant, campaign_id, count, account_id,
+                              rule or stored_rule(campaign))
 
     return guarded("open batch", work)
 
@@ -138,21 +164,21 @@ def run_batch(
     container: Container,
     batch_id: str,
     *,
-    rule: CodeGenerateRule | None = None,
     progress: ProgressFn | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     chunks: Iterable[list[str]] | None = None,
 ) -> BatchResult:
-    """Generate and persist the codes a RUNNING batch still owes (a fresh run or a resume).
+    """Generate and persist the codes a RUNNING batch still owes (a fresh run or a resume),
+    in the batch's stored rule.
 
-    ``rule`` defaults to the campaign's stored rule; ``chunks`` replaces the generator (tests
-    inject known codes; they must add up to what the batch still owes).
+    ``chunks`` replaces the generator (tests inject known codes; they must add up to what the
+    batch still owes).
     """
     started = time.perf_counter()
     batch, campaign = _load(container, batch_id)
     if batch.status != code_store.RUNNING:
         raise PermanentError(f"batch {batch_id} is {batch.status}; only RUNNING batches run")
-    rule = rule or stored_rule(campaign)
+    rule = batch_rule(batch, campaign)
     codec = CodeCodec(rule, container.settings.code_secret_for(batch.tenant_id), batch.tenant_id)
     loader = CodeLoader(container.redis, container.keys)
     loader.write_campaign(campaign_cache_entry(campaign))
@@ -161,7 +187,7 @@ def run_batch(
     if batch.inserted:
         _restore(container, loader, batch, campaign)
     remaining = batch.requested - batch.inserted
-    plan = BatchPlan(_template(batch, campaign), rule.code_type.value, campaign.use_limit,
+    plan = BatchPlan(_template(batch, campaign), campaign.use_limit,
                      batch.requested, batch.inserted)
     source = chunks if chunks is not None else iter_unique_batches(codec, remaining, chunk_size)
     outcome = write_chunks(container.engine, loader, plan, source,

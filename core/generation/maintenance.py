@@ -55,27 +55,24 @@ def generate_codes(
     progress: ProgressFn | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> BatchResult:
-    """Add ``count`` codes to a campaign in a new batch (campaign rule unless ``rule``)."""
+    """Add ``count`` codes to a campaign in a new batch (campaign rule unless ``rule``; the
+    batch stores the rule it uses)."""
     if count <= 0:
         raise DomainRuleViolation("count must be positive")
     campaign = _campaign(container, tenant_id, campaign_id)
     rule = rule or stored_rule(campaign)
     existing = campaign_stats(container, tenant_id, campaign_id).issued
     assert_code_space(rule, count, existing=existing)
-    batch = start_batch(container, tenant_id, campaign_id, count, account_id)
-    return run_batch(container, batch.batch_id, rule=rule, progress=progress,
-                     chunk_size=chunk_size)
+    batch = start_batch(container, tenant_id, campaign_id, count, account_id, rule)
+    return run_batch(container, batch.batch_id, progress=progress, chunk_size=chunk_size)
 
 
 def resume_batch(
-    container: Container,
-    batch_id: str,
-    *,
-    rule: CodeGenerateRule | None = None,
-    progress: ProgressFn | None = None,
+    container: Container, batch_id: str, *, progress: ProgressFn | None = None
 ) -> BatchResult:
-    """Finish an interrupted RUNNING batch: the codes it still owes, no duplicates."""
-    return run_batch(container, batch_id, rule=rule, progress=progress)
+    """Finish an interrupted RUNNING batch: the codes it still owes, no duplicates, in the
+    rule the batch was started with."""
+    return run_batch(container, batch_id, progress=progress)
 
 
 def rollback_batch(
@@ -152,6 +149,17 @@ def _campaign(
     if campaign is None:
         raise UnknownCampaign(f"tenant {tenant_id} has no campaign {campaign_id}")
     return campaign
+
+
+def generated_code_counts(container: Container) -> dict[str, int]:
+    """Codes ever generated on the platform by code type, from every batch's stored count
+    (what ``marketing_codes_generated_total`` reports; rollbacks do not lower it)."""
+
+    def work() -> dict[str, int]:
+        with container.engine.connect() as conn:
+            return code_store.generated_counts(conn)
+
+    return guarded("count generated codes", work)
 
 
 def campaign_stats(container: Container, tenant_id: str, campaign_id: str) -> CampaignStats:

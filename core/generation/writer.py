@@ -28,7 +28,6 @@ from core.adapters.mysql.engine import guarded
 from core.adapters.mysql.tenant_store import add_codes_issued
 from core.adapters.redis.code_loader import CodeLoader
 from core.errors import CodeSpaceTooSmall, PermanentError
-from core.metrics import CODES_GENERATED
 
 #: Called with (codes done, codes requested) after each chunk reaches MySQL and Redis.
 ProgressFn = Callable[[int, int], None]
@@ -47,7 +46,6 @@ class BatchPlan:
     """What the writer needs: row template, the batch's size and what is already committed."""
 
     template: RowTemplate
-    code_type: str
     use_limit: int
     requested: int
     already: int
@@ -143,7 +141,6 @@ class _Pipeline:
     def __init__(self, loader: CodeLoader, plan: BatchPlan, progress: ProgressFn | None,
                  cache: ThreadPoolExecutor) -> None:
         self._loader, self._plan, self._progress, self._cache = loader, plan, progress, cache
-        self._counter = CODES_GENERATED.labels(code_type=plan.code_type)
         self.in_db: deque[Future[tuple[list[str], int]]] = deque()
         self._in_cache: deque[tuple[Future[None], int]] = deque()
         self.done, self.written, self.collisions = plan.already, 0, 0
@@ -155,7 +152,6 @@ class _Pipeline:
             stored, clashes = self.in_db.popleft().result()
             self.written += len(stored)
             self.collisions += clashes
-            self._counter.inc(len(stored))
             job = self._cache.submit(self._loader.write_codes, t.tenant_id, t.campaign_id,
                                      self._plan.use_limit, stored)
             self._in_cache.append((job, len(stored)))

@@ -1,8 +1,10 @@
 """Offline code checks: normalise a typed code with the tenant's code rules, no Redis/MySQL.
 
-A tenant's campaigns may use different rules (numeric, prefixed, signed...); a code is
-valid when one of them parses it. Rules are cached per tenant and re-read at most every
-few seconds when a code fits none of them (a campaign created meanwhile).
+A tenant's campaigns may use different rules (numeric, prefixed, signed...), and so may the
+generation batches of one campaign (``codes generate --prefix/--length/...`` stores the
+batch's own rule); a code is valid when one of those rules parses it (the loader, the store's
+``tenant_code_rules``, returns every distinct one). Rules are cached per tenant and re-read at
+most every few seconds when a code fits none of them (a campaign or batch created meanwhile).
 """
 
 from __future__ import annotations

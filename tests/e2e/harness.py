@@ -31,16 +31,25 @@ class WorkerProcess:
     """``redeemflow worker`` in a child process with its own process group."""
 
     def __init__(
-        self, settings: Settings, log_dir: Path, name: str = "worker", web_port: int = 0
+        self,
+        settings: Settings,
+        log_dir: Path,
+        name: str = "worker",
+        web_port: int = 0,
+        *,
+        metrics_port: int = 0,
+        loglevel: str = "warning",
     ) -> None:
         self._settings = settings
         self._web_port = web_port
+        self._metrics_port = metrics_port
+        self._loglevel = loglevel
         self._log_path = log_dir / f"{name}-{uuid.uuid4().hex[:6]}.log"
         self._log = self._log_path.open("wb")
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
-        """Spawn the worker (web server off)."""
+        """Spawn the worker (web server off unless a port was given; metrics on a free port)."""
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -49,8 +58,10 @@ class WorkerProcess:
                 "worker",
                 "--web-port",
                 str(self._web_port),
+                "--metrics-port",
+                str(self._metrics_port),
                 "--loglevel",
-                "warning",
+                self._loglevel,
             ],
             cwd=ROOT,
             env=settings_env(self._settings),

@@ -17,13 +17,13 @@ from core.errors import CodeSpaceTooSmall, DomainRuleViolation
 from core.generation import (
     campaign_stats,
     generate_codes,
+    generated_code_counts,
     resume_batch,
     rollback_batch,
     run_batch,
     start_batch,
 )
 from core.generation.batches import utc_now_naive
-from core.metrics import CODES_GENERATED
 from core.tenants import apply_tenant_update
 from schemas.campaign import CampaignOutcome, CampaignRule, CreateCampaignRequest
 from schemas.code_rule import CodeGenerateRule
@@ -98,7 +98,7 @@ def test_every_code_type_is_persisted(container: Container, rule: dict) -> None:
 
 def test_200k_codes_are_unique_in_one_tenant(container: Container) -> None:
     tenant = make_tenant(container)
-    before = CODES_GENERATED.labels(code_type="RANDOM_NUM")._value.get()
+    before = generated_code_counts(container).get("RANDOM_NUM", 0)
     campaign = make_campaign(container, tenant, 200_000, codeType="RANDOM_NUM", length=12)
     total, distinct = rows(container, "SELECT COUNT(*), COUNT(DISTINCT code) FROM redeem_codes"
                            " WHERE tenant_id = :t", t=tenant)[0]
@@ -108,7 +108,7 @@ def test_200k_codes_are_unique_in_one_tenant(container: Container) -> None:
     assert (status, inserted) == ("DONE", 200_000)
     assert issued(container, tenant) == 200_000
     assert container.redis.scard(container.keys.pool(tenant, campaign)) == 200_000
-    assert CODES_GENERATED.labels(code_type="RANDOM_NUM")._value.get() - before == 200_000
+    assert generated_code_counts(container)["RANDOM_NUM"] - before == 200_000
 
 
 def _template(tenant: str, batch: str) -> RowTemplate:

@@ -58,3 +58,23 @@ def test_every_subcommand_has_help() -> None:
         result = runner.invoke(app, [*path, "--help"])
         assert result.exit_code == 0, (path, result.output)
         assert "Usage" in result.output, path
+
+
+SINGLE_ACTIONS = ("broker", "worker", "gateway", "compensate", "demo", "up", "redeem")
+
+
+def test_single_action_commands_show_no_phantom_subcommand() -> None:
+    """``worker`` & co. take options only: their usage line names no COMMAND to give."""
+    runner = CliRunner()
+    for name in SINGLE_ACTIONS:
+        result = runner.invoke(app, [name, "--help"], terminal_width=200)
+        assert result.exit_code == 0, (name, result.output)
+        usage = next(line for line in result.output.splitlines() if "Usage:" in line)
+        assert f"redeemflow {name} [OPTIONS]" in usage, usage
+        assert "COMMAND" not in usage, usage
+
+
+def test_groups_still_list_their_subcommands() -> None:
+    result = CliRunner().invoke(app, ["codes", "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    assert "COMMAND [ARGS]" in result.output and "generate" in result.output

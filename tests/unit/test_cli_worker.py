@@ -51,3 +51,10 @@ def test_an_invalid_option_is_one_clear_error(started: list[_Container]) -> None
     assert "REDEEMFLOW_REDEEM_BATCHES_IN_FLIGHT" in result.output
     assert "Traceback" not in result.output
     assert started == []
+
+
+def test_metrics_port_option_reaches_the_settings(started: list[_Container]) -> None:
+    result = CliRunner().invoke(app, ["worker", "--metrics-port", "0"])
+    assert result.exit_code == 0, result.output
+    (container,) = started
+    assert container.settings.metrics_port == 0

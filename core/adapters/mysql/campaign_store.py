@@ -119,3 +119,13 @@ def code_counts(conn: Connection, tenant_id: str, campaign_id: str) -> dict[str,
     counts["issued"] = sum(counts.values())
     counts["exported"] = exported
     return counts
+
+
+def tenants_of_campaign(conn: Connection, campaign_id: str) -> list[str]:
+    """The tenants holding a campaign of this id (sorted; one at most while the id is the
+    table's primary key, but callers must not rely on the schema for that)."""
+    rows = conn.execute(
+        text("SELECT DISTINCT tenant_id FROM campaigns WHERE campaign_id = :c ORDER BY 1"),
+        {"c": campaign_id},
+    ).all()
+    return [str(row[0]) for row in rows]

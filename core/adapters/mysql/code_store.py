@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
@@ -26,7 +27,7 @@ RUNNING, DONE, ROLLED_BACK = "RUNNING", "DONE", "ROLLED_BACK"
 
 _BATCH_COLUMNS = (
     "batch_id, tenant_id, campaign_id, requested, inserted, status, account_id, created_at,"
-    " finished_at"
+    " finished_at, rule_json"
 )
 _SCRATCH_DIR = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 
@@ -44,6 +45,8 @@ class BatchRecord:
     account_id: str | None
     created_at: datetime
     finished_at: datetime | None
+    rule: dict[str, Any] | None = None
+    """The code rule JSON the batch generates with (None: its campaign's rule)."""
 
 
 @dataclass(frozen=True)
@@ -61,21 +64,56 @@ class RowTemplate:
     expired_at: datetime | None
 
 
+def _json(value: Any) -> Any:
+    """A JSON column's value as Python (MariaDB hands JSON back as text)."""
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
 def _batch(row: Any) -> BatchRecord:
     t = tuple(row)
-    return BatchRecord(t[0], t[1], t[2], int(t[3]), int(t[4]), t[5], t[6], t[7], t[8])
+    return BatchRecord(t[0], t[1], t[2], int(t[3]), int(t[4]), t[5], t[6], t[7], t[8],
+                       _json(t[9]))
 
 
 def insert_batch(conn: Connection, record: BatchRecord) -> None:
     """Insert a batch row (normally RUNNING with ``inserted`` 0)."""
+    rule = None if record.rule is None else orjson.dumps(record.rule).decode()
     conn.execute(
         text(
             f"INSERT INTO code_batches ({_BATCH_COLUMNS}) VALUES (:batch_id, :tenant_id,"
             " :campaign_id, :requested, :inserted, :status, :account_id, :created_at,"
-            " :finished_at)"
+            " :finished_at, :rule)"
         ),
-        record.__dict__,
+        {**record.__dict__, "rule": rule},
     )
+
+
+def tenant_batch_rules(conn: Connection, tenant_id: str) -> list[dict[str, Any]]:
+    """The distinct code rules stored on a tenant's batches that may hold codes (not rolled
+    back); batches without a rule of their own use their campaign's and are not listed."""
+    rows = conn.execute(
+        text(
+            "SELECT DISTINCT rule_json FROM code_batches WHERE tenant_id = :t"
+            " AND rule_json IS NOT NULL AND status <> 'ROLLED_BACK'"
+        ),
+        {"t": tenant_id},
+    ).all()
+    return [_json(row[0]) for row in rows]
+
+
+def generated_counts(conn: Connection) -> dict[str, int]:
+    """Codes ever generated, by code type, over every tenant's batches (a batch without a
+    rule of its own has its campaign's code type)."""
+    rows = conn.execute(
+        text(
+            "SELECT COALESCE(JSON_VALUE(b.rule_json, '$.codeType'),"
+            " JSON_VALUE(c.rule_json, '$.codeType'), 'RANDOM_ALPHANUM') AS code_type,"
+            " SUM(b.generated) FROM code_batches b"
+            " LEFT JOIN campaigns c ON c.campaign_id = b.campaign_id"
+            " GROUP BY 1"
+        )
+    ).all()
+    return {str(code_type): int(total or 0) for code_type, total in rows}
 
 
 def get_batch(conn: Connection, batch_id: str, *, lock: bool = False) -> BatchRecord | None:
@@ -142,8 +180,8 @@ def count_chunk(conn: Connection, batch_id: str, count: int) -> bool:
     requested; False (nothing changed) otherwise. Locks the batch row until commit."""
     result = conn.execute(
         text(
-            "UPDATE code_batches SET inserted = inserted + :n WHERE batch_id = :b"
-            " AND status = 'RUNNING' AND inserted + :n <= requested"
+            "UPDATE code_batches SET inserted = inserted + :n, generated = generated + :n"
+            " WHERE batch_id = :b AND status = 'RUNNING' AND inserted + :n <= requested"
         ),
         {"b": batch_id, "n": count},
     )

@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from core.adapters.mysql import stored_grants
+from core.adapters.mysql import code_store, stored_grants
 from core.adapters.mysql.engine import guarded
 from core.adapters.mysql.redemption_writes import (
     Locked,
@@ -199,14 +199,18 @@ class RedemptionStore:
         return guarded("read tenant statuses", work)
 
     def tenant_code_rules(self, tenant_id: str) -> list[CodeGenerateRule]:
-        """The distinct code rules of a tenant's campaigns (for offline format checks)."""
+        """The distinct code rules of a tenant's codes (for offline format checks): each
+        campaign's rule, and the rule stored on each generation batch (``codes generate
+        --prefix/--length/...`` may give a batch a rule of its own)."""
 
         def work() -> list[CodeGenerateRule]:
             with self._engine.connect() as conn:
                 rows = conn.execute(
                     text("SELECT rule_json FROM campaigns WHERE tenant_id = :t"), {"t": tenant_id}
                 ).all()
-            rules = (CampaignRule.model_validate(_json(r[0])).code for r in rows)
+                batch_rules = code_store.tenant_batch_rules(conn, tenant_id)
+            rules = [CampaignRule.model_validate(_json(r[0])).code for r in rows]
+            rules += [CodeGenerateRule.model_validate(rule) for rule in batch_rules]
             distinct = {rule.model_dump_json(): rule for rule in rules}
             return [distinct[k] for k in sorted(distinct)]
 

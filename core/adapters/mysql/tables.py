@@ -99,6 +99,8 @@ code_batches = Table(
     Column("account_id", String(64)),
     Column("created_at", DateTime, nullable=False),
     Column("finished_at", DateTime),
+    Column("rule_json", JSON),
+    Column("generated", BigInteger, nullable=False),
 )
 
 redemptions = Table(
