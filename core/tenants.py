@@ -62,8 +62,12 @@ def get_tenant(engine: Engine, tenant_id: str) -> TenantRecord | None:
 
 def tenant_statuses(engine: Engine, tenant_ids: list[str]) -> dict[str, str]:
     """The registry's status of each known tenant among ``tenant_ids`` (unknown: absent)."""
-    found = {t: get_tenant(engine, t) for t in tenant_ids}
-    return {t: record.status for t, record in found.items() if record is not None}
+
+    def work() -> dict[str, str]:
+        with engine.connect() as conn:
+            return tenant_store.statuses(conn, tenant_ids)
+
+    return guarded("read tenant statuses", work)
 
 
 def publish_tenant_update(container: Container, event: TenantUpdated, *, wait: bool) -> str:

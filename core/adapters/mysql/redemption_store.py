@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from core.adapters.mysql import code_store, stored_grants
+from core.adapters.mysql import code_store, stored_grants, tenant_store
 from core.adapters.mysql.engine import guarded
 from core.adapters.mysql.redemption_writes import (
     Locked,
@@ -55,10 +55,6 @@ _OUTCOMES_SQL = (
 _CAMPAIGNS = text(
     "SELECT campaign_id, tenant_id, status, valid_from, valid_until, use_limit, per_user_limit,"
     " rule_json FROM campaigns WHERE campaign_id IN :ids"
-).bindparams(bindparam("ids", expanding=True))
-
-_TENANT_STATUSES = text(
-    "SELECT tenant_id, status FROM tenants WHERE tenant_id IN :ids"
 ).bindparams(bindparam("ids", expanding=True))
 
 _USAGE_SQL = (  # by key whatever the statistics, as the commit's locked read
@@ -188,13 +184,9 @@ class RedemptionStore:
 
     def tenant_statuses(self, tenant_ids: Sequence[str]) -> dict[str, str]:
         """The registry's status of each known tenant among ``tenant_ids``."""
-        if not tenant_ids:
-            return {}
-
         def work() -> dict[str, str]:
             with self._engine.connect() as conn:
-                rows = conn.execute(_TENANT_STATUSES, {"ids": list(tenant_ids)}).all()
-            return {r[0]: r[1] for r in rows}
+                return tenant_store.statuses(conn, list(tenant_ids))
 
         return guarded("read tenant statuses", work)
 

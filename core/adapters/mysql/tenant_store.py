@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
 from schemas.base import naive_utc
@@ -44,6 +44,18 @@ def get_tenant(conn: Connection, tenant_id: str, *, lock: bool = False) -> Tenan
     sql = f"SELECT {_COLUMNS} FROM tenants WHERE tenant_id = :t" + (" FOR UPDATE" if lock else "")
     row = conn.execute(text(sql), {"t": tenant_id}).first()
     return _record(row) if row is not None else None
+
+
+_STATUSES = text("SELECT tenant_id, status FROM tenants WHERE tenant_id IN :ids").bindparams(
+    bindparam("ids", expanding=True)
+)
+
+
+def statuses(conn: Connection, tenant_ids: list[str]) -> dict[str, str]:
+    """The status of each known tenant among ``tenant_ids``, in one query (unknown: absent)."""
+    if not tenant_ids:
+        return {}
+    return {row[0]: row[1] for row in conn.execute(_STATUSES, {"ids": tenant_ids})}
 
 
 def upsert_if_newer(conn: Connection, event: TenantUpdated) -> bool:
