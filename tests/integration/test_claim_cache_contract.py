@@ -19,7 +19,7 @@ from core.redemption.model import Attempt, CampaignInfo, CodeState
 from core.redemption.ports import ClaimCache
 from core.redemption.verdict import CacheCorrection
 from core.settings import Settings
-from schemas.events import RedeemRequested
+from schemas.events import Channel, RedeemRequested
 from schemas.rewards import RewardRule, RewardType
 from tests.conftest import REDIS_URL, unique_id
 from tests.fakes_redemption import InMemoryClaimCache
@@ -62,7 +62,7 @@ class World:
     def attempt(self, code: str, user: str = "alice", request_id: str | None = None) -> Attempt:
         request = RedeemRequested(
             request_id=request_id or unique_id("rq"), tenant_id=self.tenant,
-            product_code="P1", code=code, user_id=user, channel="app",
+            product_code="P1", code=code, user_id=user, channel=Channel.APP,
         )
         return Attempt(request, code=code)
 

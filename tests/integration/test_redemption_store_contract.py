@@ -22,7 +22,7 @@ from core.redemption.model import Attempt, CampaignInfo, CodeState
 from core.redemption.ports import RedemptionStore
 from core.redemption.verdict import CommitPlan, LockedRows, decide_commit
 from schemas.campaign import CampaignRule
-from schemas.events import RedeemOutcome, RedeemRequested
+from schemas.events import Channel, RedeemOutcome, RedeemRequested
 from tests.conftest import unique_id
 from tests.fakes_redemption import InMemoryRedemptionStore
 from tests.integration.redeem_support import seed_campaign
@@ -85,7 +85,7 @@ def _claim(store: RedemptionStore, seeded: Seeded, code: str, user: str,
     """An attempt as the claim stage hands it to the commit (Redis claimed it)."""
     request = RedeemRequested(
         request_id=request_id or unique_id("rq"), tenant_id=seeded.tenant_id,
-        product_code="APP_A", code=code, user_id=user, channel="app",
+        product_code="APP_A", code=code, user_id=user, channel=Channel.APP,
     )
     attempt = Attempt(request, code=code)
     attempt.campaign_id = seeded.campaign_id

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -43,13 +44,13 @@ class World:
     """Every outcome this world's service answered."""
     _numbers: list[int] = field(default_factory=lambda: [0])
 
-    def campaign(self, campaign_id: str = "c1", **changes: object) -> CampaignInfo:
+    def campaign(self, campaign_id: str = "c1", **changes: Any) -> CampaignInfo:
         rule = CampaignRule.model_validate({"rewardRules": [{"type": "COUPON", "id": "W10"}]})
         info = CampaignInfo(
             campaign_id, self.tenant, "ACTIVE", NAIVE_NOW - timedelta(days=1), None, [],
             1, 1, list(rule.reward_rules),
         )
-        info = replace(info, **changes)  # type: ignore[arg-type]
+        info = replace(info, **changes)
         self.store.add_campaign(info, rule.code)
         return info
 
@@ -141,7 +142,7 @@ _CAMPAIGN_CASES = [
 async def test_campaign_refusals(
     world: World, campaign: dict[str, object], expected: RedeemOutcome
 ) -> None:
-    [code] = world.codes(world.campaign(**campaign))
+    [code] = world.codes(world.campaign("c1", **campaign))
     assert _outcomes(await world.redeem(("alice", code))) == [expected]
     assert world.store.codes[(world.tenant, code)].used_count == 0
 
