@@ -22,7 +22,7 @@ from functools import partial
 
 from core.errors import CacheUnavailable, PoolExhausted, UnknownCampaign
 from core.records import BoundCode, CachedCode
-from core.service_ports import AllocationPool, Storage, StoreTx
+from core.service_ports import AllocationPool, CodePorts, Storage, StoreTx
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,7 @@ log = logging.getLogger(__name__)
 MAX_POOL_TRIES = 64
 
 
-def allocate_code(store: Storage, pool: AllocationPool, tenant_id: str, campaign_id: str,
-                  user_id: str) -> str:
+def allocate_code(ports: CodePorts, tenant_id: str, campaign_id: str, user_id: str) -> str:
     """Bind one free code of the campaign to ``user_id`` and return it (full code).
 
     Raises PoolExhausted when no free code is left, UnknownCampaign when the tenant has no
@@ -39,6 +38,7 @@ def allocate_code(store: Storage, pool: AllocationPool, tenant_id: str, campaign
     """
     if not user_id:
         raise ValueError("user_id must not be empty")
+    store, pool = ports.store, ports.pool
     bound = _from_pool(store, pool, tenant_id, campaign_id, user_id)
     if bound is None:
         bound = _run(store, lambda tx, now: tx.bind_any_free(

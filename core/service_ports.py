@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -352,3 +353,11 @@ class EventSink(Protocol):
     def send(self, topic: str, key: bytes, value: bytes) -> None:
         """Produce and flush; raises BrokerUnavailable / DeliveryFailed."""
         ...
+
+
+@dataclass(frozen=True)
+class CodePorts:
+    """What allocation and voiding use: storage and the allocation pool."""
+
+    store: Storage
+    pool: AllocationPool

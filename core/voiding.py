@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from core.codes.normalise import clean
 from core.errors import CacheUnavailable, NotFound, UnknownCampaign
 from core.records import CachedCode, VoidCandidate
-from core.service_ports import AllocationPool, Storage
+from core.service_ports import AllocationPool, CodePorts, Storage
 
 CHUNK = 5_000
 
@@ -41,8 +41,7 @@ class VoidResult:
 
 
 def void_codes(
-    store: Storage,
-    pool: AllocationPool,
+    ports: CodePorts,
     tenant_id: str,
     *,
     code: str | None = None,
@@ -56,6 +55,7 @@ def void_codes(
     if len(given) != 1:
         raise ValueError("give exactly one of code, export_batch_id, campaign_id")
     by, value = given[0]
+    store, pool = ports.store, ports.pool
     value = clean(value) if by == "code" else value
     scope = _scope(store, tenant_id, by, value)
     result = VoidResult(tenant_id, f"{by} {value}")
