@@ -93,8 +93,9 @@ class CampaignTx(Protocol):
         ...
 
 
-class CodeTx(Protocol):
-    """Generation batches and the code rows they insert."""
+class BatchLedger(Protocol):
+    """Generation batches and the code rows they insert: what the batch writer, resume and
+    rollback use (an in-memory fake in ``tests.fakes`` follows the same contract)."""
 
     def insert_batch(self, record: BatchRecord) -> None:
         """Insert a batch row (normally RUNNING with ``inserted`` 0)."""
@@ -112,10 +113,6 @@ class CodeTx(Protocol):
         """How many other batches of the tenant are still RUNNING."""
         ...
 
-    def tenant_has_other_codes(self, tenant_id: str, batch_id: str) -> bool:
-        """Whether the tenant has committed codes outside this batch."""
-        ...
-
     def finish_batch(self, batch_id: str, status: str, now: datetime) -> None:
         """Mark a batch DONE or ROLLED_BACK."""
         ...
@@ -127,12 +124,6 @@ class CodeTx(Protocol):
 
     def add_inserted(self, batch_id: str, delta: int) -> None:
         """Count codes committed (or, negative, removed) for a batch."""
-        ...
-
-    def reserve_code_ids(self, count: int) -> int:
-        """The first of ``count`` consecutive row ids nobody else will get (the counter row is
-        locked until ``conn``'s transaction ends: reserve in a transaction of its own when other
-        writers must not wait)."""
         ...
 
     def load_codes(self, template: RowTemplate, rows: Iterable[tuple[int, str]]) -> int:
@@ -151,12 +142,26 @@ class CodeTx(Protocol):
         """Up to ``limit`` (id, code, status, used, user) of a batch, ids > ``after_id``."""
         ...
 
-    def batch_codes_in_use(self, batch: BatchRecord) -> int:
-        """Codes of a batch that were redeemed, exported or bound to a user (block a rollback)."""
-        ...
-
     def delete_rows(self, tenant_id: str, campaign_id: str, ids: list[int]) -> int:
         """Delete a campaign's code rows by id; returns rows deleted."""
+        ...
+
+
+class CodeTx(BatchLedger, Protocol):
+    """Generation batches and code rows: the ledger, and the reads around it."""
+
+    def tenant_has_other_codes(self, tenant_id: str, batch_id: str) -> bool:
+        """Whether the tenant has committed codes outside this batch."""
+        ...
+
+    def reserve_code_ids(self, count: int) -> int:
+        """The first of ``count`` consecutive row ids nobody else will get (the counter row is
+        locked until ``conn``'s transaction ends: reserve in a transaction of its own when other
+        writers must not wait)."""
+        ...
+
+    def batch_codes_in_use(self, batch: BatchRecord) -> int:
+        """Codes of a batch that were redeemed, exported or bound to a user (block a rollback)."""
         ...
 
     def generated_counts(self) -> dict[str, int]:

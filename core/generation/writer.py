@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from core.errors import CodeSpaceTooSmall, PermanentError
 from core.records import RUNNING, RowTemplate
-from core.service_ports import CodeCache, CodeTx, Storage
+from core.service_ports import BatchLedger, CodeCache, Storage
 
 #: Called with (codes done, codes requested) after each chunk reaches MySQL and Redis.
 ProgressFn = Callable[[int, int], None]
@@ -87,7 +87,7 @@ def commit_chunk(
         return stored, collisions
 
 
-def _check_running(tx: CodeTx, batch_id: str, *, lock: bool = False) -> None:
+def _check_running(tx: BatchLedger, batch_id: str, *, lock: bool = False) -> None:
     """PermanentError unless the batch is RUNNING (a rolled-back batch stops its writer);
     ``lock`` reads the latest committed row rather than the transaction's snapshot."""
     batch = tx.get_batch(batch_id, lock=lock)
@@ -97,7 +97,7 @@ def _check_running(tx: CodeTx, batch_id: str, *, lock: bool = False) -> None:
 
 
 def _insert_complete(
-    tx: CodeTx, template: RowTemplate, first_id: int, codes: list[str], replace: ReplaceFn
+    tx: BatchLedger, template: RowTemplate, first_id: int, codes: list[str], replace: ReplaceFn
 ) -> tuple[list[str], int]:
     """Insert ``codes`` with ids from ``first_id`` on; the ones the tenant already had are
     replaced by fresh codes, which take the ids their rows left unused."""
