@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 
+from core.codes.status import CodeStatus
 from core.errors import CacheUnavailable, PoolExhausted, UnknownCampaign
 from core.records import BoundCode, CachedCode
 from core.service_ports import AllocationPool, CodePorts, Storage, StoreTx
@@ -80,7 +81,8 @@ def _run(store: Storage,
 
 def _mirror(pool: AllocationPool, tenant_id: str, bound: BoundCode, user_id: str) -> None:
     """Write the binding into the code entry; if Redis misses it, MySQL's judge still holds."""
-    state = CachedCode(bound.code, bound.campaign_id, bound.use_limit, 0, 0, user_id)
+    state = CachedCode(bound.code, bound.campaign_id, bound.use_limit, 0, CodeStatus.UNUSED,
+                       user_id)
     try:
         pool.write_states(tenant_id, [state])
     except CacheUnavailable as exc:

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from core.codes.status import CODE_STATUS_NAMES
 from core.errors import UnknownCampaign
 from core.masking import mask_code
 from core.records import CodeListing
 from core.service_ports import Storage
 
-STATUS_NAMES = {0: "unused", 1: "claimed", 2: "granted", 3: "voided"}
+STATUS_NAMES = CODE_STATUS_NAMES
 STATUS_CODES = {name: code for code, name in STATUS_NAMES.items()}
 MAX_PAGE = 1_000
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from core.codes.normalise import clean
+from core.codes.status import CodeStatus
 from core.errors import CacheUnavailable, NotFound, UnknownCampaign
 from core.records import CachedCode, VoidCandidate
 from core.service_ports import AllocationPool, CodePorts, Storage
@@ -106,8 +107,8 @@ def _void_chunk(store: Storage, tenant_id: str, by: str, value: str,
 
 
 def _sync_cache(pool: AllocationPool, tenant_id: str, rows: list[VoidCandidate]) -> bool:
-    states = [CachedCode(r.code, r.campaign_id, r.use_limit, 0, 3, r.bound_user or "")
-              for r in rows]
+    states = [CachedCode(r.code, r.campaign_id, r.use_limit, 0, CodeStatus.VOIDED,
+                         r.bound_user or "") for r in rows]
     try:
         pool.write_states(tenant_id, states)
         for campaign in {r.campaign_id for r in rows}:

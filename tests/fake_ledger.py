@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from core.codes.status import CodeStatus
 from core.records import RUNNING, BatchRecord, RowTemplate
 
 
@@ -21,7 +22,7 @@ class _Row:
     campaign_id: str
     batch_id: str
     code: str
-    status: int = 0
+    status: int = CodeStatus.UNUSED
     used: int = 0
     user: str | None = None
 

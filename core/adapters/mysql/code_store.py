@@ -22,7 +22,14 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from core.records import DONE, ROLLED_BACK, RUNNING, BatchRecord, RowTemplate  # noqa: F401 - re-exported
+from core.codes.status import CodeStatus
+from core.records import (  # noqa: F401 - the batch states are re-exported
+    DONE,
+    ROLLED_BACK,
+    RUNNING,
+    BatchRecord,
+    RowTemplate,
+)
 
 _BATCH_COLUMNS = (
     "batch_id, tenant_id, campaign_id, requested, inserted, status, account_id, created_at,"
@@ -247,7 +254,8 @@ def batch_codes_in_use(conn: Connection, batch: BatchRecord) -> int:
         text(
             "SELECT COUNT(*) FROM redeem_codes WHERE tenant_id = :t AND campaign_id = :c"
             " AND gen_batch_id = :b"
-            " AND (status <> 0 OR used_count > 0 OR export_status <> 0 OR user_id IS NOT NULL)"
+            f" AND (status <> {CodeStatus.UNUSED:d} OR used_count > 0 OR export_status <> 0"
+            " OR user_id IS NOT NULL)"
         ),
         {"t": batch.tenant_id, "c": batch.campaign_id, "b": batch.batch_id},
     ).scalar()
