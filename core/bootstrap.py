@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
@@ -19,7 +19,21 @@ from core.settings import Settings
 
 if TYPE_CHECKING:
     from core.adapters.kafka.producer import EventProducer
+    from core.adapters.kafka.publisher import KafkaPublisher, KafkaSink
+    from core.adapters.kafka.reader import KafkaTopicReader
+    from core.adapters.mysql.apikey_store import OutcomeReader
+    from core.adapters.mysql.redemption_store import RedemptionStore
+    from core.adapters.mysql.token_key_store import SigningKeyTable
+    from core.adapters.redis.claims import ClaimCache
+    from core.adapters.redis.pending_marks import PendingMarks
+    from core.apikeys import ApiKeyResolver
     from core.backoffice.wiring import BackOffice
+    from core.compensation.service import Compensator
+    from core.health import Probe
+    from core.ports import EventPublisher
+    from core.redemption.service import RedemptionService
+    from core.redemption.tenant_status import TenantStatuses
+    from core.tokens import TokenVerifier
 
 
 @dataclass
@@ -80,6 +94,27 @@ class Container:
         self._closers.append(producer)
         return producer
 
+    # -- the broker's ports (plumbing): one of each per container -------------------------
+
+    @cached_property
+    def publisher(self) -> KafkaPublisher:
+        """The ``EventPublisher`` port on the container's producer (agents, services)."""
+        from core.adapters.kafka.publisher import KafkaPublisher
+
+        return KafkaPublisher(self.producer)
+
+    @cached_property
+    def message_sink(self) -> KafkaSink:
+        """The ``MessageSink`` port on the container's producer (ops tools)."""
+        from core.adapters.kafka.publisher import KafkaSink
+
+        return KafkaSink(self.producer)
+
+    @cached_property
+    def topic_reader(self) -> KafkaTopicReader:
+        """The ``TopicReader`` port (dead letters, compensation reports, results)."""
+        return topic_reader(self.settings)
+
     @cached_property
     def backoffice(self) -> BackOffice:
         """The back office's services (operators, sessions, audit log, generation jobs)."""
@@ -113,3 +148,111 @@ def bootstrap(settings: Settings | None = None) -> Container:
     from core.settings import load_settings
 
     return Container(settings or load_settings())
+
+
+# -- builders of the running services: the worker, the gateway, compensation, the tests ------
+
+
+def topic_reader(settings: Settings) -> KafkaTopicReader:
+    """The ``TopicReader`` port on the configured cluster (no connection made here)."""
+    from core.adapters.kafka.reader import KafkaTopicReader
+
+    return KafkaTopicReader(settings)
+
+
+def build_claim_cache(container: Container) -> ClaimCache:
+    """The Redis claim cache of the redemption hot path, on a new asyncio client."""
+    from core.adapters.redis.claims import ClaimCache
+
+    return ClaimCache(container.async_redis(), container.keys, container.settings)
+
+
+def build_redemption_service(
+    container: Container,
+    publisher: EventPublisher | None = None,
+    *,
+    store: RedemptionStore | None = None,
+) -> RedemptionService:
+    """The redemption service over ``store`` (MySQL on the hot engine by default), the claim
+    cache and ``publisher`` (the container's Kafka publisher by default)."""
+    from core.adapters.mysql.redemption_store import RedemptionStore
+    from core.redemption.service import RedemptionService
+
+    return RedemptionService(container.settings, store or RedemptionStore(container.hot_engine),
+                             build_claim_cache(container), publisher or container.publisher)
+
+
+def build_compensator(
+    container: Container, publisher: EventPublisher | None = None
+) -> Compensator:
+    """A Compensator over the container's MySQL, Redis and (by default) Kafka publisher."""
+    from core.adapters.mysql.compensation_store import CompensationStore
+    from core.adapters.mysql.redemption_store import RedemptionStore
+    from core.compensation.claims import ClaimRecords
+    from core.compensation.service import Compensator
+
+    return Compensator(
+        container.settings,
+        CompensationStore(container.engine),
+        RedemptionStore(container.engine),
+        ClaimRecords(container.redis, container.keys),
+        publisher or container.publisher,
+    )
+
+
+def readiness_probes(container: Container, redis_client: Any) -> dict[str, Probe]:
+    """The readiness checks of a running process: Kafka (contract topics in metadata),
+    MySQL (``SELECT 1``) and Redis (PING; every node on a cluster) on ``redis_client``."""
+    from core.adapters.kafka.admin import topics_ready
+    from core.adapters.mysql.engine import ping
+    from core.adapters.redis.client import redis_ready
+    from core.health import off_loop
+    from core.topics import Topic
+
+    settings = container.settings
+    wanted = [settings.topic(Topic.REDEEM_REQUESTS), settings.topic(Topic.REDEEM_RESULTS)]
+    timeout = settings.readiness_timeout_seconds
+    return {
+        "kafka": off_loop(lambda: topics_ready(settings, wanted, timeout)),
+        "mysql": off_loop(lambda: ping(container.engine)),
+        "redis": lambda: redis_ready(redis_client),
+    }
+
+
+@dataclass(frozen=True)
+class GatewayServices:
+    """What a gateway process needs from core and the adapters (its routes wire the rest)."""
+
+    api_keys: ApiKeyResolver
+    tokens: TokenVerifier
+    signing_keys: SigningKeyTable
+    token_master: bytes
+    tenants: TenantStatuses
+    outcomes: OutcomeReader
+    pending_marks: PendingMarks
+
+
+def build_gateway_services(container: Container, redis_client: Any) -> GatewayServices:
+    """The gateway's API-key and token checks, tenant statuses (the workers' cache: one
+    refresh period everywhere), recorded outcomes and pending marks on ``redis_client``."""
+    from core.adapters.mysql.apikey_store import ApiKeyStore, OutcomeReader
+    from core.adapters.mysql.token_key_store import SigningKeyTable
+    from core.adapters.redis.pending_marks import PendingMarks
+    from core.apikeys import ApiKeyResolver
+    from core.redemption.tenant_status import TenantStatuses
+    from core.tenants import tenant_statuses
+    from core.tokens import TokenVerifier
+
+    settings = container.settings
+    signing_keys = SigningKeyTable(container.engine)
+    master = settings.token_master_secret.get_secret_value().encode()
+    return GatewayServices(
+        ApiKeyResolver(ApiKeyStore(container.engine), settings.api_key_cache_seconds),
+        TokenVerifier(signing_keys, master, settings.api_key_cache_seconds),
+        signing_keys,
+        master,
+        TenantStatuses(lambda ids: tenant_statuses(container.engine, ids),
+                       settings.tenant_status_refresh_seconds),
+        OutcomeReader(container.engine),
+        PendingMarks(redis_client, container.keys),
+    )
