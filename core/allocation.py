@@ -25,6 +25,7 @@ from core.adapters.mysql.engine import guarded
 from core.adapters.redis.keys import code_value
 from core.adapters.redis.pool import CodePool
 from core.bootstrap import Container
+from core.codes.status import CodeStatus
 from core.errors import CacheUnavailable, PoolExhausted, UnknownCampaign
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ def _run(container: Container,
 
 def _mirror(pool: CodePool, tenant_id: str, bound: BoundCode, user_id: str) -> None:
     """Write the binding into the code entry; if Redis misses it, MySQL's judge still holds."""
-    value = code_value(bound.campaign_id, bound.use_limit, 0, 0, user_id)
+    value = code_value(bound.campaign_id, bound.use_limit, 0, CodeStatus.UNUSED, user_id)
     try:
         pool.set_entries(tenant_id, [(bound.code, value)])
     except CacheUnavailable as exc:

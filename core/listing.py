@@ -15,10 +15,11 @@ from typing import Any
 from core.adapters.mysql import code_admin_store as store
 from core.adapters.mysql.engine import guarded
 from core.bootstrap import Container
+from core.codes.status import CODE_STATUS_NAMES
 from core.errors import UnknownCampaign
 from core.masking import mask_code
 
-STATUS_NAMES = {0: "unused", 1: "claimed", 2: "granted", 3: "voided"}
+STATUS_NAMES = CODE_STATUS_NAMES
 STATUS_CODES = {name: code for code, name in STATUS_NAMES.items()}
 MAX_PAGE = 1_000
 

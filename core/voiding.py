@@ -25,6 +25,7 @@ from core.adapters.redis.keys import code_value
 from core.adapters.redis.pool import CodePool
 from core.bootstrap import Container
 from core.codes.normalise import clean
+from core.codes.status import CodeStatus
 from core.errors import CacheUnavailable, NotFound, UnknownCampaign
 
 CHUNK = 5_000
@@ -120,8 +121,10 @@ def _census(container: Container, tenant_id: str, by: str, value: str,
 
 def _sync_cache(container: Container, tenant_id: str, rows: list[store.VoidCandidate]) -> bool:
     pool = CodePool(container.redis, container.keys)
-    entries = [(r.code, code_value(r.campaign_id, r.use_limit, 0, 3, r.bound_user or ""))
-               for r in rows]
+    entries = [
+        (r.code, code_value(r.campaign_id, r.use_limit, 0, CodeStatus.VOIDED, r.bound_user or ""))
+        for r in rows
+    ]
     try:
         pool.set_entries(tenant_id, entries)
         for campaign in {r.campaign_id for r in rows}:

@@ -15,7 +15,11 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-_FREE = "status = 0 AND used_count = 0 AND export_status = 0 AND user_id IS NULL"
+from core.codes.status import CodeStatus
+
+_FREE = (
+    f"status = {CodeStatus.UNUSED:d} AND used_count = 0 AND export_status = 0 AND user_id IS NULL"
+)
 
 
 @dataclass(frozen=True)
@@ -148,7 +152,8 @@ def lock_voidable(conn: Connection, tenant_id: str, by: str, value: str, after_i
     """Lock up to ``limit`` never-redeemed codes matching the selector, ids > ``after_id``."""
     rows = conn.execute(
         text("SELECT id, code, campaign_id, use_limit, user_id FROM redeem_codes"
-             f" WHERE tenant_id = :t AND {_selector(by)} AND status = 0 AND used_count = 0"
+             f" WHERE tenant_id = :t AND {_selector(by)} AND status = {CodeStatus.UNUSED:d}"
+             " AND used_count = 0"
              " AND id > :after ORDER BY id LIMIT :n FOR UPDATE"),
         {"t": tenant_id, "v": value, "c": campaign_id, "after": after_id, "n": limit},
     ).all()
@@ -162,9 +167,10 @@ def void_rows(conn: Connection, tenant_id: str, rows: list[VoidCandidate], note:
     for campaign in sorted({r.campaign_id for r in rows}):
         marks = ", ".join(str(int(r.row_id)) for r in rows if r.campaign_id == campaign)
         changed += int(conn.execute(
-            text("UPDATE redeem_codes SET status = 3, remark = CONCAT_WS('\\n', remark, :note)"
+            text(f"UPDATE redeem_codes SET status = {CodeStatus.VOIDED:d},"
+                 " remark = CONCAT_WS('\\n', remark, :note)"
                  f" WHERE tenant_id = :t AND campaign_id = :c AND id IN ({marks})"
-                 " AND status = 0 AND used_count = 0"),
+                 f" AND status = {CodeStatus.UNUSED:d} AND used_count = 0"),
             {"note": note, "t": tenant_id, "c": campaign},
         ).rowcount)
     return changed
@@ -174,8 +180,9 @@ def void_census(conn: Connection, tenant_id: str, by: str, value: str,
                 campaign_id: str | None = None) -> dict[str, int]:
     """Codes matching the selector that were not voidable: voided, partly used, used."""
     row = conn.execute(
-        text("SELECT COUNT(*), COALESCE(SUM(status = 3), 0),"
-             " COALESCE(SUM(status = 0 AND used_count > 0), 0), COALESCE(SUM(status IN (1, 2)), 0)"
+        text(f"SELECT COUNT(*), COALESCE(SUM(status = {CodeStatus.VOIDED:d}), 0),"
+             f" COALESCE(SUM(status = {CodeStatus.UNUSED:d} AND used_count > 0), 0),"
+             f" COALESCE(SUM(status IN ({CodeStatus.CLAIMED:d}, {CodeStatus.GRANTED:d})), 0)"
              f" FROM redeem_codes WHERE tenant_id = :t AND {_selector(by)}"),
         {"t": tenant_id, "v": value, "c": campaign_id},
     ).one()

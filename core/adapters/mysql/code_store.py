@@ -23,6 +23,8 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from core.codes.status import CodeStatus
+
 RUNNING, DONE, ROLLED_BACK = "RUNNING", "DONE", "ROLLED_BACK"
 
 _BATCH_COLUMNS = (
@@ -280,7 +282,8 @@ def batch_codes_in_use(conn: Connection, batch: BatchRecord) -> int:
         text(
             "SELECT COUNT(*) FROM redeem_codes WHERE tenant_id = :t AND campaign_id = :c"
             " AND gen_batch_id = :b"
-            " AND (status <> 0 OR used_count > 0 OR export_status <> 0 OR user_id IS NOT NULL)"
+            f" AND (status <> {CodeStatus.UNUSED:d} OR used_count > 0 OR export_status <> 0"
+            " OR user_id IS NOT NULL)"
         ),
         {"t": batch.tenant_id, "c": batch.campaign_id, "b": batch.batch_id},
     ).scalar()

@@ -21,8 +21,10 @@ from typing import Any, NamedTuple
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from core.codes.status import CodeStatus
+
 _ELIGIBLE = (
-    "tenant_id = :t AND campaign_id = :c AND status = 0 AND used_count = 0"
+    f"tenant_id = :t AND campaign_id = :c AND status = {CodeStatus.UNUSED:d} AND used_count = 0"
     " AND export_status = 0 AND user_id IS NULL"
 )
 _OWNED = " AND gen_account_id = :a"

@@ -28,6 +28,7 @@ from core.adapters.redis.client import (
 )
 from core.adapters.redis.client import redis_guard as _guard
 from core.adapters.redis.keys import RedisKeys, code_value, products_field
+from core.codes.status import CodeStatus
 
 T = TypeVar("T")
 
@@ -84,7 +85,7 @@ class CodeLoader:
         """MSET fresh entries for new codes and add them to the campaign's pool."""
         if not codes:
             return
-        value = code_value(campaign_id, use_limit, 0, 0, "").encode()
+        value = code_value(campaign_id, use_limit, 0, CodeStatus.UNUSED, "").encode()
         prefix = self._keys.code(tenant_id, "").encode()
         pool = self._keys.pool(tenant_id, campaign_id).encode()
         encoded = "\n".join(codes).encode().split(b"\n")
@@ -129,7 +130,7 @@ class CodeLoader:
         for code, status, used, user in rows:
             value = code_value(campaign_id, use_limit, used, status, user or "")
             pipe.set(self._keys.code(tenant_id, code), value, nx=True)
-            if status == 0 and used == 0 and not user:
+            if status == CodeStatus.UNUSED and used == 0 and not user:
                 unallocated.append(code)
         for part in _parts(unallocated):
             pipe.sadd(pool, *part)
