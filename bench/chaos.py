@@ -162,7 +162,7 @@ def run_on(args: argparse.Namespace, cluster: LocalRedisCluster | None) -> dict[
             processing = time.monotonic() - started
             job = new_job(older_than_seconds=0, requested_by="chaos")
             with ReportWatcher(container.topic_reader, settings) as watcher:
-                publish_job(container.message_sink, settings, job)
+                publish_job(container.event_sink, settings, job)
                 report = watcher.wait(job.job_id, timeout=300)
         finally:
             codes = [w.stop() for w in workers]

@@ -54,7 +54,7 @@ def replay_(
         letters = read_dead_letters(built.topic_reader, built.settings, topic)
         chosen = letters if replay_all else select(letters, offset)
         targets = [original_topic(built.settings, topic, d) for d in chosen]
-        sent = 0 if dry_run else replay(built.message_sink, built.settings, topic, chosen)
+        sent = 0 if dry_run else replay(built.event_sink, built.settings, topic, chosen)
     if as_json:
         emit_json({"dry_run": dry_run, "replayed": sent,
                    "selected": [{"ref": d.ref, "to": t} for d, t in zip(chosen, targets,

@@ -10,7 +10,7 @@ finished job_id returns its stored report, an interrupted one is simply run agai
 
 from __future__ import annotations
 
-from core.bootstrap import Container, build_compensator
+from core.bootstrap import Container
 from core.pipeline import AgentSpec, BatchRunner
 from core.ports import OutboundMessage
 from core.topics import Topic
@@ -25,7 +25,7 @@ def compensation_agent(container: Container) -> AgentSpec:
     """The agent of ``compensation.jobs`` (its runner's ``dead_lettered`` count is useful)."""
     settings = container.settings
     publisher = container.publisher
-    compensator = build_compensator(container, publisher)
+    compensator = container.compensator(publisher)
     results = settings.topic(Topic.COMPENSATION_RESULTS)
 
     async def process(jobs: list[CompensationJob]) -> None:

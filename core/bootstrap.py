@@ -19,7 +19,7 @@ from core.settings import Settings
 
 if TYPE_CHECKING:
     from core.adapters.kafka.producer import EventProducer
-    from core.adapters.kafka.publisher import KafkaPublisher, KafkaSink
+    from core.adapters.kafka.publisher import KafkaPublisher
     from core.adapters.kafka.reader import KafkaTopicReader
     from core.adapters.mysql.apikey_store import OutcomeReader
     from core.adapters.mysql.redemption_store import RedemptionStore
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from core.ports import EventPublisher
     from core.redemption.service import RedemptionService
     from core.redemption.tenant_status import TenantStatuses
+    from core.streams import EventSink
     from core.tokens import TokenVerifier
 
 
@@ -104,16 +105,32 @@ class Container:
         return KafkaPublisher(self.producer)
 
     @cached_property
-    def message_sink(self) -> KafkaSink:
-        """The ``MessageSink`` port on the container's producer (ops tools)."""
-        from core.adapters.kafka.publisher import KafkaSink
+    def event_sink(self) -> EventSink:
+        """Blocking single-event sends on the producer (the ``EventSink`` port)."""
+        from core.adapters.kafka.sink import ProducerSink
 
-        return KafkaSink(self.producer)
+        return ProducerSink(self.producer)
 
     @cached_property
     def topic_reader(self) -> KafkaTopicReader:
         """The ``TopicReader`` port (dead letters, compensation reports, results)."""
         return topic_reader(self.settings)
+
+    def compensator(self, publisher: EventPublisher | None = None) -> Compensator:
+        """A Compensator over MySQL, Redis and (by default) the Kafka producer."""
+        from core.adapters.kafka.publisher import KafkaPublisher
+        from core.adapters.mysql.compensation_store import CompensationStore
+        from core.adapters.mysql.redemption_store import RedemptionStore
+        from core.compensation.claims import ClaimRecords
+        from core.compensation.service import Compensator
+
+        return Compensator(
+            self.settings,
+            CompensationStore(self.engine),
+            RedemptionStore(self.engine),
+            ClaimRecords(self.redis, self.keys),
+            publisher or KafkaPublisher(self.producer),
+        )
 
     @cached_property
     def backoffice(self) -> BackOffice:
@@ -180,24 +197,6 @@ def build_redemption_service(
 
     return RedemptionService(container.settings, store or RedemptionStore(container.hot_engine),
                              build_claim_cache(container), publisher or container.publisher)
-
-
-def build_compensator(
-    container: Container, publisher: EventPublisher | None = None
-) -> Compensator:
-    """A Compensator over the container's MySQL, Redis and (by default) Kafka publisher."""
-    from core.adapters.mysql.compensation_store import CompensationStore
-    from core.adapters.mysql.redemption_store import RedemptionStore
-    from core.compensation.claims import ClaimRecords
-    from core.compensation.service import Compensator
-
-    return Compensator(
-        container.settings,
-        CompensationStore(container.engine),
-        RedemptionStore(container.engine),
-        ClaimRecords(container.redis, container.keys),
-        publisher or container.publisher,
-    )
 
 
 def readiness_probes(container: Container, redis_client: Any) -> dict[str, Probe]:

@@ -12,12 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.errors import InvalidMessage, NotFound
-from core.ports import OutboundMessage
 from core.settings import Settings
-from core.streams import InboundRecord, MessageSink, TopicReader
+from core.streams import EventSink, InboundRecord, TopicReader
 
 PREVIEW_CHARS = 120
-REPLAY_TIMEOUT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -87,10 +85,8 @@ def original_topic(settings: Settings, topic: str, letter: DeadLetter) -> str:
     return letter.headers.get("source_topic") or settings.topic(topic)
 
 
-def replay(
-    sink: MessageSink, settings: Settings, topic: str, letters: Sequence[DeadLetter]
-) -> int:
+def replay(sink: EventSink, settings: Settings, topic: str, letters: Sequence[DeadLetter]) -> int:
     """Re-publish the dead letters' original key and bytes to the original topic."""
-    sink.send([OutboundMessage(original_topic(settings, topic, letter), letter.key or b"",
-                               letter.value) for letter in letters], REPLAY_TIMEOUT_SECONDS)
+    for letter in letters:
+        sink.send(original_topic(settings, topic, letter), letter.key or b"", letter.value)
     return len(letters)

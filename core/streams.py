@@ -1,19 +1,16 @@
-"""Ports for the ops side of the broker: read what a topic holds, send a few messages.
+"""Ports for the ops side of the broker: read what a topic holds, send an event.
 
 The worker's pipeline publishes through ``core.ports.EventPublisher`` (async, batched). Ops
 tools (dead letters, compensation reports, request results) instead read a topic outside any
-consumer group and send a handful of messages, blocking: these ports say what they need, and
-``core.adapters.kafka.reader`` / ``core.adapters.kafka.publisher`` implement them on Kafka.
+consumer group and send a few events, blocking: these ports say what they need, and
+``core.adapters.kafka.reader`` / ``core.adapters.kafka.sink`` implement them on Kafka.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
-
-from core.ports import OutboundMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +52,9 @@ class TopicReader(Protocol):
         ...
 
 
-class MessageSink(Protocol):
-    """Sends a few messages and blocks until every one is durable (ops tools, not the
-    pipeline)."""
+class EventSink(Protocol):
+    """Sends one event and waits until the broker has it (CLI-side, blocking)."""
 
-    def send(self, messages: Sequence[OutboundMessage], timeout: float = 30.0) -> None:
-        """Deliver all messages or raise BrokerUnavailable / DeliveryFailed."""
+    def send(self, topic: str, key: bytes, value: bytes) -> None:
+        """Produce and flush; raises BrokerUnavailable / DeliveryFailed."""
         ...

@@ -1,4 +1,5 @@
-"""Compensation jobs: building them (ops, CLI, the periodic sweep)."""
+"""Compensation jobs: building them (ops, CLI, the periodic sweep). The runner, a
+``Compensator``, is built by ``Container.compensator`` (core/bootstrap.py)."""
 
 from __future__ import annotations
 

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import time
 from contextlib import ExitStack
-from types import TracebackType
 
-from core.ports import OutboundMessage
 from core.settings import Settings
-from core.streams import MessageSink, RecordStream, TopicReader
+from core.streams import EventSink, RecordStream, TopicReader
 from core.topics import Topic
 from schemas.base import MessageDecodeError
 from schemas.events import CompensationJob, CompensationReport
@@ -31,10 +29,7 @@ class ReportWatcher:
         self._stream = self._exits.enter_context(self._reader.tail(self._topic))
         return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._exits.close()
 
     def wait(self, job_id: str, timeout: float) -> CompensationReport | None:
@@ -53,7 +48,6 @@ class ReportWatcher:
         return None
 
 
-def publish_job(sink: MessageSink, settings: Settings, job: CompensationJob) -> None:
+def publish_job(sink: EventSink, settings: Settings, job: CompensationJob) -> None:
     """Produce the job (key job_id) and wait until it is durable."""
-    topic = settings.topic(Topic.COMPENSATION_JOBS)
-    sink.send([OutboundMessage(topic, job.job_id.encode(), job.to_bytes())], 30.0)
+    sink.send(settings.topic(Topic.COMPENSATION_JOBS), job.job_id.encode(), job.to_bytes())

@@ -6,7 +6,7 @@ import pytest
 
 from core.adapters.kafka.admin import create_topics
 from core.adapters.kafka.producer import EventProducer
-from core.adapters.kafka.publisher import KafkaSink
+from core.adapters.kafka.sink import ProducerSink
 from core.bootstrap import topic_reader
 from core.dlq import read_dead_letters, replay, select
 from core.errors import InvalidMessage
@@ -41,7 +41,7 @@ def test_list_and_replay_dead_letters(kafka_settings) -> None:
 
     chosen = select(found, [found[0].ref, str(found[2].offset)])
     with EventProducer(settings) as producer:
-        assert replay(KafkaSink(producer), settings, Topic.REDEEM_REQUESTS, chosen) == 2
+        assert replay(ProducerSink(producer), settings, Topic.REDEEM_REQUESTS, chosen) == 2
     back = consume_all(settings, Topic.REDEEM_REQUESTS, expected=2, timeout=30)
     assert sorted((m.key(), m.value()) for m in back) == [
         (b"t:k0", b'{"bad": 0}'), (b"t:k2", b'{"bad": 2}')]

@@ -1,4 +1,4 @@
-"""The EventPublisher and MessageSink ports on top of the confluent-kafka EventProducer."""
+"""The EventPublisher port on top of the confluent-kafka EventProducer."""
 
 from __future__ import annotations
 
@@ -51,15 +51,3 @@ class KafkaPublisher:
                 chosen[topic] = call % count
         return chosen
 
-
-class KafkaSink:
-    """The ``core.streams.MessageSink`` port: produce a few messages, block until durable."""
-
-    def __init__(self, producer: EventProducer) -> None:
-        self._producer = producer
-
-    def send(self, messages: Sequence[OutboundMessage], timeout: float = 30.0) -> None:
-        """Queue every message in order, then flush (raises what the flush raises)."""
-        for m in messages:
-            self._producer.produce(m.topic, m.key, m.value, list(m.headers) or None)
-        self._producer.flush(timeout)
