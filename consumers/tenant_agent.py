@@ -1,4 +1,4 @@
-"""The tenant agent: ``tenant.updated`` bytes -> TenantUpdated -> ``apply_tenant_update``."""
+"""The tenant agent: ``tenant.updated`` -> TenantUpdated -> ``TenantRegistry.apply_update``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from consumers.batching import subscribe_batches
 from core.bootstrap import Container
 from core.executor import run_blocking
 from core.pipeline import BatchRunner
-from core.tenants import apply_tenant_update
 from core.topics import Topic
 from schemas.events import TenantUpdated
 
@@ -21,7 +20,7 @@ def register_tenant_agent(app: faust.App, container: Container) -> BatchRunner[T
 
     async def apply(events: list[TenantUpdated]) -> None:
         for event in events:
-            await run_blocking(None, apply_tenant_update, container.engine, event)
+            await run_blocking(None, container.tenants.apply_update, event)
 
     runner: BatchRunner[TenantUpdated] = BatchRunner(
         TenantUpdated.from_bytes, apply, container.publisher

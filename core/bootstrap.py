@@ -28,12 +28,16 @@ if TYPE_CHECKING:
     from core.adapters.redis.pending_marks import PendingMarks
     from core.apikeys import ApiKeyResolver
     from core.backoffice.wiring import BackOffice
+    from core.campaigns import Campaigns
     from core.compensation.service import Compensator
+    from core.export.service import Exporter
+    from core.generation import Generation
     from core.health import Probe
     from core.ports import EventPublisher
     from core.redemption.service import RedemptionService
     from core.redemption.tenant_status import TenantStatuses
-    from core.streams import EventSink
+    from core.service_ports import AllocationPool, CodeCache, CodePorts, EventSink, Storage
+    from core.tenants import TenantRegistry
     from core.tokens import TokenVerifier
 
 
@@ -105,6 +109,60 @@ class Container:
         return KafkaPublisher(self.producer)
 
     @cached_property
+    def topic_reader(self) -> KafkaTopicReader:
+        """The ``TopicReader`` port (dead letters, compensation reports, results)."""
+        return topic_reader(self.settings)
+
+    @cached_property
+    def backoffice(self) -> BackOffice:
+        """The back office's services (operators, sessions, audit log, generation jobs)."""
+        from core.backoffice.wiring import build_backoffice
+
+        office = build_backoffice(self)
+        self._closers.append(office)
+        return office
+
+    # -- Service builders (docs/internals.md, "Service ports"): the domain services outside
+    # redemption, each on the ports of core.service_ports, built from this container's
+    # adapters on first use. Entry points take services from here; core never sees the
+    # container.
+
+    @cached_property
+    def storage(self) -> Storage:
+        """Units of work on the source-of-truth database (the ``Storage`` port)."""
+        from core.adapters.mysql.storage import MySQLStorage
+
+        return MySQLStorage(self.engine)
+
+    @cached_property
+    def bulk_storage(self) -> Storage:
+        """Units of work on the bulk engine (exports)."""
+        from core.adapters.mysql.storage import MySQLStorage
+
+        return MySQLStorage(self.bulk_engine)
+
+    @cached_property
+    def code_cache(self) -> CodeCache:
+        """The redemption cache as generation writes it (the ``CodeCache`` port)."""
+        from core.adapters.redis.code_loader import CodeLoader
+
+        return CodeLoader(self.redis, self.keys)
+
+    @cached_property
+    def code_pool(self) -> AllocationPool:
+        """The allocation pool and cached code entries (the ``AllocationPool`` port)."""
+        from core.adapters.redis.pool import CodePool
+
+        return CodePool(self.redis, self.keys)
+
+    @cached_property
+    def code_ports(self) -> CodePorts:
+        """Storage and pool together: what allocation and voiding take."""
+        from core.service_ports import CodePorts
+
+        return CodePorts(self.storage, self.code_pool)
+
+    @cached_property
     def event_sink(self) -> EventSink:
         """Blocking single-event sends on the producer (the ``EventSink`` port)."""
         from core.adapters.kafka.sink import ProducerSink
@@ -112,13 +170,38 @@ class Container:
         return ProducerSink(self.producer)
 
     @cached_property
-    def topic_reader(self) -> KafkaTopicReader:
-        """The ``TopicReader`` port (dead letters, compensation reports, results)."""
-        return topic_reader(self.settings)
+    def generation(self) -> Generation:
+        """Code generation: batches, resume, rollback, statistics."""
+        from core.generation import Generation
+
+        return Generation(self.storage, self.code_cache, self.settings.code_secret_for)
+
+    @cached_property
+    def campaigns(self) -> Campaigns:
+        """Campaign creation, reads and status changes."""
+        from core.campaigns import Campaigns
+
+        return Campaigns(self.storage, self.code_cache, self.generation)
+
+    @cached_property
+    def tenants(self) -> TenantRegistry:
+        """The tenant registry and ``tenant.updated`` publishing."""
+        from core.tenants import TenantRegistry
+        from core.topics import Topic
+
+        return TenantRegistry(self.storage, self.event_sink,
+                              self.settings.topic(Topic.TENANT_UPDATED))
+
+    @cached_property
+    def exporter(self) -> Exporter:
+        """The ports of code exports."""
+        from core.export.service import Exporter
+
+        return Exporter(self.storage, self.bulk_storage, self.code_pool,
+                        self.settings.export_writer_thread)
 
     def compensator(self, publisher: EventPublisher | None = None) -> Compensator:
         """A Compensator over MySQL, Redis and (by default) the Kafka producer."""
-        from core.adapters.kafka.publisher import KafkaPublisher
         from core.adapters.mysql.compensation_store import CompensationStore
         from core.adapters.mysql.redemption_store import RedemptionStore
         from core.compensation.claims import ClaimRecords
@@ -129,17 +212,10 @@ class Container:
             CompensationStore(self.engine),
             RedemptionStore(self.engine),
             ClaimRecords(self.redis, self.keys),
-            publisher or KafkaPublisher(self.producer),
+            publisher or self.publisher,
         )
 
-    @cached_property
-    def backoffice(self) -> BackOffice:
-        """The back office's services (operators, sessions, audit log, generation jobs)."""
-        from core.backoffice.wiring import build_backoffice
-
-        office = build_backoffice(self)
-        self._closers.append(office)
-        return office
+    # -- end of service builders
 
     def close(self) -> None:
         """Flush and release everything built so far, newest first."""
@@ -239,7 +315,6 @@ def build_gateway_services(container: Container, redis_client: Any) -> GatewaySe
     from core.adapters.redis.pending_marks import PendingMarks
     from core.apikeys import ApiKeyResolver
     from core.redemption.tenant_status import TenantStatuses
-    from core.tenants import tenant_statuses
     from core.tokens import TokenVerifier
 
     settings = container.settings
@@ -250,7 +325,7 @@ def build_gateway_services(container: Container, redis_client: Any) -> GatewaySe
         TokenVerifier(signing_keys, master, settings.api_key_cache_seconds),
         signing_keys,
         master,
-        TenantStatuses(lambda ids: tenant_statuses(container.engine, ids),
+        TenantStatuses(lambda ids: container.tenants.statuses(ids),
                        settings.tenant_status_refresh_seconds),
         OutcomeReader(container.engine),
         PendingMarks(redis_client, container.keys),

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.errors import InvalidMessage, NotFound
+from core.service_ports import EventSink
 from core.settings import Settings
-from core.streams import EventSink, InboundRecord, TopicReader
+from core.streams import InboundRecord, TopicReader
 
 PREVIEW_CHARS = 120
 

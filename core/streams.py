@@ -1,9 +1,9 @@
-"""Ports for the ops side of the broker: read what a topic holds, send an event.
+"""Ports for the ops side of the broker: read what a topic holds.
 
-The worker's pipeline publishes through ``core.ports.EventPublisher`` (async, batched). Ops
-tools (dead letters, compensation reports, request results) instead read a topic outside any
-consumer group and send a few events, blocking: these ports say what they need, and
-``core.adapters.kafka.reader`` / ``core.adapters.kafka.sink`` implement them on Kafka.
+The worker's pipeline publishes through ``core.ports.EventPublisher`` (async, batched) and
+ops tools send events through ``core.service_ports.EventSink`` (blocking). Ops tools (dead
+letters, compensation reports, request results) read a topic outside any consumer group:
+this port says what they need, and ``core.adapters.kafka.reader`` implements it on Kafka.
 """
 
 from __future__ import annotations
@@ -49,12 +49,4 @@ class TopicReader(Protocol):
 
     def from_start(self, topic: str) -> AbstractContextManager[RecordStream]:
         """A stream of ``topic`` from its first record on."""
-        ...
-
-
-class EventSink(Protocol):
-    """Sends one event and waits until the broker has it (CLI-side, blocking)."""
-
-    def send(self, topic: str, key: bytes, value: bytes) -> None:
-        """Produce and flush; raises BrokerUnavailable / DeliveryFailed."""
         ...

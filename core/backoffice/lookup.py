@@ -162,7 +162,7 @@ def void_row(container: Container, audit: Audit, principal: Principal, campaign_
     if record is None:
         raise NotFound("no such code in this campaign")
     try:
-        result = void_codes(container, campaign.tenant_id, code=record.code,
+        result = void_codes(container.code_ports, campaign.tenant_id, code=record.code,
                             reason=f"{reason} (by {principal.email})")
     except NotFound:  # gone meanwhile; its message would quote the full code
         raise NotFound("no such code in this campaign") from None

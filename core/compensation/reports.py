@@ -9,8 +9,9 @@ from __future__ import annotations
 import time
 from contextlib import ExitStack
 
+from core.service_ports import EventSink
 from core.settings import Settings
-from core.streams import EventSink, RecordStream, TopicReader
+from core.streams import RecordStream, TopicReader
 from core.topics import Topic
 from schemas.base import MessageDecodeError
 from schemas.events import CompensationJob, CompensationReport

@@ -8,7 +8,6 @@ Rows are taken ``FOR UPDATE SKIP LOCKED`` so an allocation never waits behind an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,54 +15,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from core.codes.status import CodeStatus
+from core.records import BoundCode, CodeListing, VoidCandidate
 
 _FREE = (
     f"status = {CodeStatus.UNUSED:d} AND used_count = 0 AND export_status = 0 AND user_id IS NULL"
 )
-
-
-@dataclass(frozen=True)
-class BoundCode:
-    """A code just bound to a user (what the Redis entry needs)."""
-
-    code: str
-    campaign_id: str
-    use_limit: int
-
-
-@dataclass(frozen=True)
-class CodeListing:
-    """One code as an operator sees it (the code itself is masked by the caller)."""
-
-    row_id: int
-    code: str
-    status: int
-    use_limit: int
-    used_count: int
-    export_status: int
-    gen_account_id: str | None
-    gen_time: datetime
-    export_account_id: str | None
-    export_time: datetime | None
-    export_batch_id: str | None
-    bound_user: str | None
-    allocated_at: datetime | None
-    act_user_id: str | None
-    act_time: datetime | None
-    valid_from: datetime | None
-    expired_at: datetime | None
-    remark: str | None
-
-
-@dataclass(frozen=True)
-class VoidCandidate:
-    """A locked, voidable code (status 0, never redeemed)."""
-
-    row_id: int
-    code: str
-    campaign_id: str
-    use_limit: int
-    bound_user: str | None
 
 
 def _bind(conn: Connection, tenant_id: str, campaign_id: str, row: Any, user_id: str,

@@ -27,8 +27,10 @@ from core.adapters.redis.client import (
     refresh_slots,
 )
 from core.adapters.redis.client import redis_guard as _guard
-from core.adapters.redis.keys import RedisKeys, code_value, products_field
+from core.adapters.redis.keys import RedisKeys, code_value, eligibility_field, products_field
 from core.codes.status import CodeStatus
+from core.records import CampaignRecord
+from schemas.campaign import CampaignRule
 
 T = TypeVar("T")
 
@@ -51,6 +53,15 @@ class CampaignCacheEntry:
     """The reward conditions as claim.lua tests them (``keys.eligibility_field``)."""
 
 
+def cache_entry(campaign: CampaignRecord) -> CampaignCacheEntry:
+    """The campaign hash fields of a campaign row."""
+    rule = CampaignRule.model_validate(campaign.rule)
+    return CampaignCacheEntry(campaign.tenant_id, campaign.campaign_id, campaign.status,
+                              campaign.valid_from, campaign.valid_until,
+                              list(rule.applicable_products), campaign.per_user_limit,
+                              eligibility_field(rule.reward_rules))
+
+
 def epoch_ms(value: datetime) -> int:
     """Epoch milliseconds of a datetime; naive values are taken as UTC."""
     if value.tzinfo is None:
@@ -65,8 +76,9 @@ class CodeLoader:
         self._client = client
         self._keys = keys
 
-    def write_campaign(self, entry: CampaignCacheEntry) -> None:
+    def write_campaign(self, campaign: CampaignRecord) -> None:
         """Write the whole campaign hash (every field, so claim.lua never sees a partial one)."""
+        entry = cache_entry(campaign)
         until = epoch_ms(entry.valid_until) if entry.valid_until is not None else ""
         mapping: dict[Any, Any] = {
             "status": entry.status,
