@@ -50,4 +50,3 @@ class KafkaPublisher:
                 self._calls[topic] = call + 1
                 chosen[topic] = call % count
         return chosen
-
