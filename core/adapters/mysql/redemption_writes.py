@@ -1,9 +1,12 @@
-"""The write side of redemption in MySQL: the guarded batch commit and the record of
-granted redemptions (shared with compensation).
+"""The write side of redemption in MySQL: the locked reads and writes of the batch commit,
+and the record of granted redemptions (shared with compensation).
 
-Functions taking a connection block: run them from an executor. The script builders
-(:func:`commit_script`, :func:`record_script`) do no I/O, so the event loop's thread can
-judge, build and render while the executor's thread only waits on MySQL."""
+Nothing here judges a request: :func:`lock_rows` reads what the domain's
+:func:`core.redemption.verdict.decide_commit` needs, and :func:`commit_script` writes the
+plan it returns. Functions taking a connection block: run them from an executor. The
+script builders (:func:`commit_script`, :func:`record_script`) do no I/O, so the event
+loop's thread can decide, build and render while the executor's thread only waits on
+MySQL."""
 
 from __future__ import annotations
 
