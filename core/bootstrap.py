@@ -90,9 +90,7 @@ class Container:
     @cached_property
     def backoffice(self) -> BackOffice:
         """The back office's services (operators, sessions, audit log, generation jobs)."""
-        from core.backoffice.wiring import build_backoffice
-
-        office = build_backoffice(self)
+        office = self.build_backoffice()
         self._closers.append(office)
         return office
 
@@ -189,6 +187,45 @@ class Container:
             ClaimRecords(self.redis, self.keys),
             publisher or KafkaPublisher(self.producer),
         )
+
+    def build_backoffice(self) -> BackOffice:
+        """The back office over MySQL: operators, sessions, audit, generation jobs, and the
+        services its pages call."""
+        from core.adapters.mysql.audit_store import MySQLAuditStore
+        from core.adapters.mysql.backoffice_views import MySQLBackOfficeViews
+        from core.adapters.mysql.operator_store import MySQLOperatorStore
+        from core.adapters.mysql.session_store import MySQLSessionStore
+        from core.backoffice.audit import Audit
+        from core.backoffice.counts import CountsCache
+        from core.backoffice.jobs import GenerationJobs
+        from core.backoffice.operators import Operators
+        from core.backoffice.ports import BackOfficeServices
+        from core.backoffice.sessions import Sessions
+        from core.backoffice.wiring import BackOffice
+
+        operator_store = MySQLOperatorStore(self.engine)
+        session_store = MySQLSessionStore(self.engine)
+        audit = Audit(MySQLAuditStore(self.engine))
+        counts = CountsCache(self.settings.admin_counts_cache_seconds)
+        services = BackOfficeServices(
+            self.storage, MySQLBackOfficeViews(self.engine), self.campaigns, self.generation,
+            self.exporter, self.code_ports, self.settings, self.compensator,
+            self.cache_mismatches)
+        return BackOffice(
+            operator_store=operator_store,
+            operators=Operators(operator_store, session_store, audit, self.settings),
+            sessions=Sessions(session_store, operator_store, self.settings),
+            audit=audit,
+            jobs=GenerationJobs(services, audit, counts),
+            counts=counts,
+            services=services,
+        )
+
+    def cache_mismatches(self, tenant_id: str, limit: int = 100) -> list[str]:
+        """Where the tenant's Redis entries disagree with MySQL (at most ``limit`` lines)."""
+        from core.cache_rebuild import cache_mismatches
+
+        return cache_mismatches(self, tenant_id, limit)
 
     # -- end of service builders
 
