@@ -20,6 +20,7 @@ from core.settings import Settings
 if TYPE_CHECKING:
     from core.adapters.kafka.producer import EventProducer
     from core.backoffice.wiring import BackOffice
+    from core.cache_rebuild import CacheRebuild
     from core.campaigns import Campaigns
     from core.compensation.service import Compensator
     from core.export.service import Exporter
@@ -177,7 +178,7 @@ class Container:
         from core.adapters.kafka.publisher import KafkaPublisher
         from core.adapters.mysql.compensation_store import CompensationStore
         from core.adapters.mysql.redemption_store import RedemptionStore
-        from core.compensation.claims import ClaimRecords
+        from core.adapters.redis.claim_records import ClaimRecords
         from core.compensation.service import Compensator
 
         return Compensator(
@@ -210,7 +211,7 @@ class Container:
         services = BackOfficeServices(
             self.storage, MySQLBackOfficeViews(self.engine), self.campaigns, self.generation,
             self.exporter, self.code_ports, self.settings, self.compensator,
-            self.cache_mismatches)
+            self.cache_rebuild.mismatches)
         return BackOffice(
             operator_store=operator_store,
             operators=Operators(operator_store, session_store, audit, self.settings),
@@ -221,11 +222,17 @@ class Container:
             services=services,
         )
 
-    def cache_mismatches(self, tenant_id: str, limit: int = 100) -> list[str]:
-        """Where the tenant's Redis entries disagree with MySQL (at most ``limit`` lines)."""
-        from core.cache_rebuild import cache_mismatches
+    @cached_property
+    def cache_rebuild(self) -> CacheRebuild:
+        """Rebuilding the Redis cache from MySQL, and comparing the two."""
+        from core.adapters.mysql.rebuild_source import MySQLRebuildSource
+        from core.adapters.redis.cache_rebuild import RedisCacheImage
+        from core.adapters.redis.claim_records import ClaimRecords
+        from core.cache_rebuild import CacheRebuild
 
-        return cache_mismatches(self, tenant_id, limit)
+        return CacheRebuild(MySQLRebuildSource(self.engine),
+                            RedisCacheImage(self.redis, self.keys),
+                            ClaimRecords(self.redis, self.keys))
 
     # -- end of service builders
 

@@ -15,7 +15,6 @@ from core.adapters.mysql.redemption_store import RedemptionStore
 from core.adapters.mysql.stored_grants import stored_grant_ids
 from core.adapters.redis.claims import ClaimCache
 from core.bootstrap import Container
-from core.cache_rebuild import cache_mismatches
 from core.compensation import new_job
 from core.ports import OutboundMessage
 from core.redemption.service import RedemptionService
@@ -109,7 +108,7 @@ def assert_converged(container: Container, tenant: str, request_ids, log) -> Non
         assert set(grant_ids) <= recorded
     assert set(on_topic) <= {r[0] for r in rows.values()}, "no grant without a redemption"
     assert claimed == 0, "no code left in status 1"
-    assert cache_mismatches(container, tenant) == []
+    assert container.cache_rebuild.mismatches(tenant) == []
 
 
 CRASH_POINTS = {
@@ -156,10 +155,10 @@ async def test_abandoned_claim_is_released_and_the_code_redeemable(container) ->
         await worker(container, log, "commit").process([lost])
     dry = await compensate(container, log, seeded.tenant_id, dry_run=True)
     assert (dry.examined, dry.released_in_cache) == (1, 1)
-    assert cache_mismatches(container, seeded.tenant_id) != [], "dry run changes nothing"
+    assert container.cache_rebuild.mismatches(seeded.tenant_id) != [], "dry run changes nothing"
     report = await compensate(container, log, seeded.tenant_id)
     assert (report.released_in_cache, report.failed) == (1, 0)
-    assert cache_mismatches(container, seeded.tenant_id) == []
+    assert container.cache_rebuild.mismatches(seeded.tenant_id) == []
     other = request(seeded, seeded.codes[0])
     [result] = await worker(container, log).process([other])
     assert result.outcome is RedeemOutcome.REDEEMED
