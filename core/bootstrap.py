@@ -192,6 +192,7 @@ class Container:
     def build_backoffice(self) -> BackOffice:
         """The back office over MySQL: operators, sessions, audit, generation jobs, and the
         services its pages call."""
+        from core.adapters.kafka.dead_letters import KafkaDeadLetters
         from core.adapters.mysql.audit_store import MySQLAuditStore
         from core.adapters.mysql.backoffice_views import MySQLBackOfficeViews
         from core.adapters.mysql.operator_store import MySQLOperatorStore
@@ -211,7 +212,7 @@ class Container:
         services = BackOfficeServices(
             self.storage, MySQLBackOfficeViews(self.engine), self.campaigns, self.generation,
             self.exporter, self.code_ports, self.settings, self.compensator,
-            self.cache_rebuild.mismatches)
+            self.cache_rebuild.mismatches, KafkaDeadLetters(self.settings))
         return BackOffice(
             operator_store=operator_store,
             operators=Operators(operator_store, session_store, audit, self.settings),

@@ -4,7 +4,7 @@ them in ``core.adapters.mysql.operator_store``, ``session_store``, ``audit_store
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -30,6 +30,7 @@ from core.service_ports import CodePorts, Storage
 if TYPE_CHECKING:
     from core.campaigns import Campaigns
     from core.compensation.service import Compensator
+    from core.dlq import DeadLetter
     from core.export.service import Exporter
     from core.generation import Generation
     from core.settings import Settings
@@ -195,6 +196,18 @@ class BackOfficeViews(Protocol):
 
 
 
+class DeadLetterQueue(Protocol):
+    """The dead-letter topics (``core.adapters.kafka.dead_letters``)."""
+
+    def read(self, topic: str, limit: int | None = None) -> list[DeadLetter]:
+        """The dead letters of ``topic`` present now (at most ``limit``)."""
+        ...
+
+    def replay(self, topic: str, refs: Sequence[str]) -> int:
+        """Re-publish the dead letters named by ``refs`` to their original topic; how many."""
+        ...
+
+
 @dataclass(frozen=True)
 class BackOfficeServices:
     """What the back office's pages call (built by ``core.bootstrap``): storage and its read
@@ -211,12 +224,14 @@ class BackOfficeServices:
     """A Compensator publishing on the deployment's broker."""
     cache_mismatches: Callable[[str, int], list[str]]
     """Up to ``limit`` differences between a tenant's Redis entries and MySQL."""
+    dead_letters: DeadLetterQueue
 
 
 __all__ = [
     "AuditStore",
     "BackOfficeServices",
     "BackOfficeViews",
+    "DeadLetterQueue",
     "OperatorStore",
     "Role",
     "SessionStore",
