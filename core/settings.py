@@ -141,10 +141,10 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url_is_mysql(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if not parts.scheme.startswith(("mysql", "mariadb")):
+        scheme, _, rest = value.partition("://")
+        if not rest or not scheme.lower().startswith(("mysql", "mariadb")):
             raise ValueError("database_url must be a MySQL/MariaDB URL (mysql+pymysql://...)")
-        if not parts.path.strip("/"):
+        if not urlsplit(value).path.strip("/"):
             raise ValueError("database_url must name a database")
         return value
 

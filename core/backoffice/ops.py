@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import orjson
 
@@ -17,12 +16,10 @@ from core.backoffice.campaigns import require
 from core.backoffice.errors import InvalidInput
 from core.backoffice.model import Permission, Principal
 from core.backoffice.ports import BackOfficeServices
+from core.dlq import DeadLetter, read_dead_letters, replay, select
 from core.masking import mask_code
 from core.topics import CONSUMED_TOPICS
 from schemas.events import CompensationReport
-
-if TYPE_CHECKING:
-    from core.dlq import DeadLetter
 
 TOPICS = tuple(t.value for t in CONSUMED_TOPICS)
 _CODE_LINE = re.compile(r"^code (\S+):")
@@ -68,7 +65,8 @@ def dead_letters(services: BackOfficeServices, principal: Principal,
                  topic: str) -> list[LetterView]:
     """The dead letters of ``topic`` (at most 200), masked."""
     require(principal, Permission.OPS)
-    letters = services.dead_letters.read(_topic(topic), limit=200)
+    letters = read_dead_letters(services.topic_reader, services.settings, _topic(topic),
+                                limit=200)
     return [_view(topic, d) for d in letters]
 
 
@@ -95,7 +93,9 @@ def replay_letters(services: BackOfficeServices, audit: Audit, principal: Princi
     require(principal, Permission.OPS)
     if not refs:
         raise InvalidInput("choose at least one dead letter", field="refs")
-    count = services.dead_letters.replay(_topic(topic), refs[:200])
+    letters = read_dead_letters(services.topic_reader, services.settings, _topic(topic))
+    chosen = select(letters, refs[:200])
+    count = replay(services.event_sink, services.settings, topic, chosen)
     audit.record(principal, "dlq_replay", target=topic, detail=f"{count}: {' '.join(refs[:50])}")
     return count
 

@@ -4,7 +4,7 @@ them in ``core.adapters.mysql.operator_store``, ``session_store``, ``audit_store
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -25,12 +25,12 @@ from core.backoffice.rows import (
     RedemptionRow,
 )
 from core.records import CodeListing
-from core.service_ports import CodePorts, Storage
+from core.service_ports import CodePorts, EventSink, Storage
+from core.streams import TopicReader
 
 if TYPE_CHECKING:
     from core.campaigns import Campaigns
     from core.compensation.service import Compensator
-    from core.dlq import DeadLetter
     from core.export.service import Exporter
     from core.generation import Generation
     from core.settings import Settings
@@ -196,18 +196,6 @@ class BackOfficeViews(Protocol):
 
 
 
-class DeadLetterQueue(Protocol):
-    """The dead-letter topics (``core.adapters.kafka.dead_letters``)."""
-
-    def read(self, topic: str, limit: int | None = None) -> list[DeadLetter]:
-        """The dead letters of ``topic`` present now (at most ``limit``)."""
-        ...
-
-    def replay(self, topic: str, refs: Sequence[str]) -> int:
-        """Re-publish the dead letters named by ``refs`` to their original topic; how many."""
-        ...
-
-
 @dataclass(frozen=True)
 class BackOfficeServices:
     """What the back office's pages call (built by ``core.bootstrap``): storage and its read
@@ -224,14 +212,16 @@ class BackOfficeServices:
     """A Compensator publishing on the deployment's broker."""
     cache_mismatches: Callable[[str, int], list[str]]
     """Up to ``limit`` differences between a tenant's Redis entries and MySQL."""
-    dead_letters: DeadLetterQueue
+    topic_reader: TopicReader
+    """Reads the dead-letter topics."""
+    event_sink: EventSink
+    """Replays dead letters."""
 
 
 __all__ = [
     "AuditStore",
     "BackOfficeServices",
     "BackOfficeViews",
-    "DeadLetterQueue",
     "OperatorStore",
     "Role",
     "SessionStore",

@@ -1,8 +1,8 @@
 """The services outside redemption stay on their ports: importing them loads no driver and
-no adapter (directly or through another module), and none takes the ``Container``.
+no adapter (directly or through another module), and none takes the ``Container`` (issue 17).
 
-Issue 17; the modules of other areas (redemption, dlq, health, compensation reports) are
-checked by the import-linter contracts once they are on ports too."""
+The import-linter contracts of pyproject.toml check the direct imports of every core module;
+this test checks what importing the services actually loads."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import importlib.util
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
@@ -128,3 +128,10 @@ def guarded(what: str, work: Callable[[], T]) -> T:
         return work()
     except SQLAlchemyError as exc:
         raise translate(exc, what) from exc
+
+
+def ping(engine: Engine) -> str:
+    """Readiness of MySQL: ``SELECT 1`` answered (blocking; raises what the driver raises)."""
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1")).scalar_one()
+    return "SELECT 1 ok"

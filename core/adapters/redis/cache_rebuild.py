@@ -3,26 +3,18 @@ campaign hashes, code entries, per-user counters and ready markers, pipelined pe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 from core.adapters.redis.claim_records import state_value
-from core.adapters.redis.client import REDIS_ERRORS, SyncRedisClient
+from core.adapters.redis.client import SyncRedisClient
+from core.adapters.redis.client import redis_guard as _redis
 from core.adapters.redis.keys import RedisKeys, campaign_fields
-from core.errors import CacheUnavailable
 from core.redemption.model import CampaignInfo, CodeState
 
-T = TypeVar("T")
 #: Members per HDEL.
 CHUNK = 5_000
-
-
-def _redis(what: str, work: Callable[[], T]) -> T:
-    try:
-        return work()
-    except REDIS_ERRORS as exc:
-        raise CacheUnavailable(f"{what}: {exc.__class__.__name__}: {exc}") from exc
 
 
 class RedisCacheImage:
