@@ -18,7 +18,6 @@ import jwt
 import pytest
 from sqlalchemy import create_engine, text
 
-from core.adapters.mysql.token_key_store import SigningKeyTable
 from core.bootstrap import bootstrap
 from core.tokens import create_signing_key, mint, signing_secret
 from tests.e2e.gateway_support import GatewayProcess, Stack, running_stack
@@ -48,7 +47,7 @@ def signing(stack: Stack) -> tuple[str, str]:
     """(key id, secret) of a signing key of tenant A."""
     with bootstrap(stack.settings) as container:
         master = stack.settings.token_master_secret.get_secret_value().encode()
-        record, secret = create_signing_key(SigningKeyTable(container.engine), master,
+        record, secret = create_signing_key(container.signing_keys, master,
                                             stack.tenant_a.tenant_id, "e2e")
     return record.key_id, secret
 
