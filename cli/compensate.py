@@ -50,7 +50,6 @@ def compensate(
 
 def _inline(built: object, job: CompensationJob) -> CompensationReport:
     from core.bootstrap import Container
-    from core.compensation import build_compensator
 
     assert isinstance(built, Container)
     counts: dict[str, int] = {}
@@ -61,7 +60,7 @@ def _inline(built: object, job: CompensationJob) -> CompensationReport:
             status.update(f"compensation {job.job_id}: "
                           + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
-        return asyncio.run(build_compensator(built).run(job, progress))
+        return asyncio.run(built.compensator().run(job, progress))
 
 
 def _via_worker(built: object, job: CompensationJob, timeout: float) -> CompensationReport | None:
@@ -69,8 +68,8 @@ def _via_worker(built: object, job: CompensationJob, timeout: float) -> Compensa
     from core.compensation.reports import ReportWatcher, publish_job
 
     assert isinstance(built, Container)
-    with ReportWatcher(built.settings) as watcher:
-        publish_job(built, job)
+    with ReportWatcher(built.topic_reader, built.settings) as watcher:
+        publish_job(built.event_sink, built.settings, job)
         with console.status(f"job {job.job_id} published; waiting for its report..."):
             return watcher.wait(job.job_id, timeout)
 

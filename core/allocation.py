@@ -18,14 +18,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 
-from core.adapters.mysql import code_admin_store as store
-from core.adapters.mysql.code_admin_store import BoundCode
-from core.adapters.mysql.engine import guarded
-from core.adapters.redis.keys import code_value
-from core.adapters.redis.pool import CodePool
-from core.bootstrap import Container
+from core.codes.status import CodeStatus
 from core.errors import CacheUnavailable, PoolExhausted, UnknownCampaign
+from core.records import BoundCode, CachedCode
+from core.service_ports import AllocationPool, CodePorts, Storage, StoreTx
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +31,7 @@ log = logging.getLogger(__name__)
 MAX_POOL_TRIES = 64
 
 
-def allocate_code(container: Container, tenant_id: str, campaign_id: str, user_id: str) -> str:
+def allocate_code(ports: CodePorts, tenant_id: str, campaign_id: str, user_id: str) -> str:
     """Bind one free code of the campaign to ``user_id`` and return it (full code).
 
     Raises PoolExhausted when no free code is left, UnknownCampaign when the tenant has no
@@ -41,18 +39,18 @@ def allocate_code(container: Container, tenant_id: str, campaign_id: str, user_i
     """
     if not user_id:
         raise ValueError("user_id must not be empty")
-    pool = CodePool(container.redis, container.keys)
-    bound = _from_pool(container, pool, tenant_id, campaign_id, user_id)
+    store, pool = ports.store, ports.pool
+    bound = _from_pool(store, pool, tenant_id, campaign_id, user_id)
     if bound is None:
-        bound = _run(container, lambda conn, now: store.bind_any_free(
-            conn, tenant_id, campaign_id, user_id, now))
+        bound = _run(store, lambda tx, now: tx.bind_any_free(
+            tenant_id, campaign_id, user_id, now))
     if bound is None:
-        raise _exhausted(container, tenant_id, campaign_id)
+        raise _exhausted(store, tenant_id, campaign_id)
     _mirror(pool, tenant_id, bound, user_id)
     return bound.code
 
 
-def _from_pool(container: Container, pool: CodePool, tenant_id: str, campaign_id: str,
+def _from_pool(store: Storage, pool: AllocationPool, tenant_id: str, campaign_id: str,
                user_id: str) -> BoundCode | None:
     for _ in range(MAX_POOL_TRIES):
         try:
@@ -62,42 +60,39 @@ def _from_pool(container: Container, pool: CodePool, tenant_id: str, campaign_id
             return None
         if code is None:
             return None
-        bound = _run(container, lambda conn, now, code=code: store.bind_code(
-            conn, tenant_id, campaign_id, code, user_id, now))
+        bound = _run(store, partial(_bind_named, tenant_id, campaign_id, code, user_id))
         if bound is not None:
             return bound
     return None
 
 
-def _run(container: Container,
-         work: Callable[..., BoundCode | None]) -> BoundCode | None:
+def _bind_named(tenant_id: str, campaign_id: str, code: str, user_id: str, tx: StoreTx,
+                now: datetime) -> BoundCode | None:
+    return tx.bind_code(tenant_id, campaign_id, code, user_id, now)
+
+
+def _run(store: Storage,
+         work: Callable[[StoreTx, datetime], BoundCode | None]) -> BoundCode | None:
     """One short READ COMMITTED transaction (no gap locks, skipped rows stay unlocked)."""
     now = datetime.now(UTC).replace(tzinfo=None)
-
-    def transaction() -> BoundCode | None:
-        with container.engine.connect() as raw:
-            conn = raw.execution_options(isolation_level="READ COMMITTED")
-            with conn.begin():
-                return work(conn, now)
-
-    return guarded("allocate code", transaction)
+    with store.begin_read_committed("allocate code") as tx:
+        return work(tx, now)
 
 
-def _mirror(pool: CodePool, tenant_id: str, bound: BoundCode, user_id: str) -> None:
+def _mirror(pool: AllocationPool, tenant_id: str, bound: BoundCode, user_id: str) -> None:
     """Write the binding into the code entry; if Redis misses it, MySQL's judge still holds."""
-    value = code_value(bound.campaign_id, bound.use_limit, 0, 0, user_id)
+    state = CachedCode(bound.code, bound.campaign_id, bound.use_limit, 0, CodeStatus.UNUSED,
+                       user_id)
     try:
-        pool.set_entries(tenant_id, [(bound.code, value)])
+        pool.write_states(tenant_id, [state])
     except CacheUnavailable as exc:
         log.warning("code bound in MySQL but not in Redis (the commit check covers it): %s", exc)
 
 
-def _exhausted(container: Container, tenant_id: str, campaign_id: str) -> Exception:
-    def work() -> bool:
-        with container.engine.connect() as conn:
-            return store.campaign_exists(conn, tenant_id, campaign_id)
-
-    if not guarded("read campaign", work):
+def _exhausted(store: Storage, tenant_id: str, campaign_id: str) -> Exception:
+    with store.read("read campaign") as tx:
+        exists = tx.campaign_exists(tenant_id, campaign_id)
+    if not exists:
         return UnknownCampaign(f"tenant {tenant_id} has no campaign {campaign_id}")
     return PoolExhausted(
         f"campaign {campaign_id} of tenant {tenant_id} has no code left to allocate: every "

@@ -64,7 +64,8 @@ def _topic(topic: str) -> str:
 def dead_letters(container: Container, principal: Principal, topic: str) -> list[LetterView]:
     """The dead letters of ``topic`` (at most 200), masked."""
     require(principal, Permission.OPS)
-    letters = read_dead_letters(container.settings, _topic(topic), limit=200)
+    letters = read_dead_letters(
+        container.topic_reader, container.settings, _topic(topic), limit=200)
     return [_view(topic, d) for d in letters]
 
 
@@ -91,9 +92,9 @@ def replay_letters(container: Container, audit: Audit, principal: Principal, top
     require(principal, Permission.OPS)
     if not refs:
         raise InvalidInput("choose at least one dead letter", field="refs")
-    letters = read_dead_letters(container.settings, _topic(topic))
+    letters = read_dead_letters(container.topic_reader, container.settings, _topic(topic))
     chosen = select(letters, refs[:200])
-    count = replay(container.settings, topic, chosen)
+    count = replay(container.event_sink, container.settings, topic, chosen)
     audit.record(principal, "dlq_replay", target=topic, detail=f"{count}: {' '.join(refs[:50])}")
     return count
 
@@ -101,14 +102,14 @@ def replay_letters(container: Container, audit: Audit, principal: Principal, top
 def compensate(container: Container, audit: Audit, principal: Principal, *, dry_run: bool,
                older_than_seconds: int | None = None) -> CompensationReport:
     """Run a compensation job here (the principal's tenant, or all for a platform admin)."""
-    from core.compensation import build_compensator, new_job
+    from core.compensation import new_job
 
     require(principal, Permission.OPS)
     job = new_job(tenant_id=principal.tenant_id,
                   older_than_seconds=older_than_seconds
                   or container.settings.compensation_threshold_seconds,
                   dry_run=dry_run, requested_by=principal.operator_id)
-    report = asyncio.run(build_compensator(container).run(job))
+    report = asyncio.run(container.compensator().run(job))
     audit.record(principal, "compensation_dry_run" if dry_run else "compensation_run",
                  target=job.job_id,
                  detail=f"examined {report.examined}, marked granted {report.marked_granted},"

@@ -12,17 +12,15 @@ Blocking client: call from an executor. Redis errors become ``CacheUnavailable``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
-from core.adapters.redis.client import REDIS_ERRORS, SyncRedisClient, mget_any, scan_page
+from core.adapters.redis.client import SyncRedisClient, mget_any, scan_page
+from core.adapters.redis.client import redis_guard as _guard
 from core.adapters.redis.keys import RedisKeys, code_value
 from core.adapters.redis.scripts import run_script_sync
-from core.errors import CacheUnavailable
+from core.codes.status import cached_status
 from core.redemption.model import CodeState
-
-T = TypeVar("T")
 
 SCAN_COUNT = 2000
 
@@ -64,8 +62,7 @@ def state_value(state: CodeState | None) -> str:
     """The Redis code entry for MySQL's state ('' = no such code), as claim.lua reads it."""
     if state is None:
         return ""
-    exhausted = state.used_count >= state.use_limit
-    status = 3 if state.status == 3 else (1 if exhausted else 0)
+    status = cached_status(state.status, state.used_count, state.use_limit)
     return code_value(
         state.campaign_id, state.use_limit, state.used_count, status, state.bound_user or ""
     )
@@ -73,13 +70,6 @@ def state_value(state: CodeState | None) -> str:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-def _guard(what: str, work: Callable[[], T]) -> T:
-    try:
-        return work()
-    except REDIS_ERRORS as exc:
-        raise CacheUnavailable(f"{what}: {exc.__class__.__name__}: {exc}") from exc
 
 
 class ClaimRecords:

@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from core.adapters.mysql.code_admin_store import CodeListing
+from core.adapters.mysql.code_admin_store import CodeListing, filtered_codes
+from core.codes.status import CodeStatus
 
 
 @dataclass(frozen=True)
@@ -136,8 +137,11 @@ def campaign_counts(conn: Connection, tenant_id: str | None,
         params["c"] = campaign_id
     rows = conn.execute(text(
         "SELECT tenant_id, campaign_id, COUNT(*), SUM(export_status = 1),"
-        " SUM(user_id IS NOT NULL), SUM(status IN (1, 2) OR used_count > 0), SUM(status = 3),"
-        " SUM(status = 0 AND used_count = 0 AND export_status = 0 AND user_id IS NULL)"
+        " SUM(user_id IS NOT NULL),"
+        f" SUM(status IN ({CodeStatus.CLAIMED:d}, {CodeStatus.GRANTED:d}) OR used_count > 0),"
+        f" SUM(status = {CodeStatus.VOIDED:d}),"
+        f" SUM(status = {CodeStatus.UNUSED:d} AND used_count = 0 AND export_status = 0"
+        " AND user_id IS NULL)"
         f" FROM redeem_codes WHERE {where} GROUP BY tenant_id, campaign_id"
         " ORDER BY tenant_id, campaign_id"), params).all()
     return [CampaignCounts(r[0], r[1], *(int(v or 0) for v in r[2:])) for r in rows]
@@ -248,14 +252,7 @@ def codes_window(conn: Connection, tenant_id: str, campaign_id: str, *, status: 
            " AND r.campaign_id = :c AND r.id > :after AND r.id <= :upto")
     params: dict[str, Any] = {"t": tenant_id, "c": campaign_id, "after": after_id,
                               "upto": upto_id, "n": limit}
-    if status is not None:
-        sql += " AND r.status = :s"
-        params["s"] = status
-    if exported is not None:
-        sql += " AND r.export_status = :e"
-        params["e"] = int(exported)
-    rows = conn.execute(text(sql + " ORDER BY r.id LIMIT :n"), params).all()
-    return [CodeListing(*row) for row in rows]
+    return filtered_codes(conn, sql, params, status=status, exported=exported)
 
 
 def code_id_range(conn: Connection, tenant_id: str, campaign_id: str) -> tuple[int, int]:

@@ -15,20 +15,22 @@ per-argument packing) and sent on one pooled connection. Redis errors become
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from core.adapters.redis import resp
 from core.adapters.redis.client import (
-    REDIS_ERRORS,
     SyncRedisClient,
     connection_pool_for,
     refresh_slots,
 )
-from core.adapters.redis.keys import RedisKeys, code_value, products_field
-from core.errors import CacheUnavailable
+from core.adapters.redis.client import redis_guard as _guard
+from core.adapters.redis.keys import RedisKeys, code_value, eligibility_field, products_field
+from core.codes.status import CodeStatus
+from core.records import CampaignRecord
+from schemas.campaign import CampaignRule
 
 T = TypeVar("T")
 
@@ -51,18 +53,20 @@ class CampaignCacheEntry:
     """The reward conditions as claim.lua tests them (``keys.eligibility_field``)."""
 
 
+def cache_entry(campaign: CampaignRecord) -> CampaignCacheEntry:
+    """The campaign hash fields of a campaign row."""
+    rule = CampaignRule.model_validate(campaign.rule)
+    return CampaignCacheEntry(campaign.tenant_id, campaign.campaign_id, campaign.status,
+                              campaign.valid_from, campaign.valid_until,
+                              list(rule.applicable_products), campaign.per_user_limit,
+                              eligibility_field(rule.reward_rules))
+
+
 def epoch_ms(value: datetime) -> int:
     """Epoch milliseconds of a datetime; naive values are taken as UTC."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return int(value.timestamp() * 1000)
-
-
-def _guard(what: str, work: Callable[[], T]) -> T:
-    try:
-        return work()
-    except REDIS_ERRORS as exc:
-        raise CacheUnavailable(f"{what}: {exc.__class__.__name__}: {exc}") from exc
 
 
 class CodeLoader:
@@ -72,8 +76,9 @@ class CodeLoader:
         self._client = client
         self._keys = keys
 
-    def write_campaign(self, entry: CampaignCacheEntry) -> None:
+    def write_campaign(self, campaign: CampaignRecord) -> None:
         """Write the whole campaign hash (every field, so claim.lua never sees a partial one)."""
+        entry = cache_entry(campaign)
         until = epoch_ms(entry.valid_until) if entry.valid_until is not None else ""
         mapping: dict[Any, Any] = {
             "status": entry.status,
@@ -92,7 +97,7 @@ class CodeLoader:
         """MSET fresh entries for new codes and add them to the campaign's pool."""
         if not codes:
             return
-        value = code_value(campaign_id, use_limit, 0, 0, "").encode()
+        value = code_value(campaign_id, use_limit, 0, CodeStatus.UNUSED, "").encode()
         prefix = self._keys.code(tenant_id, "").encode()
         pool = self._keys.pool(tenant_id, campaign_id).encode()
         encoded = "\n".join(codes).encode().split(b"\n")
@@ -137,7 +142,7 @@ class CodeLoader:
         for code, status, used, user in rows:
             value = code_value(campaign_id, use_limit, used, status, user or "")
             pipe.set(self._keys.code(tenant_id, code), value, nx=True)
-            if status == 0 and used == 0 and not user:
+            if status == CodeStatus.UNUSED and used == 0 and not user:
                 unallocated.append(code)
         for part in _parts(unallocated):
             pipe.sadd(pool, *part)
@@ -173,10 +178,6 @@ class CodeLoader:
     def set_ready(self, tenant_id: str) -> None:
         """Declare every code of the tenant cached: a miss is now an authoritative NOT_FOUND."""
         _guard("set ready", lambda: self._client.set(self._keys.ready(tenant_id), "1"))
-
-    def is_ready(self, tenant_id: str) -> bool:
-        """Whether the tenant's ready marker is set."""
-        return bool(_guard("read ready", lambda: self._client.exists(self._keys.ready(tenant_id))))
 
 
 def _parts(codes: list[T]) -> Iterable[list[T]]:

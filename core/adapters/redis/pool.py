@@ -12,24 +12,15 @@ that missed a rewrite is corrected by the MySQL judge at commit. Errors become
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import TypeVar
+from collections.abc import Iterable, Sequence
 
-from core.adapters.redis.client import REDIS_ERRORS, SyncRedisClient
-from core.adapters.redis.keys import RedisKeys
-from core.errors import CacheUnavailable
-
-T = TypeVar("T")
+from core.adapters.redis.client import SyncRedisClient
+from core.adapters.redis.client import redis_guard as _guard
+from core.adapters.redis.keys import RedisKeys, code_value
+from core.records import CachedCode
 
 #: Members per SREM/SADD and entries per pipeline.
 CHUNK = 5_000
-
-
-def _guard(what: str, work: Callable[[], T]) -> T:
-    try:
-        return work()
-    except REDIS_ERRORS as exc:
-        raise CacheUnavailable(f"{what}: {exc.__class__.__name__}: {exc}") from exc
 
 
 class CodePool:
@@ -70,6 +61,12 @@ class CodePool:
             pipe.execute()
 
         _guard("rewrite code entries", work)
+
+    def write_states(self, tenant_id: str, states: Iterable[CachedCode]) -> None:
+        """Rewrite the cache entries of codes with the given states (keeping any TTL)."""
+        self.set_entries(tenant_id, ((s.code, code_value(s.campaign_id, s.use_limit, s.used,
+                                                         s.status, s.bound_user))
+                                     for s in states))
 
     def _chunked(
         self, what: str, tenant_id: str, campaign_id: str, codes: Sequence[str], *, remove: bool
