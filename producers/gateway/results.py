@@ -97,7 +97,8 @@ class ResultListener:
         self._watched.move_to_end(request_id)
         while len(self._watched) > _WATCH_LIMIT:
             self._watched.popitem(last=False)
-        future: asyncio.Future[RedeemResult] = asyncio.get_running_loop().create_future()
+        loop = self._loop or asyncio.get_running_loop()  # the loop start() ran on
+        future: asyncio.Future[RedeemResult] = loop.create_future()
         self._waiters.setdefault(request_id, []).append(future)
         return future
 
