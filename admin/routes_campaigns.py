@@ -28,7 +28,7 @@ EXAMPLE_RULE = """{
 @router.get("/", response_class=HTMLResponse)
 def home(page: Page = Depends(signed_in)) -> Response:
     """The dashboard of the operator's tenant (every tenant for a platform operator)."""
-    figures = dashboard(page.container, page.me, page.office.counts)
+    figures = dashboard(page.office.services, page.me, page.office.counts)
     return page.render("dashboard.html", d=figures,
                        day=bar_chart(figures.last_24h, 3, slice(11, 16)),
                        month=bar_chart(figures.last_30d, 5, slice(5, 10)),
@@ -39,7 +39,7 @@ def home(page: Page = Depends(signed_in)) -> Response:
 def campaigns(page: Page = Depends(signed_in), status: str = "", q: str = "") -> Response:
     """Campaigns with a status filter and a name/id search."""
     status = status if status in CampaignStatus.__members__ else ""
-    rows = service.list_campaigns(page.container, page.me, status=status, search=q[:64])
+    rows = service.list_campaigns(page.office.services, page.me, status=status, search=q[:64])
     return page.render("campaigns.html", rows=rows, status=status, q=q[:64],
                        statuses=list(CampaignStatus.__members__))
 
@@ -53,7 +53,7 @@ def new_campaign(page: Page = Depends(signed_in)) -> Response:
 def _form(page: Page, values: dict[str, str], errors: dict[str, str],
           status: int = 200) -> Response:
     return page.render("campaign_new.html", status_code=status, values=values, errors=errors,
-                       tenants=service.tenant_choices(page.container, page.me),
+                       tenants=service.tenant_choices(page.office.services, page.me),
                        statuses=["ACTIVE", "DRAFT", "PAUSED"])
 
 
@@ -63,7 +63,8 @@ def create_campaign(page: Page = Depends(posted)) -> Response:
     fields = ("campaign_id", "name", "product_code", "rule", "status", "tenant_id")
     values = {name: page.field(name, 20_000) for name in fields}
     try:
-        campaign = service.create_from_form(page.container, page.office.audit, page.me, values)
+        campaign = service.create_from_form(page.office.services, page.office.audit, page.me,
+                                            values)
     except InvalidInput as exc:
         return _form(page, values, {exc.field: str(exc)}, 422)
     return RedirectResponse(f"/campaigns/{campaign.campaign_id}", status_code=303)
@@ -72,8 +73,8 @@ def create_campaign(page: Page = Depends(posted)) -> Response:
 @router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
 def campaign_detail(campaign_id: str, page: Page = Depends(signed_in)) -> Response:
     """Rule, window, rewards and counts of one campaign."""
-    campaign = service.campaign_for(page.container, page.me, campaign_id)
-    counts, counted_at = service.campaign_counts(page.container, page.me, campaign,
+    campaign = service.campaign_for(page.office.services, page.me, campaign_id)
+    counts, counted_at = service.campaign_counts(page.office.services, page.me, campaign,
                                                  page.office.counts)
     rule = stored_rule(campaign)
     return page.render("campaign.html", c=campaign, counts=counts, counted_at=counted_at,
@@ -86,7 +87,7 @@ def campaign_detail(campaign_id: str, page: Page = Depends(signed_in)) -> Respon
 @router.post("/campaigns/{campaign_id}/status")
 def campaign_status(campaign_id: str, page: Page = Depends(posted)) -> Response:
     """Pause, resume or end."""
-    service.change_status(page.container, page.office.audit, page.me, campaign_id,
+    service.change_status(page.office.services, page.office.audit, page.me, campaign_id,
                           page.field("status", 16))
     return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)
 
@@ -94,7 +95,7 @@ def campaign_status(campaign_id: str, page: Page = Depends(posted)) -> Response:
 @router.get("/campaigns/{campaign_id}/generate", response_class=HTMLResponse)
 def generate_form(campaign_id: str, page: Page = Depends(signed_in)) -> Response:
     """Count + optional code rule."""
-    campaign = service.campaign_for(page.container, page.me, campaign_id)
+    campaign = service.campaign_for(page.office.services, page.me, campaign_id)
     return page.render("generate.html", c=campaign, values={"count": "10000", "rule": ""},
                        errors={})
 
@@ -106,7 +107,7 @@ def generate(campaign_id: str, page: Page = Depends(posted)) -> Response:
     try:
         job = page.office.jobs.start(page.me, campaign_id, values["count"], values["rule"])
     except InvalidInput as exc:
-        campaign = service.campaign_for(page.container, page.me, campaign_id)
+        campaign = service.campaign_for(page.office.services, page.me, campaign_id)
         return page.render("generate.html", status_code=422, c=campaign, values=values,
                            errors={exc.field: str(exc)})
     return RedirectResponse(f"/jobs/{job.job_id}", status_code=303)

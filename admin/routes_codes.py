@@ -27,8 +27,8 @@ def codes(campaign_id: str, page: Page = Depends(signed_in), status: str = "",
 
 def _codes(page: Page, campaign_id: str, status: str = "", exported: str = "", after: int = 0,
            msg: str = "", error: str = "", code: int = 200) -> Response:
-    campaign = service.campaign_for(page.container, page.me, campaign_id)
-    listing = codes_page(page.container, page.office.operator_store, page.me, campaign_id,
+    campaign = service.campaign_for(page.office.services, page.me, campaign_id)
+    listing = codes_page(page.office.services, page.office.operator_store, page.me, campaign_id,
                          status=status or None,
                          exported=None if not exported else exported == "yes",
                          after_id=after, limit=PAGE_SIZE)
@@ -42,7 +42,7 @@ def _codes(page: Page, campaign_id: str, status: str = "", exported: str = "", a
 def void(campaign_id: str, row_id: int, page: Page = Depends(posted)) -> Response:
     """Void one never-redeemed code, with a reason."""
     try:
-        result = void_row(page.container, page.office.audit, page.me, campaign_id, row_id,
+        result = void_row(page.office.services, page.office.audit, page.me, campaign_id, row_id,
                           page.field("reason", 1000))
     except InvalidInput as exc:
         return _codes(page, campaign_id, error=str(exc), code=422)

@@ -19,7 +19,7 @@ def _ops_page(page: Page, status: int = 200, **values: object) -> Response:
     base: dict[str, object] = {"topic": "", "letters": None, "report": None, "mismatches": None,
                                "error": "", "notice": "", "tenant_id": ""}
     return page.render("ops.html", status_code=status, topics=ops.TOPICS,
-                       tenants=service.tenant_choices(page.container, page.me),
+                       tenants=service.tenant_choices(page.office.services, page.me),
                        **{**base, **values})
 
 
@@ -30,7 +30,7 @@ def ops_home(page: Page = Depends(signed_in), topic: str = "") -> Response:
     if not topic:
         return _ops_page(page)
     try:
-        letters = ops.dead_letters(page.container, page.me, topic)
+        letters = ops.dead_letters(page.office.services, page.me, topic)
     except (InvalidInput, RetryableError) as exc:
         return _ops_page(page, 422, topic=topic[:40], error=str(exc)[:300])
     return _ops_page(page, topic=topic, letters=letters)
@@ -43,7 +43,7 @@ def replay(page: Page = Depends(posted)) -> Response:
     topic = page.field("topic", 40)
     refs = [r for r in (page.form.getlist("ref") if page.form else []) if isinstance(r, str)]
     try:
-        count = ops.replay_letters(page.container, page.office.audit, page.me, topic, refs)
+        count = ops.replay_letters(page.office.services, page.office.audit, page.me, topic, refs)
     except (InvalidInput, RetryableError) as exc:
         return _ops_page(page, 422, topic=topic, error=str(exc)[:300])
     return _ops_page(page, topic=topic, notice=f"replayed {count}")
@@ -53,7 +53,7 @@ def replay(page: Page = Depends(posted)) -> Response:
 def compensation(page: Page = Depends(posted)) -> Response:
     """Dry run first, then run; the report is shown."""
     need(page, Permission.OPS)
-    report = ops.compensate(page.container, page.office.audit, page.me,
+    report = ops.compensate(page.office.services, page.office.audit, page.me,
                             dry_run=page.field("dry_run", 2) == "1")
     return _ops_page(page, report=report)
 
@@ -64,7 +64,7 @@ def cache_verify(page: Page = Depends(posted)) -> Response:
     need(page, Permission.OPS)
     tenant = page.field("tenant_id", 30)
     try:
-        problems = ops.verify_cache(page.container, page.office.audit, page.me, tenant)
+        problems = ops.verify_cache(page.office.services, page.office.audit, page.me, tenant)
     except InvalidInput as exc:
         return _ops_page(page, 422, error=str(exc), tenant_id=tenant)
     return _ops_page(page, mismatches=problems, tenant_id=tenant)

@@ -21,7 +21,7 @@ router = APIRouter()
 def _lookup_page(page: Page, status: int = 200, **values: object) -> Response:
     base: dict[str, object] = {"history": None, "error": "", "field": "", "tenant_id": ""}
     return page.render("lookup.html", status_code=status,
-                       tenants=service.tenant_choices(page.container, page.me),
+                       tenants=service.tenant_choices(page.office.services, page.me),
                        **{**base, **values})
 
 
@@ -36,7 +36,7 @@ def lookup_code(page: Page = Depends(posted)) -> Response:
     """The typed code's history, masked; the typed code is not echoed back."""
     tenant = page.field("tenant_id", 30)
     try:
-        history = lookup(page.container, page.office.operator_store, page.office.audit,
+        history = lookup(page.office.services, page.office.operator_store, page.office.audit,
                          page.me, tenant, page.field("code", 200))
     except InvalidInput as exc:
         return _lookup_page(page, 422, error=str(exc), field=exc.field, tenant_id=tenant)
@@ -48,8 +48,8 @@ def lookup_code(page: Page = Depends(posted)) -> Response:
 def _export_page(page: Page, status: int = 200, values: dict[str, str] | None = None,
                  errors: dict[str, str] | None = None) -> Response:
     return page.render("exports.html", status_code=status,
-                       campaigns=service.list_campaigns(page.container, page.me, limit=500),
-                       history=export_history(page.container, page.office.operator_store,
+                       campaigns=service.list_campaigns(page.office.services, page.me, limit=500),
+                       history=export_history(page.office.services, page.office.operator_store,
                                               page.me),
                        values=values or {"count": "1000", "file_format": "xlsx",
                                          "campaign_id": page.request.query_params.get(
@@ -71,7 +71,7 @@ def export(page: Page = Depends(posted)) -> Response:
     request = ExportRequest(values["campaign_id"], values["count"], values["file_format"],
                             page.field("override_owner", 5) == "1", values["reason"])
     try:
-        download = export_for_download(page.container, page.office.audit, page.me, request)
+        download = export_for_download(page.office.services, page.office.audit, page.me, request)
     except InvalidInput as exc:
         return _export_page(page, 422, values, {exc.field: str(exc)})
     page.office.counts.forget()

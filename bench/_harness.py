@@ -23,7 +23,6 @@ from bench._stack import throwaway_stack as shared_stack
 from core.adapters.mysql.stored_grants import stored_grant_ids
 from core.adapters.redis.client import REDIS_ERRORS
 from core.bootstrap import Container
-from core.cache_rebuild import cache_mismatches
 from core.errors import CacheUnavailable
 from core.settings import Settings
 from schemas.events import RedeemOutcome, RedeemRequested, RedeemResult, RewardGrant
@@ -210,7 +209,7 @@ def check_invariants(
 def redis_mismatches(container: Container, work: Workload) -> list[str]:
     """Every difference between Redis and MySQL over the workload's tenants."""
     tenants = sorted({c.tenant_id for c in work.campaigns})
-    return [m for t in tenants for m in cache_mismatches(container, t, limit=10**9)]
+    return [m for t in tenants for m in container.cache_rebuild.mismatches(t, limit=10**9)]
 
 
 def mismatch_kinds(problems: list[str]) -> str:

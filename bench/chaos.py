@@ -47,7 +47,6 @@ from bench._harness import (
 from core.adapters.kafka.producer import EventProducer
 from core.adapters.redis.local_cluster import LocalRedisCluster
 from core.bootstrap import bootstrap
-from core.cache_rebuild import rebuild_cache
 from core.compensation import new_job
 from core.compensation.reports import ReportWatcher, publish_job
 from core.settings import Settings
@@ -170,7 +169,7 @@ def run_on(args: argparse.Namespace, cluster: LocalRedisCluster | None) -> dict[
         while grants.poll(1.0):
             pass
         before = redis_mismatches(container, work)
-        rebuilt = rebuild_cache(container)
+        rebuilt = container.cache_rebuild.rebuild()
         figures = check_invariants(container, work, results.values, grants.values)
         results.close()
         grants.close()

@@ -20,14 +20,13 @@ def rebuild(
 
     Safe while workers run: MySQL is the truth and its guarded commit re-judges every claim.
     """
-    from core.cache_rebuild import count_codes, rebuild_cache, tenants_with_codes
-
     with container() as built:
-        total = count_codes(built, tenants_with_codes(built, tenant_id))
+        rebuilder = built.cache_rebuild
+        total = rebuilder.count_codes(rebuilder.tenants(tenant_id))
         columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, console=console, disable=as_json) as bar:
             task = bar.add_task("codes", total=total)
-            report = rebuild_cache(built, tenant_id, lambda n: bar.advance(task, n))
+            report = rebuilder.rebuild(tenant_id, lambda n: bar.advance(task, n))
     if as_json:
         emit_json(report.__dict__)
         return
@@ -50,10 +49,8 @@ def verify(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List where Redis disagrees with MySQL for a tenant (exit 1 when it does)."""
-    from core.cache_rebuild import cache_mismatches
-
     with container() as built, console.status("comparing Redis with MySQL..."):
-        problems = cache_mismatches(built, tenant_id, limit)
+        problems = built.cache_rebuild.mismatches(tenant_id, limit)
     if as_json:
         emit_json({"tenant_id": tenant_id, "mismatches": problems})
     else:

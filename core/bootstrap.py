@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from core.adapters.redis.pending_marks import PendingMarks
     from core.apikeys import ApiKeyResolver
     from core.backoffice.wiring import BackOffice
+    from core.cache_rebuild import CacheRebuild
     from core.campaigns import Campaigns
     from core.compensation.service import Compensator
     from core.export.service import Exporter
@@ -130,9 +131,7 @@ class Container:
     @cached_property
     def backoffice(self) -> BackOffice:
         """The back office's services (operators, sessions, audit log, generation jobs)."""
-        from core.backoffice.wiring import build_backoffice
-
-        office = build_backoffice(self)
+        office = self.build_backoffice()
         self._closers.append(office)
         return office
 
@@ -218,7 +217,7 @@ class Container:
         """A Compensator over MySQL, Redis and (by default) the Kafka producer."""
         from core.adapters.mysql.compensation_store import CompensationStore
         from core.adapters.mysql.redemption_store import RedemptionStore
-        from core.compensation.claims import ClaimRecords
+        from core.adapters.redis.claim_records import ClaimRecords
         from core.compensation.service import Compensator
 
         return Compensator(
@@ -228,6 +227,51 @@ class Container:
             ClaimRecords(self.redis, self.keys),
             publisher or self.publisher,
         )
+
+    def build_backoffice(self) -> BackOffice:
+        """The back office over MySQL: operators, sessions, audit, generation jobs, and the
+        services its pages call."""
+        from core.adapters.mysql.audit_store import MySQLAuditStore
+        from core.adapters.mysql.backoffice_views import MySQLBackOfficeViews
+        from core.adapters.mysql.operator_store import MySQLOperatorStore
+        from core.adapters.mysql.session_store import MySQLSessionStore
+        from core.backoffice.audit import Audit
+        from core.backoffice.counts import CountsCache
+        from core.backoffice.jobs import GenerationJobs
+        from core.backoffice.operators import Operators
+        from core.backoffice.ports import BackOfficeServices
+        from core.backoffice.sessions import Sessions
+        from core.backoffice.wiring import BackOffice
+
+        operator_store = MySQLOperatorStore(self.engine)
+        session_store = MySQLSessionStore(self.engine)
+        audit = Audit(MySQLAuditStore(self.engine))
+        counts = CountsCache(self.settings.admin_counts_cache_seconds)
+        services = BackOfficeServices(
+            self.storage, MySQLBackOfficeViews(self.engine), self.campaigns, self.generation,
+            self.exporter, self.code_ports, self.settings, self.compensator,
+            self.cache_rebuild.mismatches, self.topic_reader, self.event_sink)
+        return BackOffice(
+            operator_store=operator_store,
+            operators=Operators(operator_store, session_store, audit, self.settings),
+            sessions=Sessions(session_store, operator_store, self.settings),
+            audit=audit,
+            jobs=GenerationJobs(services, audit, counts),
+            counts=counts,
+            services=services,
+        )
+
+    @cached_property
+    def cache_rebuild(self) -> CacheRebuild:
+        """Rebuilding the Redis cache from MySQL, and comparing the two."""
+        from core.adapters.mysql.rebuild_source import MySQLRebuildSource
+        from core.adapters.redis.cache_rebuild import RedisCacheImage
+        from core.adapters.redis.claim_records import ClaimRecords
+        from core.cache_rebuild import CacheRebuild
+
+        return CacheRebuild(MySQLRebuildSource(self.engine),
+                            RedisCacheImage(self.redis, self.keys),
+                            ClaimRecords(self.redis, self.keys))
 
     # -- end of service builders
 

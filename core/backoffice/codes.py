@@ -12,12 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.adapters.mysql import backoffice_store as views
-from core.adapters.mysql.engine import guarded
 from core.backoffice.campaigns import campaign_for
 from core.backoffice.model import Principal
-from core.backoffice.ports import OperatorStore
-from core.bootstrap import Container
+from core.backoffice.ports import BackOfficeServices, OperatorStore
 from core.listing import STATUS_CODES, CodeView, _view, list_codes
 
 SCAN_WINDOW = 25_000
@@ -39,37 +36,33 @@ class NamedCodePage:
         return self.names.get(account_id or "", account_id or "-")
 
 
-def codes_page(container: Container, operators: OperatorStore, principal: Principal,
+def codes_page(services: BackOfficeServices, operators: OperatorStore, principal: Principal,
                campaign_id: str, *, status: str | None, exported: bool | None, after_id: int,
                limit: int) -> NamedCodePage:
     """One page of a visible campaign's codes, after row id ``after_id``."""
-    campaign = campaign_for(container, principal, campaign_id)
+    campaign = campaign_for(services, principal, campaign_id)
     after_id = max(0, after_id)
     if status is None and exported is None:
-        page = list_codes(container.storage, campaign.tenant_id, campaign.campaign_id, limit=limit,
-                          after_id=after_id)
+        page = list_codes(services.store, campaign.tenant_id, campaign.campaign_id,
+                          limit=limit, after_id=after_id)
         codes, next_after, scanned, highest = page.codes, page.next_after_id, None, None
     else:
         codes, next_after, scanned, highest = _filtered(
-            container, campaign.tenant_id, campaign.campaign_id, STATUS_CODES.get(status or ""),
+            services, campaign.tenant_id, campaign.campaign_id, STATUS_CODES.get(status or ""),
             exported, after_id, limit)
     accounts = {a for v in codes for a in (v.generated_by, v.exported_by) if a}
     return NamedCodePage(codes, next_after, scanned, highest, operators.emails(sorted(accounts)))
 
 
-def _filtered(container: Container, tenant_id: str, campaign_id: str, status: int | None,
+def _filtered(services: BackOfficeServices, tenant_id: str, campaign_id: str, status: int | None,
               exported: bool | None, after_id: int,
               limit: int) -> tuple[list[CodeView], int | None, int, int]:
-    def work() -> tuple[list[views.CodeListing], int, int]:
-        with container.engine.connect() as conn:
-            lowest, highest = views.code_id_range(conn, tenant_id, campaign_id)
-            start = max(after_id, lowest - 1)
-            rows = views.codes_window(conn, tenant_id, campaign_id, status=status,
-                                      exported=exported, after_id=start,
-                                      upto_id=start + SCAN_WINDOW, limit=limit)
-            return rows, start + SCAN_WINDOW, highest
-
-    rows, upto, highest = guarded("list codes", work)
+    lowest, highest = services.views.code_id_range(tenant_id, campaign_id)
+    start = max(after_id, lowest - 1)
+    rows = services.views.codes_window(tenant_id, campaign_id, status=status,
+                                       exported=exported, after_id=start,
+                                       upto_id=start + SCAN_WINDOW, limit=limit)
+    upto = start + SCAN_WINDOW
     codes = [_view(r) for r in rows]
     if len(codes) == limit:
         return codes, codes[-1].id, codes[-1].id, highest

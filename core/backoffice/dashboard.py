@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core.adapters.mysql import backoffice_store as views
-from core.adapters.mysql.engine import guarded
 from core.backoffice.audit import utc_now
 from core.backoffice.counts import CountsCache
 from core.backoffice.model import Principal
-from core.bootstrap import Container
+from core.backoffice.ports import BackOfficeServices
+from core.backoffice.rows import CampaignCounts
 
 _HOUR = "%Y-%m-%d %H:00"
 _DAY = "%Y-%m-%d"
@@ -37,7 +36,7 @@ class Series:
 class Dashboard:
     """Everything the dashboard page shows, for the principal's scope."""
 
-    campaigns: list[views.CampaignCounts]
+    campaigns: list[CampaignCounts]
     last_24h: Series
     last_30d: Series
     outcomes: dict[str, int]
@@ -45,10 +44,10 @@ class Dashboard:
     counted_at: datetime
 
     @property
-    def totals(self) -> views.CampaignCounts:
+    def totals(self) -> CampaignCounts:
         """The campaigns' counts added up."""
         rows = self.campaigns
-        return views.CampaignCounts("", "", *(sum(getattr(r, f) for r in rows) for f in (
+        return CampaignCounts("", "", *(sum(getattr(r, f) for r in rows) for f in (
             "generated", "exported", "allocated", "redeemed", "voided", "left")))
 
 
@@ -56,31 +55,20 @@ def _buckets(now: datetime, count: int, step: timedelta, fmt: str) -> list[str]:
     return [(now - step * n).strftime(fmt) for n in range(count - 1, -1, -1)]
 
 
-def dashboard(container: Container, principal: Principal, cache: CountsCache) -> Dashboard:
+def dashboard(services: BackOfficeServices, principal: Principal, cache: CountsCache) -> Dashboard:
     """Read the dashboard's figures (one query each; code counts through ``cache``)."""
     now = utc_now()
     hour_now = now.replace(minute=0, second=0, microsecond=0)
     day_now = now.replace(hour=0, minute=0, second=0, microsecond=0)
     tenant = principal.tenant_id
 
-    def count() -> list[views.CampaignCounts]:
-        with container.engine.connect() as conn:
-            return views.campaign_counts(conn, tenant)
-
-    counts, counted_at = cache.get((tenant, None), lambda: guarded("count codes", count))
-
-    def work() -> Dashboard:
-        with container.engine.connect() as conn:
-            hourly = views.redemptions_per_bucket(conn, tenant, hour_now - timedelta(hours=23),
-                                                  _HOUR)
-            daily = views.redemptions_per_bucket(conn, tenant, day_now - timedelta(days=29),
-                                                 _DAY)
-            mix = views.outcome_mix(conn, tenant, day_now - timedelta(days=29))
-            names = views.campaign_names(conn, tenant)
-        hours = _buckets(hour_now, 24, timedelta(hours=1), _HOUR)
-        days = _buckets(day_now, 30, timedelta(days=1), _DAY)
-        return Dashboard(counts, Series([(h, hourly.get(h, 0)) for h in hours]),
-                         Series([(d, daily.get(d, 0)) for d in days]), mix, names,
-                         counted_at)
-
-    return guarded("read dashboard", work)
+    views = services.views
+    counts, counted_at = cache.get((tenant, None), lambda: views.campaign_counts(tenant))
+    hourly = views.redemptions_per_bucket(tenant, hour_now - timedelta(hours=23), _HOUR)
+    daily = views.redemptions_per_bucket(tenant, day_now - timedelta(days=29), _DAY)
+    mix = views.outcome_mix(tenant, day_now - timedelta(days=29))
+    names = views.campaign_names(tenant)
+    hours = _buckets(hour_now, 24, timedelta(hours=1), _HOUR)
+    days = _buckets(day_now, 30, timedelta(days=1), _DAY)
+    return Dashboard(counts, Series([(h, hourly.get(h, 0)) for h in hours]),
+                     Series([(d, daily.get(d, 0)) for d in days]), mix, names, counted_at)

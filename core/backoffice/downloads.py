@@ -14,14 +14,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.adapters.mysql import backoffice_store as views
-from core.adapters.mysql.engine import guarded
 from core.backoffice.audit import Audit, utc_now
 from core.backoffice.campaigns import campaign_for, require
 from core.backoffice.errors import InvalidInput
 from core.backoffice.model import Permission, Principal
-from core.backoffice.ports import OperatorStore
-from core.bootstrap import Container
+from core.backoffice.ports import BackOfficeServices, OperatorStore
+from core.backoffice.rows import ExportRow
 from core.errors import ExportRefused
 from core.export import ExportFormat, ExportResult, export_codes
 
@@ -57,12 +55,12 @@ class ExportRequest:
     reason: str = ""
 
 
-def export_for_download(container: Container, audit: Audit, principal: Principal,
+def export_for_download(services: BackOfficeServices, audit: Audit, principal: Principal,
                         form: ExportRequest) -> Download:
     """Check the form, export, audit; InvalidInput names the field that is wrong."""
     require(principal, Permission.WORK)
-    campaign = campaign_for(container, principal, form.campaign_id)
-    count = _count(form.count, container.settings.admin_export_max_codes)
+    campaign = campaign_for(services, principal, form.campaign_id)
+    count = _count(form.count, services.settings.admin_export_max_codes)
     if form.file_format not in MEDIA_TYPES:
         raise InvalidInput("choose xlsx or csv", field="file_format")
     reason = form.reason.strip()
@@ -77,7 +75,7 @@ def export_for_download(container: Container, audit: Audit, principal: Principal
     name = f"{campaign.campaign_id}-{stamp}.{form.file_format}"
     directory = Path(tempfile.mkdtemp(prefix="redeemflow-export-"))
     try:
-        result = export_codes(container.exporter, campaign.tenant_id, campaign.campaign_id,
+        result = export_codes(services.exporter, campaign.tenant_id, campaign.campaign_id,
                               principal.operator_id, count, ExportFormat(form.file_format),
                               directory / name, override_owner=form.override_owner)
     except ExportRefused as exc:
@@ -108,20 +106,15 @@ def _count(text: str, most: int) -> int:
 class ExportView:
     """One past export: who, when, how many, the file's sha256."""
 
-    row: views.ExportRow
+    row: ExportRow
     exported_by: str
 
 
-def export_history(container: Container, operators: OperatorStore, principal: Principal,
+def export_history(services: BackOfficeServices, operators: OperatorStore, principal: Principal,
                    campaign_id: str | None = None) -> list[ExportView]:
     """Past exports of the principal's scope (of one campaign when given)."""
     if campaign_id:
-        campaign_for(container, principal, campaign_id)
-
-    def work() -> list[views.ExportRow]:
-        with container.engine.connect() as conn:
-            return views.export_history(conn, principal.tenant_id, campaign_id or None)
-
-    rows = guarded("read export history", work)
+        campaign_for(services, principal, campaign_id)
+    rows = services.views.export_history(principal.tenant_id, campaign_id or None)
     names = operators.emails([r.account_id for r in rows])
     return [ExportView(r, names.get(r.account_id, r.account_id)) for r in rows]

@@ -24,7 +24,7 @@ from core.backoffice.campaigns import campaign_for, require
 from core.backoffice.counts import CountsCache
 from core.backoffice.errors import InvalidInput
 from core.backoffice.model import Permission, Principal
-from core.bootstrap import Container
+from core.backoffice.ports import BackOfficeServices
 from core.errors import DomainRuleViolation, NotFound, RedeemflowError
 from schemas.campaign import MAX_CODES_PER_REQUEST
 from schemas.code_rule import CodeGenerateRule
@@ -86,9 +86,9 @@ def parse_rule(raw: str) -> CodeGenerateRule | None:
 class GenerationJobs:
     """Runs generation jobs on a small thread pool and remembers the latest ones."""
 
-    def __init__(self, container: Container, audit: Audit, counts: CountsCache,
+    def __init__(self, services: BackOfficeServices, audit: Audit, counts: CountsCache,
                  workers: int = 2) -> None:
-        self._container = container
+        self._services = services
         self._audit = audit
         self._counts = counts
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="generate")
@@ -99,7 +99,7 @@ class GenerationJobs:
               rule_text: str = "") -> GenerationJob:
         """Check the form, then start generating in the background."""
         require(principal, Permission.WORK)
-        campaign = campaign_for(self._container, principal, campaign_id)
+        campaign = campaign_for(self._services, principal, campaign_id)
         try:
             count = int(count_text.strip())
         except ValueError as exc:
@@ -123,9 +123,9 @@ class GenerationJobs:
             job.done = done
 
         try:
-            result = self._container.generation.generate_codes(job.tenant_id, job.campaign_id,
-                                    job.requested, rule=rule, account_id=account_id,
-                                    progress=progress, chunk_size=chunk_for(job.requested))
+            result = self._services.generation.generate_codes(
+                job.tenant_id, job.campaign_id, job.requested, rule=rule, account_id=account_id,
+                progress=progress, chunk_size=chunk_for(job.requested))
         except DomainRuleViolation as exc:
             job.status, job.message = "failed", str(exc)[:300]
             return

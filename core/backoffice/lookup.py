@@ -15,14 +15,12 @@ from typing import Any
 
 import orjson
 
-from core.adapters.mysql import backoffice_store as views
-from core.adapters.mysql.engine import guarded
 from core.backoffice.audit import Audit
 from core.backoffice.campaigns import campaign_for, require
 from core.backoffice.errors import InvalidInput
 from core.backoffice.model import Permission, Principal
-from core.backoffice.ports import OperatorStore
-from core.bootstrap import Container
+from core.backoffice.ports import BackOfficeServices, OperatorStore
+from core.backoffice.rows import CodeRecord, RedemptionRow
 from core.codes.normalise import clean
 from core.codes.status import RedemptionStatus
 from core.errors import NotFound
@@ -82,7 +80,8 @@ def code_ref(tenant_id: str, code: str) -> str:
     return hashlib.sha256(f"{tenant_id}:{code}".encode()).hexdigest()[:16]
 
 
-def lookup(container: Container, operators: OperatorStore, audit: Audit, principal: Principal,
+def lookup(services: BackOfficeServices, operators: OperatorStore, audit: Audit,
+           principal: Principal,
            tenant_id: str, raw_code: str) -> CodeHistory:
     """The history of the code ``raw_code`` of ``tenant_id`` (the principal's own tenant
     unless it is a platform operator); NotFound when the tenant has no such code."""
@@ -97,16 +96,12 @@ def lookup(container: Container, operators: OperatorStore, audit: Audit, princip
         raise InvalidInput("type the code (letters and digits; spaces and dashes are ignored)",
                            field="code")
 
-    def work() -> tuple[views.CodeRecord | None, list[views.RedemptionRow], dict[str, Any]]:
-        with container.engine.connect() as conn:
-            record = views.find_code(conn, tenant_id, code)
-            if record is None:
-                return None, [], {}
-            redemptions = views.redemptions_of(conn, tenant_id, code)
-            recorded = views.recorded_grants(conn, [r.redemption_id for r in redemptions])
-            return record, redemptions, recorded
-
-    record, redemptions, recorded = guarded("look up code", work)
+    record = services.views.find_code(tenant_id, code)
+    redemptions: list[RedemptionRow] = []
+    recorded: dict[str, Any] = {}
+    if record is not None:
+        redemptions = services.views.redemptions_of(tenant_id, code)
+        recorded = services.views.recorded_grants([r.redemption_id for r in redemptions])
     audit.record(principal, "lookup", target=f"{mask_code(code)} #{code_ref(tenant_id, code)}",
                  detail="found" if record else "not found", tenant_id=tenant_id)
     if record is None:
@@ -114,7 +109,7 @@ def lookup(container: Container, operators: OperatorStore, audit: Audit, princip
     return _history(record, redemptions, recorded, operators)
 
 
-def _history(record: views.CodeRecord, redemptions: list[views.RedemptionRow],
+def _history(record: CodeRecord, redemptions: list[RedemptionRow],
              recorded: dict[str, Any], operators: OperatorStore) -> CodeHistory:
     names = operators.emails([x for x in (record.gen_account_id, record.export_account_id) if x])
     return CodeHistory(
@@ -132,7 +127,7 @@ def _history(record: views.CodeRecord, redemptions: list[views.RedemptionRow],
                       if line.startswith("voided ")])
 
 
-def _redemption(row: views.RedemptionRow, recorded: dict[str, Any]) -> RedemptionView:
+def _redemption(row: RedemptionRow, recorded: dict[str, Any]) -> RedemptionView:
     raw = row.grants_json
     grants_data = orjson.loads(raw) if isinstance(raw, str | bytes) else (raw or [])
     grants = [_grant(element, recorded) for element in
@@ -142,7 +137,7 @@ def _redemption(row: views.RedemptionRow, recorded: dict[str, Any]) -> Redemptio
                           row.granted_at, grants)
 
 
-def void_row(container: Container, audit: Audit, principal: Principal, campaign_id: str,
+def void_row(services: BackOfficeServices, audit: Audit, principal: Principal, campaign_id: str,
              row_id: int, reason: str) -> VoidResult:
     """Void one never-redeemed code of a campaign, chosen by its row id in the list."""
     require(principal, Permission.WORK)
@@ -152,17 +147,12 @@ def void_row(container: Container, audit: Audit, principal: Principal, campaign_
     if len(reason) > MAX_REASON:
         raise InvalidInput(f"the reason may have at most {MAX_REASON} characters",
                            field="reason")
-    campaign = campaign_for(container, principal, campaign_id)
-
-    def work() -> views.CodeRecord | None:
-        with container.engine.connect() as conn:
-            return views.code_by_row(conn, campaign.tenant_id, campaign.campaign_id, row_id)
-
-    record = guarded("read code", work)
+    campaign = campaign_for(services, principal, campaign_id)
+    record = services.views.code_by_row(campaign.tenant_id, campaign.campaign_id, row_id)
     if record is None:
         raise NotFound("no such code in this campaign")
     try:
-        result = void_codes(container.code_ports, campaign.tenant_id, code=record.code,
+        result = void_codes(services.code_ports, campaign.tenant_id, code=record.code,
                             reason=f"{reason} (by {principal.email})")
     except NotFound:  # gone meanwhile; its message would quote the full code
         raise NotFound("no such code in this campaign") from None

@@ -15,7 +15,7 @@ from core.backoffice.audit import Audit
 from core.backoffice.campaigns import require
 from core.backoffice.errors import InvalidInput
 from core.backoffice.model import Permission, Principal
-from core.bootstrap import Container
+from core.backoffice.ports import BackOfficeServices
 from core.dlq import DeadLetter, read_dead_letters, replay, select
 from core.masking import mask_code
 from core.topics import CONSUMED_TOPICS
@@ -61,11 +61,12 @@ def _topic(topic: str) -> str:
     return topic
 
 
-def dead_letters(container: Container, principal: Principal, topic: str) -> list[LetterView]:
+def dead_letters(services: BackOfficeServices, principal: Principal,
+                 topic: str) -> list[LetterView]:
     """The dead letters of ``topic`` (at most 200), masked."""
     require(principal, Permission.OPS)
-    letters = read_dead_letters(
-        container.topic_reader, container.settings, _topic(topic), limit=200)
+    letters = read_dead_letters(services.topic_reader, services.settings, _topic(topic),
+                                limit=200)
     return [_view(topic, d) for d in letters]
 
 
@@ -86,20 +87,20 @@ def _codes_in(raw: bytes) -> list[str]:
     return [code] if isinstance(code, str) and len(code) >= 4 else []
 
 
-def replay_letters(container: Container, audit: Audit, principal: Principal, topic: str,
+def replay_letters(services: BackOfficeServices, audit: Audit, principal: Principal, topic: str,
                    refs: list[str]) -> int:
     """Re-publish the chosen dead letters to their original topic."""
     require(principal, Permission.OPS)
     if not refs:
         raise InvalidInput("choose at least one dead letter", field="refs")
-    letters = read_dead_letters(container.topic_reader, container.settings, _topic(topic))
+    letters = read_dead_letters(services.topic_reader, services.settings, _topic(topic))
     chosen = select(letters, refs[:200])
-    count = replay(container.event_sink, container.settings, topic, chosen)
+    count = replay(services.event_sink, services.settings, topic, chosen)
     audit.record(principal, "dlq_replay", target=topic, detail=f"{count}: {' '.join(refs[:50])}")
     return count
 
 
-def compensate(container: Container, audit: Audit, principal: Principal, *, dry_run: bool,
+def compensate(services: BackOfficeServices, audit: Audit, principal: Principal, *, dry_run: bool,
                older_than_seconds: int | None = None) -> CompensationReport:
     """Run a compensation job here (the principal's tenant, or all for a platform admin)."""
     from core.compensation import new_job
@@ -107,9 +108,9 @@ def compensate(container: Container, audit: Audit, principal: Principal, *, dry_
     require(principal, Permission.OPS)
     job = new_job(tenant_id=principal.tenant_id,
                   older_than_seconds=older_than_seconds
-                  or container.settings.compensation_threshold_seconds,
+                  or services.settings.compensation_threshold_seconds,
                   dry_run=dry_run, requested_by=principal.operator_id)
-    report = asyncio.run(container.compensator().run(job))
+    report = asyncio.run(services.compensator().run(job))
     audit.record(principal, "compensation_dry_run" if dry_run else "compensation_run",
                  target=job.job_id,
                  detail=f"examined {report.examined}, marked granted {report.marked_granted},"
@@ -118,17 +119,15 @@ def compensate(container: Container, audit: Audit, principal: Principal, *, dry_
     return report
 
 
-def verify_cache(container: Container, audit: Audit, principal: Principal,
+def verify_cache(services: BackOfficeServices, audit: Audit, principal: Principal,
                  tenant_id: str) -> list[str]:
     """Where Redis disagrees with MySQL for a tenant (codes masked), at most 100 lines."""
-    from core.cache_rebuild import cache_mismatches
-
     require(principal, Permission.OPS)
     tenant = principal.tenant_id or tenant_id.strip()
     if not tenant:
         raise InvalidInput("choose a tenant", field="tenant_id")
     problems = [_CODE_LINE.sub(lambda m: f"code {mask_code(m.group(1))}:", line)
-                for line in cache_mismatches(container, tenant, 100)]
+                for line in services.cache_mismatches(tenant, 100)]
     audit.record(principal, "cache_verify", target=tenant, detail=f"{len(problems)} mismatches",
                  tenant_id=tenant)
     return problems

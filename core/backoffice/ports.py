@@ -1,10 +1,13 @@
 """Ports of the back office: what its services need from storage (MySQL adapters implement
-them in ``core.adapters.mysql.operator_store``, ``session_store`` and ``audit_store``)."""
+them in ``core.adapters.mysql.operator_store``, ``session_store``, ``audit_store`` and
+``backoffice_views``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from core.backoffice.model import (
     AuditEntry,
@@ -14,6 +17,23 @@ from core.backoffice.model import (
     Role,
     StoredSession,
 )
+from core.backoffice.rows import (
+    CampaignCounts,
+    CampaignRow,
+    CodeRecord,
+    ExportRow,
+    RedemptionRow,
+)
+from core.records import CodeListing
+from core.service_ports import CodePorts, EventSink, Storage
+from core.streams import TopicReader
+
+if TYPE_CHECKING:
+    from core.campaigns import Campaigns
+    from core.compensation.service import Compensator
+    from core.export.service import Exporter
+    from core.generation import Generation
+    from core.settings import Settings
 
 
 class OperatorStore(Protocol):
@@ -98,4 +118,111 @@ class AuditStore(Protocol):
         ...
 
 
-__all__ = ["AuditStore", "OperatorStore", "Role", "SessionStore"]
+class BackOfficeViews(Protocol):
+    """The read views of the back office's pages (scoped by tenant; None: every tenant)."""
+
+    def list_campaigns(
+        self, tenant_id: str | None, *, status: str | None, search: str | None, limit: int
+    ) -> list[CampaignRow]:
+        """Campaigns newest first, filtered by status and a name/id substring."""
+        ...
+
+    def tenant_ids(self) -> list[str]:
+        """Every tenant of the registry (the platform operator's choices)."""
+        ...
+
+    def campaign_counts(
+        self, tenant_id: str | None, campaign_id: str | None = None
+    ) -> list[CampaignCounts]:
+        """Per campaign: generated, exported, allocated, redeemed, voided, left (one scan of the
+        scope's codes by primary key; the dashboard of a tenant with 1M codes reads 1M rows)."""
+        ...
+
+    def campaign_names(self, tenant_id: str | None) -> dict[str, str]:
+        """campaign_id -> name for the scope."""
+        ...
+
+    def redemptions_per_bucket(
+        self, tenant_id: str | None, since: datetime, bucket_format: str
+    ) -> dict[str, int]:
+        """Redemptions since ``since``, counted per DATE_FORMAT bucket."""
+        ...
+
+    def outcome_mix(self, tenant_id: str | None, since: datetime) -> dict[str, int]:
+        """Request outcomes since ``since`` by outcome."""
+        ...
+
+    def find_code(self, tenant_id: str, code: str) -> CodeRecord | None:
+        """A tenant's code by its canonical spelling (the unique key (tenant_id, code))."""
+        ...
+
+    def code_by_row(self, tenant_id: str, campaign_id: str, row_id: int) -> CodeRecord | None:
+        """A campaign's code by row id (the primary key)."""
+        ...
+
+    def redemptions_of(self, tenant_id: str, code: str) -> list[RedemptionRow]:
+        """The code's redemptions (index (tenant_id, code))."""
+        ...
+
+    def recorded_grants(self, redemption_ids: list[str]) -> dict[str, datetime]:
+        """grant_id -> when its reward record was written, for the given redemptions."""
+        ...
+
+    def export_history(
+        self, tenant_id: str | None, campaign_id: str | None, limit: int = 100
+    ) -> list[ExportRow]:
+        """Exports newest first (index (tenant_id, campaign_id))."""
+        ...
+
+    def codes_window(
+        self,
+        tenant_id: str,
+        campaign_id: str,
+        *,
+        status: int | None,
+        exported: bool | None,
+        after_id: int,
+        upto_id: int,
+        limit: int,
+    ) -> list[CodeListing]:
+        """Filtered codes with ``after_id < id <= upto_id`` in id order: a bounded stretch of the
+        primary key, so a filter that matches few rows never reads the whole campaign."""
+        ...
+
+    def code_id_range(self, tenant_id: str, campaign_id: str) -> tuple[int, int]:
+        """The campaign's lowest and highest code row ids ((0, 0) without codes; two probes of
+        the primary key)."""
+        ...
+
+
+
+@dataclass(frozen=True)
+class BackOfficeServices:
+    """What the back office's pages call (built by ``core.bootstrap``): storage and its read
+    views, the domain services, settings, and the ops actions."""
+
+    store: Storage
+    views: BackOfficeViews
+    campaigns: Campaigns
+    generation: Generation
+    exporter: Exporter
+    code_ports: CodePorts
+    settings: Settings
+    compensator: Callable[[], Compensator]
+    """A Compensator publishing on the deployment's broker."""
+    cache_mismatches: Callable[[str, int], list[str]]
+    """Up to ``limit`` differences between a tenant's Redis entries and MySQL."""
+    topic_reader: TopicReader
+    """Reads the dead-letter topics."""
+    event_sink: EventSink
+    """Replays dead letters."""
+
+
+__all__ = [
+    "AuditStore",
+    "BackOfficeServices",
+    "BackOfficeViews",
+    "OperatorStore",
+    "Role",
+    "SessionStore",
+]

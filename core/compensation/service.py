@@ -30,9 +30,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from core.adapters.mysql.compensation_store import CompensationStore, PendingRedemption, Scope
-from core.adapters.mysql.redemption_store import RedemptionStore
-from core.compensation.claims import ClaimRecords, Release, RequestRecord
+from core.compensation.model import PendingRedemption, Release, RequestRecord, Scope
+from core.compensation.ports import ClaimRecordStore, CodeStates, CompensationLedger
 from core.executor import run_blocking
 from core.metrics import observe_compensation
 from core.ports import EventPublisher, OutboundMessage
@@ -63,9 +62,9 @@ class Compensator:
     def __init__(
         self,
         settings: Settings,
-        store: CompensationStore,
-        redemptions: RedemptionStore,
-        claims: ClaimRecords,
+        store: CompensationLedger,
+        redemptions: CodeStates,
+        claims: ClaimRecordStore,
         publisher: EventPublisher,
         executor: ThreadPoolExecutor | None = None,
         clock: Callable[[], datetime] = utc_now,

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import text
 
 from core.bootstrap import bootstrap
-from core.cache_rebuild import cache_mismatches
 from core.compensation import new_job
 from core.compensation.reports import ReportWatcher, publish_job
 from core.topics import Topic
@@ -72,4 +71,4 @@ def test_sigkill_restart_and_compensation_converge(e2e_settings, tmp_path) -> No
                 " + (SELECT COUNT(*) FROM redemptions WHERE tenant_id = :t AND status = 1)"),
                 {"t": single.tenant_id}).scalar()
         assert pending == 0
-        assert cache_mismatches(container, single.tenant_id) == []
+        assert container.cache_rebuild.mismatches(single.tenant_id) == []

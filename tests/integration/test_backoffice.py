@@ -146,19 +146,23 @@ def test_scoping_by_tenant(office: Container) -> None:
     alice = _principal(office, tenant_a, "operator")
     bob = _principal(office, tenant_b, "admin")
     platform = _principal(office, None, "viewer")
-    assert campaign_views.campaign_for(office, alice, campaign).tenant_id == tenant_a
-    assert campaign_views.campaign_for(office, platform, campaign).tenant_id == tenant_a
+    assert campaign_views.campaign_for(office.backoffice.services, alice,
+                                       campaign).tenant_id == tenant_a
+    assert campaign_views.campaign_for(office.backoffice.services, platform,
+                                       campaign).tenant_id == tenant_a
     with pytest.raises(UnknownCampaign):
-        campaign_views.campaign_for(office, bob, campaign)
-    assert campaign in {c.campaign_id for c in campaign_views.list_campaigns(office, alice)}
-    assert campaign not in {c.campaign_id for c in campaign_views.list_campaigns(office, bob)}
+        campaign_views.campaign_for(office.backoffice.services, bob, campaign)
+    services = office.backoffice.services
+    assert campaign in {c.campaign_id for c in campaign_views.list_campaigns(services, alice)}
+    assert campaign not in {c.campaign_id for c in campaign_views.list_campaigns(services, bob)}
     audit = office.backoffice.audit
     audit.record(alice, "campaign_status", target=campaign)
     assert {e.tenant_id for e in audit.entries(alice, AuditFilter(limit=500))} == {tenant_a}
     seen = {e.tenant_id for e in audit.entries(platform, AuditFilter(limit=500))}
     assert tenant_a in seen and tenant_b in seen
     with pytest.raises(AccessDenied):
-        campaign_views.change_status(office, audit, platform, campaign, "PAUSED")
+        campaign_views.change_status(office.backoffice.services, audit, platform, campaign,
+                                     "PAUSED")
 
 
 def test_campaign_form_names_the_bad_field(office: Container) -> None:
@@ -173,9 +177,10 @@ def test_campaign_form_names_the_bad_field(office: Container) -> None:
                           ({"product_code": ""}, "product_code"),
                           ({"rule": "x" * 20_000}, "rule")):
         with pytest.raises(InvalidInput) as caught:
-            campaign_views.create_from_form(office, audit, alice, {**good, **change})
+            campaign_views.create_from_form(office.backoffice.services, audit, alice, {**good,
+                                            **change})
         assert caught.value.field == field, change
-    created = campaign_views.create_from_form(office, audit, alice,
+    created = campaign_views.create_from_form(office.backoffice.services, audit, alice,
                                               {**good, "tenant_id": "someone-else"})
     assert created.tenant_id == tenant and created.created_by == alice.operator_id
 
@@ -187,7 +192,8 @@ def test_lookup_normalises_masks_and_scopes(office: Container) -> None:
     code = campaign_codes(office, tenant, campaign)[0]
     typed = " " + "-".join(code[i:i + 3] for i in range(0, len(code), 3)).lower() + " "
     services = office.backoffice
-    history = lookup(office, services.operator_store, services.audit, alice, other, typed)
+    history = lookup(office.backoffice.services, services.operator_store, services.audit,
+                     alice, other, typed)
     assert history.tenant_id == tenant, "the session's tenant wins over the form's"
     assert code not in history.masked_code and history.masked_code[:2] == code[:2]
     assert history.generated_by == alice.email and history.status == "unused"
@@ -195,9 +201,10 @@ def test_lookup_normalises_masks_and_scopes(office: Container) -> None:
     assert code not in entry.target and code not in entry.detail
     bob = _principal(office, other, "operator")
     with pytest.raises(NotFound):
-        lookup(office, services.operator_store, services.audit, bob, "", code)
+        lookup(office.backoffice.services, services.operator_store, services.audit, bob, "", code)
     with pytest.raises(InvalidInput):
-        lookup(office, services.operator_store, services.audit, alice, "", "x" * 65)
+        lookup(office.backoffice.services, services.operator_store, services.audit, alice, "",
+               "x" * 65)
 
 
 def test_void_one_code_with_reason(office: Container) -> None:
@@ -208,9 +215,11 @@ def test_void_one_code_with_reason(office: Container) -> None:
                " LIMIT 1", t=tenant)[0]
     services = office.backoffice
     with pytest.raises(InvalidInput):
-        void_row(office, services.audit, alice, campaign, int(row[0]), "  ")
-    assert void_row(office, services.audit, alice, campaign, int(row[0]), "lost").voided == 1
-    history = lookup(office, services.operator_store, services.audit, alice, "", row[1])
+        void_row(office.backoffice.services, services.audit, alice, campaign, int(row[0]), "  ")
+    assert void_row(office.backoffice.services, services.audit, alice, campaign, int(row[0]),
+                    "lost").voided == 1
+    history = lookup(office.backoffice.services, services.operator_store, services.audit,
+                     alice, "", row[1])
     assert history.status == "voided"
     assert "lost" in history.voided_notes[0] and alice.email in history.voided_notes[0]
 
@@ -222,17 +231,21 @@ def test_export_owner_rule_and_override(office: Container) -> None:
     campaign = make_campaign(office, tenant, codes=30, account_id="someone-else")
     audit = office.backoffice.audit
     with pytest.raises(InvalidInput) as mine:
-        export_for_download(office, audit, alice, ExportRequest(campaign, "5", "csv"))
+        export_for_download(office.backoffice.services, audit, alice, ExportRequest(campaign,
+                            "5", "csv"))
     assert mine.value.field == "count"
     with pytest.raises(AccessDenied):
-        export_for_download(office, audit, alice, ExportRequest(campaign, "5", "csv", True, "r"))
+        export_for_download(office.backoffice.services, audit, alice, ExportRequest(campaign,
+                            "5", "csv", True, "r"))
     with pytest.raises(InvalidInput) as reason:
-        export_for_download(office, audit, admin, ExportRequest(campaign, "5", "csv", True))
+        export_for_download(office.backoffice.services, audit, admin, ExportRequest(campaign,
+                            "5", "csv", True))
     assert reason.value.field == "reason"
     for count in ("0", "x", "10000000"):
         with pytest.raises(InvalidInput):
-            export_for_download(office, audit, admin, ExportRequest(campaign, count, "csv"))
-    download = export_for_download(office, audit, admin,
+            export_for_download(office.backoffice.services, audit, admin,
+                                ExportRequest(campaign, count, "csv"))
+    download = export_for_download(office.backoffice.services, audit, admin,
                                    ExportRequest(campaign, "5", "csv", True, "partner asked"))
     assert download.path.exists() and download.result.owner_override
     lines = download.path.read_text().splitlines()
@@ -281,14 +294,16 @@ def test_filtered_code_pages_read_a_bounded_stretch(office: Container, monkeypat
     store = office.backoffice.operator_store
     seen, after, pages = [], 0, 0
     while after is not None:
-        page = code_views.codes_page(office, store, alice, campaign, status="granted",
+        page = code_views.codes_page(office.backoffice.services, store, alice, campaign,
+                                     status="granted",
                                      exported=None, after_id=after, limit=50)
         seen += [v.id for v in page.codes]
         assert all(v.status == "granted" for v in page.codes)
         assert page.scanned_to is not None and page.scanned_to <= max(after, ids[0] - 1) + 100
         after, pages = page.next_after_id, pages + 1
     assert seen == granted and pages == 3
-    plain = code_views.codes_page(office, store, alice, campaign, status=None, exported=None,
+    plain = code_views.codes_page(office.backoffice.services, store, alice, campaign,
+                                  status=None, exported=None,
                                   after_id=0, limit=50)
     assert len(plain.codes) == 50 and plain.scanned_to is None
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from core.cache_rebuild import cache_mismatches, rebuild_cache
 from schemas.events import RedeemOutcome as O
 from tests.integration.redeem_support import flush_tenant, make_service, request, seed_campaign
 
@@ -27,7 +26,7 @@ async def test_rebuild_after_flush_restores_truth(container) -> None:
     flush_tenant(container, seeded.tenant_id)
 
     progress: list[int] = []
-    report = rebuild_cache(container, seeded.tenant_id, progress.append)
+    report = container.cache_rebuild.rebuild(seeded.tenant_id, progress.append)
     assert (report.tenants, report.campaigns, report.codes) == ([seeded.tenant_id], 1, 4)
     assert report.user_counters == 3 and sum(progress) == 4
     assert report.ready_set == [seeded.tenant_id]
@@ -35,7 +34,7 @@ async def test_rebuild_after_flush_restores_truth(container) -> None:
     assert client.get(keys.ready(seeded.tenant_id)) == "1"
     assert client.get(keys.code(seeded.tenant_id, seeded.codes[1])).split("|")[2:4] == ["2", "1"]
     assert client.hget(keys.per_user(seeded.tenant_id, seeded.campaign_id), "alice") == "1"
-    assert cache_mismatches(container, seeded.tenant_id) == []
+    assert container.cache_rebuild.mismatches(seeded.tenant_id) == []
 
     again = await service.process([
         request(seeded, seeded.codes[1], user="dave"),     # exhausted: refused by Redis
@@ -45,7 +44,7 @@ async def test_rebuild_after_flush_restores_truth(container) -> None:
     ])
     assert [r.outcome for r in again][:3] == [O.ALREADY_USED, O.USER_LIMIT_REACHED, O.REDEEMED]
     assert again[3].outcome is O.NOT_FOUND
-    assert cache_mismatches(container, seeded.tenant_id) == []
+    assert container.cache_rebuild.mismatches(seeded.tenant_id) == []
 
 
 async def test_rebuild_overwrites_stale_entries(container) -> None:
@@ -54,9 +53,9 @@ async def test_rebuild_overwrites_stale_entries(container) -> None:
     await service.process([request(seeded, seeded.codes[0])])
     client, keys = container.redis, container.keys
     client.set(keys.code(seeded.tenant_id, seeded.codes[0]), f"{seeded.campaign_id}|1|0|0|")
-    assert cache_mismatches(container, seeded.tenant_id) != []
-    rebuild_cache(container, seeded.tenant_id)
-    assert cache_mismatches(container, seeded.tenant_id) == []
+    assert container.cache_rebuild.mismatches(seeded.tenant_id) != []
+    container.cache_rebuild.rebuild(seeded.tenant_id)
+    assert container.cache_rebuild.mismatches(seeded.tenant_id) == []
     [late] = await service.process([request(seeded, seeded.codes[0])])
     assert late.outcome is O.ALREADY_USED
 
@@ -68,10 +67,10 @@ async def test_rebuild_drops_a_counter_mysql_has_no_usage_for(container) -> None
     await service.process([request(seeded, seeded.codes[0], user="kept")])
     per_user = container.keys.per_user(seeded.tenant_id, seeded.campaign_id)
     container.redis.hset(per_user, "ghost", 1)
-    assert cache_mismatches(container, seeded.tenant_id) == [
+    assert container.cache_rebuild.mismatches(seeded.tenant_id) == [
         f"user ghost in {seeded.campaign_id}: redis '1'"
     ]
-    report = rebuild_cache(container, seeded.tenant_id)
+    report = container.cache_rebuild.rebuild(seeded.tenant_id)
     assert report.stale_counters_dropped == 1
-    assert cache_mismatches(container, seeded.tenant_id) == []
+    assert container.cache_rebuild.mismatches(seeded.tenant_id) == []
     assert container.redis.hgetall(per_user) == {"kept": "1"}

@@ -14,7 +14,6 @@ from sqlalchemy import text
 from core.adapters.mysql.redemption_store import RedemptionStore
 from core.adapters.mysql.stored_grants import stored_grant_ids
 from core.bootstrap import Container, build_redemption_service
-from core.cache_rebuild import cache_mismatches
 from core.compensation import new_job
 from core.ports import OutboundMessage
 from schemas.events import CompensationReport, RedeemOutcome, RedeemResult, RewardGrant
@@ -105,7 +104,7 @@ def assert_converged(container: Container, tenant: str, request_ids, log) -> Non
         assert set(grant_ids) <= recorded
     assert set(on_topic) <= {r[0] for r in rows.values()}, "no grant without a redemption"
     assert claimed == 0, "no code left in status 1"
-    assert cache_mismatches(container, tenant) == []
+    assert container.cache_rebuild.mismatches(tenant) == []
 
 
 CRASH_POINTS = {
@@ -152,10 +151,10 @@ async def test_abandoned_claim_is_released_and_the_code_redeemable(container) ->
         await worker(container, log, "commit").process([lost])
     dry = await compensate(container, log, seeded.tenant_id, dry_run=True)
     assert (dry.examined, dry.released_in_cache) == (1, 1)
-    assert cache_mismatches(container, seeded.tenant_id) != [], "dry run changes nothing"
+    assert container.cache_rebuild.mismatches(seeded.tenant_id) != [], "dry run changes nothing"
     report = await compensate(container, log, seeded.tenant_id)
     assert (report.released_in_cache, report.failed) == (1, 0)
-    assert cache_mismatches(container, seeded.tenant_id) == []
+    assert container.cache_rebuild.mismatches(seeded.tenant_id) == []
     other = request(seeded, seeded.codes[0])
     [result] = await worker(container, log).process([other])
     assert result.outcome is RedeemOutcome.REDEEMED

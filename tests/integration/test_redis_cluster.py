@@ -170,7 +170,7 @@ def _scan_every_master(container) -> None:
 
 
 def test_after_a_failover_the_sweep_scans_the_promoted_master(database_url, redis_prefix) -> None:
-    from core.compensation.claims import ClaimRecords
+    from core.adapters.redis.claim_records import ClaimRecords
     from tests.conftest import unique_id
 
     with LocalRedisCluster(masters=3, replicas=1) as cluster:

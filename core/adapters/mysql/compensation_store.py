@@ -8,7 +8,6 @@ redemption path runs), so both paths converge on the same rows.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,55 +24,30 @@ from core.adapters.mysql.redemption_writes import (
 )
 from core.adapters.mysql.stored_grants import RedemptionFacts
 from core.codes.status import CodeStatus, RedemptionStatus
+from core.compensation.model import PendingRedemption, Scope, StuckCode
 from schemas.events import CompensationJob, CompensationReport, RewardGrant
 
 
-@dataclass(frozen=True)
-class Scope:
-    """Which rows a job looks at: an optional tenant and campaign, claimed before a cutoff;
-    stuck codes only among redemptions claimed since ``since`` (None: all of them)."""
-
-    tenant_id: str | None
-    campaign_id: str | None
-    cutoff: datetime  # naive UTC
-    since: datetime | None = None  # naive UTC
-
-    def sql(self, alias: str) -> str:
-        """The WHERE fragment of the optional filters (bound as :t and :c)."""
-        parts = []
-        if self.tenant_id is not None:
-            parts.append(f" AND {alias}.tenant_id = :t")
-        if self.campaign_id is not None:
-            parts.append(f" AND {alias}.campaign_id = :c")
-        return "".join(parts)
-
-    def params(self) -> dict[str, object]:
-        """The bound values of :func:`sql` and the cutoff."""
-        return {"t": self.tenant_id, "c": self.campaign_id, "cutoff": self.cutoff,
-                "since": self.since}
+def _scope_sql(scope: Scope, alias: str) -> str:
+    """The WHERE fragment of the scope's optional filters (bound as :t and :c)."""
+    parts = []
+    if scope.tenant_id is not None:
+        parts.append(f" AND {alias}.tenant_id = :t")
+    if scope.campaign_id is not None:
+        parts.append(f" AND {alias}.campaign_id = :c")
+    return "".join(parts)
 
 
-@dataclass(frozen=True)
-class PendingRedemption:
-    """A redemption in status 1 and the grants it must emit."""
-
-    redemption_id: str
-    tenant_id: str
-    code: str
-    claimed_at: datetime
-    grants: list[RewardGrant]
-
-    def granted(self) -> GrantedRedemption:
-        """The record to write once its grants are on the broker."""
-        return GrantedRedemption(self.tenant_id, self.redemption_id, self.code, self.grants)
+def _scope_params(scope: Scope) -> dict[str, object]:
+    """The bound values of :func:`_scope_sql` and the cutoff."""
+    return {"t": scope.tenant_id, "c": scope.campaign_id, "cutoff": scope.cutoff,
+            "since": scope.since}
 
 
-@dataclass(frozen=True)
-class StuckCode:
-    """A code in status 1 with no pending redemption and a granted one."""
-
-    tenant_id: str
-    code: str
+def _granted(pending: PendingRedemption) -> GrantedRedemption:
+    """The record to write once a pending redemption's grants are on the broker."""
+    return GrantedRedemption(pending.tenant_id, pending.redemption_id, pending.code,
+                             pending.grants)
 
 
 class CompensationStore:
@@ -147,9 +121,9 @@ class CompensationStore:
             "SELECT redemption_id, tenant_id, code, claimed_at, grants_json, request_id,"
             " product_code, campaign_id, user_id FROM redemptions r"
             f" WHERE r.status = {RedemptionStatus.PENDING:d} AND r.claimed_at < :cutoff"
-            + scope.sql("r")
+            + _scope_sql(scope, "r")
         )
-        params = {**scope.params(), "n": limit}
+        params = {**_scope_params(scope), "n": limit}
         if after is not None:
             sql += " AND (r.claimed_at, r.redemption_id) > (:at, :rid)"
             params.update({"at": after[0], "rid": after[1]})
@@ -183,7 +157,7 @@ class CompensationStore:
 
         def work() -> None:
             with self._engine.begin() as conn:
-                record_granted(conn, [r.granted() for r in redeemed], now)
+                record_granted(conn, [_granted(r) for r in redeemed], now)
 
         guarded("record compensated grants", work)
 
@@ -221,12 +195,12 @@ class CompensationStore:
             " AND c.code = CONVERT(r.code USING ascii)"
             f" WHERE r.status = {RedemptionStatus.GRANTED:d} AND r.claimed_at < :cutoff"
             + (" AND r.claimed_at >= :since" if scope.since is not None else "")
-            + scope.sql("r")
+            + _scope_sql(scope, "r")
             + f" AND c.status = {CodeStatus.CLAIMED:d} AND NOT EXISTS (SELECT 1 FROM redemptions p"
             " WHERE p.tenant_id = c.tenant_id AND p.code = c.code"
             f" AND p.status = {RedemptionStatus.PENDING:d})"
         )
-        params = {**scope.params(), "n": limit}
+        params = {**_scope_params(scope), "n": limit}
         if after is not None:
             sql += " AND (r.tenant_id, r.code) > (:at, :ac)"
             params.update({"at": after[0], "ac": after[1]})

@@ -1,4 +1,5 @@
-"""Redis side of compensation: find request records (claims) and release the abandoned ones.
+"""Redis side of compensation: find request records (claims) and release the abandoned ones
+(implements ``core.compensation.ports.ClaimRecordStore``).
 
 A request record ``<p>:{t}:req:<request_id>`` = ``campaign|code|user|claimed_ms`` is written
 by claim.lua. A record old enough whose request has no outcome in MySQL is a claim a worker
@@ -13,13 +14,13 @@ Blocking client: call from an executor. Redis errors become ``CacheUnavailable``
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from core.adapters.redis.client import SyncRedisClient, mget_any, scan_page
 from core.adapters.redis.client import redis_guard as _guard
 from core.adapters.redis.keys import RedisKeys, code_value
 from core.adapters.redis.scripts import run_script_sync
 from core.codes.status import cached_status
+from core.compensation.model import Release, RequestRecord
 from core.redemption.model import CodeState
 
 SCAN_COUNT = 2000
@@ -33,29 +34,6 @@ redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
 redis.call('DEL', KEYS[1])
 return 1
 """
-
-
-@dataclass(frozen=True)
-class RequestRecord:
-    """One claim record as claim.lua wrote it."""
-
-    key: str
-    raw: str
-    tenant_id: str
-    request_id: str
-    campaign_id: str
-    code: str
-    user_id: str
-    claimed_ms: int
-
-
-@dataclass(frozen=True)
-class Release:
-    """What to write for one abandoned claim: MySQL's code state and the user's count."""
-
-    record: RequestRecord
-    state: CodeState | None
-    user_count: int
 
 
 def state_value(state: CodeState | None) -> str:
