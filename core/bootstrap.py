@@ -6,8 +6,9 @@ need from the container; every connection is made lazily, on first use, never at
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
@@ -309,6 +310,13 @@ def topic_reader(settings: Settings) -> KafkaTopicReader:
     from core.adapters.kafka.reader import KafkaTopicReader
 
     return KafkaTopicReader(settings)
+
+
+def lag_reader(settings: Settings, group: str) -> Callable[[Iterable[str]], dict[str, int]]:
+    """What the worker's lag sampler reads: ``group``'s uncommitted messages per topic."""
+    from core.adapters.kafka.reader import consumer_lag
+
+    return partial(consumer_lag, settings.kafka_bootstrap_servers, group)
 
 
 def build_claim_cache(container: Container) -> ClaimCache:
