@@ -18,7 +18,7 @@ gateway (all its processes), worker, MariaDB, Redis, broker and the load generat
 machine wall-clock figures move; CPU per request is the steadier figure.
 
     python bench/gateway.py [--requests 5000] [--concurrency 64] [--rate 1000]
-                            [--workers 2] [--wrk 10] [--json]
+                            [--workers 2] [--wrk 10] [--set NAME=VALUE] [--json]
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._cpu import CpuMeter, pids_running
 from bench._load import closed_loop, open_loop
 from bench._stack import throwaway_stack
+from bench._worker_metrics import scrape, summary
+from core.adapters.kafka.broker import find_free_port
 from core.adapters.mysql.apikey_store import ApiKeyStore
 from core.apikeys import issue_key
 from core.bootstrap import bootstrap
@@ -52,9 +54,10 @@ from tests.integration.redeem_support import seed_campaign
 _WRK_SCRIPT = Path(__file__).resolve().parent / "wrk" / "redeem.lua"
 
 
-def stack() -> contextlib.AbstractContextManager[Settings]:
-    """Broker, database and Redis prefix that exist only inside the block."""
-    return throwaway_stack(partitions=8)
+def stack(**overrides: object) -> contextlib.AbstractContextManager[Settings]:
+    """Broker, database and Redis prefix that exist only inside the block (``overrides``:
+    settings for every process, e.g. the worker's batch window)."""
+    return throwaway_stack(partitions=8, **overrides)
 
 
 def descendants(pid: int) -> list[int]:
@@ -94,8 +97,8 @@ def run_wrk(url: str, key: str, codes: list[str], args: argparse.Namespace) -> d
 
 
 def measure(gateway: GatewayProcess, worker: WorkerProcess, settings: Settings, key: str,
-            codes: list[str], args: argparse.Namespace) -> dict[str, object]:
-    """One load run with the CPU meter around it."""
+            codes: list[str], args: argparse.Namespace, metrics_url: str) -> dict[str, object]:
+    """One load run with the CPU meter (and the worker's metrics) around it."""
     assert gateway.process is not None and worker.process is not None
     groups = {
         "gateway": descendants(gateway.process.pid),
@@ -107,6 +110,7 @@ def measure(gateway: GatewayProcess, worker: WorkerProcess, settings: Settings, 
     }
     meter = CpuMeter(groups)
     headers = {"x-api-key": key, "x-product-code": "APP_A"}
+    worker_before = scrape(metrics_url)
     meter.start()
     started = time.perf_counter()
     if args.wrk:
@@ -116,6 +120,7 @@ def measure(gateway: GatewayProcess, worker: WorkerProcess, settings: Settings, 
     else:
         report = asyncio.run(closed_loop(gateway.url, headers, codes, args.concurrency))
     cpu, wall = meter.stop(), time.perf_counter() - started
+    report["worker"] = summary(worker_before, scrape(metrics_url))
     requests = max(1, int(report["requests"]))  # type: ignore[call-overload]
     if "wrk_cpu_seconds" in report:  # the load generator, a child of this process
         cpu["bench"] += float(report.pop("wrk_cpu_seconds"))  # type: ignore[arg-type]
@@ -137,15 +142,20 @@ def main() -> None:
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--linger-ms", type=int, default=None,
                         help="REDEEMFLOW_GATEWAY_PRODUCER_LINGER_MS of the gateway.")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="A setting of every process (e.g. redeem_batch_window_seconds=0.02).")
     parser.add_argument("--json", action="store_true", help="Print one JSON document.")
     args = parser.parse_args()
     log_dir = Path(tempfile.mkdtemp(prefix="rf-gwbench-"))
-    with stack() as settings:
+    overrides = dict(item.split("=", 1) for item in args.set)
+    with stack(**overrides) as settings:
         with bootstrap(settings) as container:
             rule = {"perUserLimit": 1000, "rewardRules": [{"type": "COUPON", "id": "BENCH"}]}
             seeded = seed_campaign(container, count=args.requests, rule=rule)
             key = issue_key(ApiKeyStore(container.engine), seeded.tenant_id, "bench").secret_key
-        worker = WorkerProcess(settings, log_dir, "bench-worker").start()
+        metrics_port = find_free_port()
+        worker = WorkerProcess(settings, log_dir, "bench-worker",
+                               metrics_port=metrics_port).start()
         linger = {} if args.linger_ms is None else {
             "REDEEMFLOW_GATEWAY_PRODUCER_LINGER_MS": str(args.linger_ms)}
         gateway = GatewayProcess(settings, log_dir, workers=args.workers,
@@ -153,7 +163,8 @@ def main() -> None:
         try:
             gateway.wait_up(path="/readyz")
             warm_up(gateway.url, key)
-            report = measure(gateway, worker, settings, key, seeded.codes, args)
+            report = measure(gateway, worker, settings, key, seeded.codes, args,
+                             f"http://127.0.0.1:{metrics_port}/metrics")
         finally:
             gateway.stop()
             worker.stop()
@@ -175,6 +186,7 @@ def _print(report: dict[str, object], args: argparse.Namespace) -> None:
     print(f"  statuses {report['statuses']}  outcomes {report.get('outcomes', '-')}")
     print(f"  CPU us/request {report['cpu_us_per_request']}")
     print(f"  cores busy {report['cores_busy']}")
+    print(f"  worker {report['worker']}")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from cli.common import (
     reports_errors,
     revoke_command,
 )
-from core.adapters.mysql.apikey_store import ApiKeyStore
 
 app = typer.Typer(help="Gateway API keys (stored hashed; shown once).", no_args_is_help=True)
 
@@ -31,7 +30,7 @@ def create(
     from core.apikeys import issue_key
 
     with container() as built:
-        issued = issue_key(ApiKeyStore(built.engine), tenant_id, name[:64])
+        issued = issue_key(built.api_key_store, tenant_id, name[:64])
     if as_json:
         emit_json({"key_id": issued.record.key_id, "tenant_id": tenant_id, "name": name,
                    "api_key": issued.secret_key})
@@ -49,7 +48,7 @@ def list_keys(
     """List keys (ids, tenants, state; never the keys)."""
 
     with container() as built:
-        records = ApiKeyStore(built.engine).list_keys(tenant_id)
+        records = built.api_key_store.list_keys(tenant_id)
     rows = [
         {"key_id": r.key_id, "tenant_id": r.tenant_id, "name": r.name,
          "created_at": r.created_at.isoformat(),
@@ -65,7 +64,7 @@ def _line(row: dict[str, Any]) -> str:
 
 
 app.command("revoke")(revoke_command(
-    lambda built: ApiKeyStore(built.engine),
+    lambda built: built.api_key_store,
     "Revoke a key (gateways stop accepting it within api_key_cache_seconds).",
     "The key id shown by create/list.",
 ))

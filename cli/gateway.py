@@ -32,7 +32,7 @@ def gateway(
     from core.logging_setup import configure_logging
     from core.settings import load_settings
     from producers.gateway import create_app
-    from producers.gateway.app import edge, gateway_settings
+    from producers.gateway.app import edge, gateway_settings, tune_gc
 
     overrides: dict[str, object] = {}
     if timeout is not None:
@@ -62,4 +62,6 @@ def gateway(
                     **serve)  # type: ignore[arg-type]
         return
     with bootstrap(settings) as container:
-        uvicorn.run(edge(create_app(container), settings), **serve)  # type: ignore[arg-type]
+        app = edge(create_app(container), settings)
+        tune_gc(settings)
+        uvicorn.run(app, **serve)  # type: ignore[arg-type]

@@ -20,7 +20,6 @@ from cli.common import (
     reports_errors,
     revoke_command,
 )
-from core.adapters.mysql.token_key_store import SigningKeyTable
 
 app = typer.Typer(help="End-user tokens: signing keys per tenant, minting.", no_args_is_help=True)
 keys = typer.Typer(help="Token signing keys (ids stored; secrets derived).", no_args_is_help=True)
@@ -39,7 +38,7 @@ def create_key(
 
     with container() as built:
         master = built.settings.token_master_secret.get_secret_value().encode()
-        record, secret = create_signing_key(SigningKeyTable(built.engine), master, tenant_id, name)
+        record, secret = create_signing_key(built.signing_keys, master, tenant_id, name)
     if as_json:
         emit_json({"key_id": record.key_id, "tenant_id": tenant_id, "name": record.name,
                    "secret": secret, "algorithm": "HS256"})
@@ -57,7 +56,7 @@ def list_keys(
     """List signing keys (ids, tenants, state)."""
 
     with container() as built:
-        records = SigningKeyTable(built.engine).list_keys(tenant_id)
+        records = built.signing_keys.list_keys(tenant_id)
     rows = [{"key_id": r.key_id, "tenant_id": r.tenant_id, "name": r.name,
              "created_at": str(r.created_at), "active": r.active} for r in records]
     emit_rows(rows, as_json, _line)
@@ -71,7 +70,7 @@ def _line(row: dict[str, Any]) -> str:
 
 
 keys.command("revoke")(revoke_command(
-    lambda built: SigningKeyTable(built.engine),
+    lambda built: built.signing_keys,
     "Revoke a signing key (its tokens stop verifying within api_key_cache_seconds).",
     "The key to revoke.",
 ))
@@ -91,7 +90,7 @@ def mint_token(
 
     with container() as built:
         master = built.settings.token_master_secret.get_secret_value().encode()
-        minted = mint_for_tenant(SigningKeyTable(built.engine), master, tenant_id, user_id,
+        minted = mint_for_tenant(built.signing_keys, master, tenant_id, user_id,
                                  product, ttl)
     if as_json:
         emit_json({"token": minted.token, "token_id": minted.token_id,

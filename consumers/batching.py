@@ -117,10 +117,19 @@ async def _next_batch(
 ) -> list[Any]:
     """Up to ``size`` events: the first one awaited, the rest within ``window`` of it. Events
     already queued count as arrived at ``queued_since`` (when the caller began to wait for
-    room): a batch that waited for room takes what gathered meanwhile without waiting more."""
+    room): a batch that waited for room takes what gathered meanwhile without waiting more.
+
+    A lone event (nothing else queued with it, nothing queued before) is a batch at once:
+    events come a fetch at a time, so one alone means little traffic, and waiting would only
+    add the window to its latency. Under load several come together and the window is spent
+    gathering the next fetches: fewer, larger batches, each costing the same round trips."""
     loop = asyncio.get_running_loop()
     since = queued_since if queued_since is not None and not queue.empty() else None
     batch = [await queue.get()]
+    if since is None:
+        await asyncio.sleep(0)  # the agent's turn: it queues the rest of the fetch, if any
+        if queue.empty():
+            return batch
     deadline = (loop.time() if since is None else since) + window
     while len(batch) < size:
         if not queue.empty():

@@ -15,7 +15,7 @@ from consumers.campaign_agent import register_campaign_agent
 from consumers.probes import register_probes
 from consumers.redeem_agent import register_redeem_agent
 from consumers.tenant_agent import register_tenant_agent
-from core.bootstrap import Container, build_redemption_service
+from core.bootstrap import Container, build_redemption_service, lag_reader
 from core.redemption.service import RedemptionService
 
 log = logging.getLogger("redeemflow.worker")
@@ -56,7 +56,8 @@ def run_worker(
     worker = build_worker(container, web_port=web_port)
     _tune_gc(container.settings.worker_gc_gen0_threshold)
     # bound before the worker starts, so a taken port stops it at once (ConfigurationError)
-    metrics_url = start_worker_metrics(container.settings, group=worker.app.conf.id,
+    metrics_url = start_worker_metrics(container.settings,
+                                       read_lag=lag_reader(container.settings, worker.app.conf.id),
                                        read_generated=container.generation.generated_code_counts)
     plain = _PlainWorker(
         worker.app, loglevel=loglevel, logging_config=logging_config(container.settings)

@@ -6,8 +6,9 @@ need from the container; every connection is made lazily, on first use, never at
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from core.adapters.kafka.producer import EventProducer
     from core.adapters.kafka.publisher import KafkaPublisher
     from core.adapters.kafka.reader import KafkaTopicReader
-    from core.adapters.mysql.apikey_store import OutcomeReader
+    from core.adapters.mysql.apikey_store import ApiKeyStore, OutcomeReader
     from core.adapters.mysql.redemption_store import RedemptionStore
     from core.adapters.mysql.token_key_store import SigningKeyTable
     from core.adapters.redis.claims import ClaimCache
@@ -113,6 +114,20 @@ class Container:
     def topic_reader(self) -> KafkaTopicReader:
         """The ``TopicReader`` port (dead letters, compensation reports, results)."""
         return topic_reader(self.settings)
+
+    @cached_property
+    def api_key_store(self) -> ApiKeyStore:
+        """The gateway's API keys (hashes only) in MySQL: the CLI and the gateway."""
+        from core.adapters.mysql.apikey_store import ApiKeyStore
+
+        return ApiKeyStore(self.engine)
+
+    @cached_property
+    def signing_keys(self) -> SigningKeyTable:
+        """The tenants' token signing key ids in MySQL: the CLI and the gateway."""
+        from core.adapters.mysql.token_key_store import SigningKeyTable
+
+        return SigningKeyTable(self.engine)
 
     @cached_property
     def backoffice(self) -> BackOffice:
@@ -297,6 +312,13 @@ def topic_reader(settings: Settings) -> KafkaTopicReader:
     return KafkaTopicReader(settings)
 
 
+def lag_reader(settings: Settings, group: str) -> Callable[[Iterable[str]], dict[str, int]]:
+    """What the worker's lag sampler reads: ``group``'s uncommitted messages per topic."""
+    from core.adapters.kafka.reader import consumer_lag
+
+    return partial(consumer_lag, settings.kafka_bootstrap_servers, group)
+
+
 def build_claim_cache(container: Container) -> ClaimCache:
     """The Redis claim cache of the redemption hot path, on a new asyncio client."""
     from core.adapters.redis.claims import ClaimCache
@@ -354,18 +376,17 @@ class GatewayServices:
 def build_gateway_services(container: Container, redis_client: Any) -> GatewayServices:
     """The gateway's API-key and token checks, tenant statuses (the workers' cache: one
     refresh period everywhere), recorded outcomes and pending marks on ``redis_client``."""
-    from core.adapters.mysql.apikey_store import ApiKeyStore, OutcomeReader
-    from core.adapters.mysql.token_key_store import SigningKeyTable
+    from core.adapters.mysql.apikey_store import OutcomeReader
     from core.adapters.redis.pending_marks import PendingMarks
     from core.apikeys import ApiKeyResolver
     from core.redemption.tenant_status import TenantStatuses
     from core.tokens import TokenVerifier
 
     settings = container.settings
-    signing_keys = SigningKeyTable(container.engine)
+    signing_keys = container.signing_keys
     master = settings.token_master_secret.get_secret_value().encode()
     return GatewayServices(
-        ApiKeyResolver(ApiKeyStore(container.engine), settings.api_key_cache_seconds),
+        ApiKeyResolver(container.api_key_store, settings.api_key_cache_seconds),
         TokenVerifier(signing_keys, master, settings.api_key_cache_seconds),
         signing_keys,
         master,

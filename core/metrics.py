@@ -27,7 +27,7 @@ import logging  # noqa: E402 - appended section keeps the file above untouched
 import threading  # noqa: E402
 import time  # noqa: E402
 from collections import Counter as Counter_  # noqa: E402 - prometheus_client's Counter is taken
-from collections.abc import Callable, Sequence  # noqa: E402
+from collections.abc import Callable, Iterable, Sequence  # noqa: E402
 from typing import TYPE_CHECKING  # noqa: E402
 
 from prometheus_client import REGISTRY, Gauge, Histogram, start_http_server  # noqa: E402
@@ -149,9 +149,12 @@ def start_metrics_server(settings: Settings) -> int | None:
     return int(server.server_port)
 
 
-def start_lag_sampler(settings: Settings, group: str) -> threading.Thread:
+LagReader = Callable[[Iterable[str]], dict[str, int]]
+"""Messages not yet committed by the worker's group, per topic (full names; blocking)."""
+
+
+def start_lag_sampler(settings: Settings, read_lag: LagReader) -> threading.Thread:
     """A daemon thread setting ``marketing_consumer_lag`` every ``consumer_lag_interval``."""
-    from core.adapters.kafka.reader import consumer_lag
     from core.topics import CONSUMED_TOPICS
 
     names = {settings.topic(t): t.value for t in CONSUMED_TOPICS}
@@ -159,7 +162,7 @@ def start_lag_sampler(settings: Settings, group: str) -> threading.Thread:
     def sample_forever() -> None:
         while True:
             try:
-                lags = consumer_lag(settings.kafka_bootstrap_servers, group, names)
+                lags = read_lag(names)
                 for full, lag in lags.items():
                     CONSUMER_LAG.labels(topic=names[full]).set(lag)
             except Exception as exc:  # noqa: BLE001 - sampling must never kill the worker
@@ -172,7 +175,7 @@ def start_lag_sampler(settings: Settings, group: str) -> threading.Thread:
 
 
 def start_worker_metrics(
-    settings: Settings, group: str, read_generated: Callable[[], dict[str, int]]
+    settings: Settings, read_lag: LagReader, read_generated: Callable[[], dict[str, int]]
 ) -> str | None:
     """The worker's hook: ``/metrics`` server, the consumer-lag sampler and the stored
     count of generated codes; returns the metrics URL (None when metrics are off)."""
@@ -181,7 +184,7 @@ def start_worker_metrics(
     register_generated_codes(read_generated)  # before serving: every scrape includes it
     port = start_metrics_server(settings)
     assert port is not None
-    start_lag_sampler(settings, group)
+    start_lag_sampler(settings, read_lag)
     return f"http://{settings.metrics_host}:{port}/metrics"
 
 

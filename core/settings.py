@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     redeem_batch_size: int = Field(default=1000, ge=1)
     redeem_batch_window_seconds: float = Field(default=0.01, gt=0)
     worker_gc_gen0_threshold: int = Field(default=20_000, ge=700)
-    """Allocations between two young-generation garbage collections in a worker."""
+    """Allocations between two young-generation garbage collections in a worker or gateway."""
     redeem_batches_in_flight: int = Field(default=6, ge=1, le=32)
     """Redemption batches processed at once, overlapping stage by stage (1: one at a time)."""
     negative_cache_seconds: int = Field(default=60, ge=1)

@@ -9,6 +9,7 @@ and owns a container of its own (one producer, one results listener per process)
 
 from __future__ import annotations
 
+import gc
 import inspect
 import logging
 from collections.abc import AsyncIterator
@@ -77,7 +78,18 @@ def app_from_settings() -> ASGIApp:
             async with _serving(app, container):
                 yield
 
-    return edge(_build(settings, lifespan), settings)
+    app = edge(_build(settings, lifespan), settings)
+    tune_gc(settings)
+    return app
+
+
+def tune_gc(settings: Settings) -> None:
+    """Collect cyclic garbage less often, as the worker does (``worker_gc_gen0_threshold``):
+    with the default threshold (700) the collector ran every few requests; py-spy showed it
+    at 7-8 % of the gateway's CPU at 700 requests/s. Objects built at start-up (imports, the
+    app) are frozen out of the collector's view for good. Call once the app is built."""
+    gc.set_threshold(settings.worker_gc_gen0_threshold, 50, 1000)
+    gc.freeze()
 
 
 @asynccontextmanager

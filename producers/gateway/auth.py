@@ -8,7 +8,6 @@ API key...); the reason is logged at INFO for the operator.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from core.apikeys import ApiKeyResolver
 from core.errors import InvalidToken
 from core.redemption.tenant_status import TenantStatuses
 from core.tokens import EndUser, TokenVerifier, key_id_of
+from producers.gateway.single_flight import SingleFlight
 
 log = logging.getLogger("redeemflow.gateway.auth")
 
@@ -53,7 +53,8 @@ class Principal:
 
 
 class Authenticator:
-    """API keys and end-user tokens -> :class:`Principal` (store reads off the event loop)."""
+    """API keys and end-user tokens -> :class:`Principal` (store reads off the event loop,
+    one at a time per key however many requests need it: see single_flight.py)."""
 
     def __init__(
         self,
@@ -64,8 +65,8 @@ class Authenticator:
     ) -> None:
         self._keys = keys
         self._tokens = tokens
-        self._executor = executor
         self._tenants = tenants
+        self._reads = SingleFlight(executor)
 
     async def principal(self, headers: Headers) -> Principal:
         """The caller of a request, from its headers; Unauthorized otherwise, TenantInactive
@@ -87,10 +88,8 @@ class Authenticator:
         for ``tenant_status_refresh_seconds``)."""
         if self._tenants is None:
             return
-        stale = self._tenants.stale([tenant_id])
-        if stale:
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self._executor, self._tenants.refresh, stale)
+        if self._tenants.stale([tenant_id]):
+            await self._reads.run(("tenant", tenant_id), self._tenants.refresh, [tenant_id])
         if self._tenants.inactive(tenant_id):
             raise TenantInactive(f"tenant {tenant_id} is suspended or closed: its keys and "
                                  "tokens are refused")
@@ -101,8 +100,7 @@ class Authenticator:
             raise Unauthorized("missing x-api-key header (or Authorization: Bearer <token>)")
         hit, tenant = self._keys.cached(api_key)
         if not hit:
-            loop = asyncio.get_running_loop()
-            tenant = await loop.run_in_executor(self._executor, self._keys.resolve, api_key)
+            tenant = await self._reads.run(("api key", api_key), self._keys.resolve, api_key)
         if tenant is None:
             raise Unauthorized("invalid API key")
         return tenant
@@ -117,10 +115,8 @@ class Authenticator:
             key_id = key_id_of(token)
             hit, tenant = self._tokens.cached_tenant(key_id)
             if not hit:
-                loop = asyncio.get_running_loop()
-                tenant = await loop.run_in_executor(
-                    self._executor, self._tokens.load_tenant, key_id
-                )
+                tenant = await self._reads.run(("signing key", key_id),
+                                               self._tokens.load_tenant, key_id)
             return self._tokens.verify(token, key_id, tenant)
         except InvalidToken as exc:
             raise token_refused(str(exc)) from exc

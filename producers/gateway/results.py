@@ -40,8 +40,10 @@ class ResultListener:
         self._cache_size = cache_size or settings.gateway_result_cache_size
         self._waiters: dict[str, list[asyncio.Future[RedeemResult]]] = {}
         self._recent: OrderedDict[str, RedeemResult] = OrderedDict()
+        # written on the event loop only; the reader thread only calls .get, one atomic step
+        # under the GIL (str keys): no lock, which the loop had to wait for while the reader
+        # held it across a GIL switch (seen in py-spy under load)
         self._watched: OrderedDict[str, str] = OrderedDict()
-        self._watch_lock = threading.Lock()
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -87,17 +89,16 @@ class ResultListener:
 
     def watching(self, request_id: str) -> str | None:
         """The tenant of ``request_id`` if this process published it lately, else None."""
-        with self._watch_lock:
-            return self._watched.get(request_id)
+        return self._watched.get(request_id)
 
     def expect(self, request_id: str, tenant_id: str) -> asyncio.Future[RedeemResult]:
         """Register interest in a result before publishing its request."""
-        with self._watch_lock:
-            self._watched[request_id] = tenant_id
-            self._watched.move_to_end(request_id)
-            while len(self._watched) > _WATCH_LIMIT:
-                self._watched.popitem(last=False)
-        future: asyncio.Future[RedeemResult] = asyncio.get_running_loop().create_future()
+        self._watched[request_id] = tenant_id
+        self._watched.move_to_end(request_id)
+        while len(self._watched) > _WATCH_LIMIT:
+            self._watched.popitem(last=False)
+        loop = self._loop or asyncio.get_running_loop()  # the loop start() ran on
+        future: asyncio.Future[RedeemResult] = loop.create_future()
         self._waiters.setdefault(request_id, []).append(future)
         return future
 

@@ -18,7 +18,6 @@ import httpx
 
 from core.adapters.kafka.admin import create_topics
 from core.adapters.kafka.broker import find_free_port
-from core.adapters.mysql.apikey_store import ApiKeyStore
 from core.apikeys import issue_key
 from core.bootstrap import bootstrap
 from core.settings import Settings
@@ -159,7 +158,7 @@ def running_stack(
     with bootstrap(settings) as container:
         tenant_a = seed_campaign(container, count=40)
         tenant_b = seed_campaign(container, count=5)
-        store = ApiKeyStore(container.engine)
+        store = container.api_key_store
         key_a = issue_key(store, tenant_a.tenant_id, "e2e").secret_key
         key_b = issue_key(store, tenant_b.tenant_id, "e2e").secret_key
     worker = WorkerProcess(settings, log_dir).start()

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
+from confluent_kafka import Message
 
 from consumers.app import create_faust_app
 from consumers.campaign_agent import register_campaign_agent
@@ -23,6 +22,7 @@ from core.adapters.kafka.producer import EventProducer
 from core.bootstrap import bootstrap
 from core.settings import Settings
 from core.topics import Topic
+from producers.reader import read_topic
 from schemas.campaign import CampaignRule, CreateCampaignRequest, CreateCampaignResult
 from schemas.events import TenantStatus, TenantType, TenantUpdated
 from tests.conftest import unique_id
@@ -34,24 +34,8 @@ RULE = orjson.loads((Path(__file__).resolve().parents[2] / "examples" / "rule.js
 
 def read(settings: Settings, topic: str, count: int, timeout: float = 30.0) -> list[Message]:
     """Read at least ``count`` records of a topic from the beginning (or what came in time)."""
-    name = settings.topic(topic)
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap_servers,
-            "group.id": f"reader-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-        }
-    )
-    try:
-        partitions = consumer.list_topics(name, timeout=10).topics[name].partitions
-        consumer.assign([TopicPartition(name, p, OFFSET_BEGINNING) for p in partitions])
-        records: list[Message] = []
-        deadline = time.monotonic() + timeout
-        while len(records) < count and time.monotonic() < deadline:
-            records.extend(m for m in consumer.consume(100, 0.5) if m.error() is None)
-        return records
-    finally:
-        consumer.close()
+    return read_topic(settings, topic, done=lambda records: len(records) >= count,
+                      timeout=timeout)
 
 
 async def wait_for(condition: Callable[[], bool], timeout: float) -> None:

@@ -16,7 +16,6 @@ import httpx
 import pytest
 from confluent_kafka import Producer
 
-from core.adapters.mysql.apikey_store import ApiKeyStore
 from core.apikeys import issue_key
 from core.bootstrap import bootstrap
 from core.topics import Topic
@@ -134,7 +133,7 @@ def wait_for_status(stack: Stack, key: str, status: int, timeout: float = 20.0) 
 def test_suspended_and_closed_tenants_keys_are_refused_within_seconds(stack: Stack) -> None:
     with bootstrap(stack.settings) as container:
         tenant = seed_campaign(container, count=2).tenant_id
-        key = issue_key(ApiKeyStore(container.engine), tenant, "suspend-me").secret_key
+        key = issue_key(container.api_key_store, tenant, "suspend-me").secret_key
     publish_tenant(stack, tenant, TenantStatus.ACTIVE, 1)
     wait_for_status(stack, key, 404)
     publish_tenant(stack, tenant, TenantStatus.SUSPENDED, 2)

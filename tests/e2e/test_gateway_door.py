@@ -18,9 +18,9 @@ import jwt
 import pytest
 from sqlalchemy import create_engine, text
 
-from core.adapters.mysql.token_key_store import SigningKeyTable
 from core.bootstrap import bootstrap
 from core.tokens import create_signing_key, mint, signing_secret
+from producers.gateway.models import RATE_LIMIT_RETRY_AFTER
 from tests.e2e.gateway_support import GatewayProcess, Stack, running_stack
 from tests.e2e.test_gateway import published_count
 
@@ -48,7 +48,7 @@ def signing(stack: Stack) -> tuple[str, str]:
     """(key id, secret) of a signing key of tenant A."""
     with bootstrap(stack.settings) as container:
         master = stack.settings.token_master_secret.get_secret_value().encode()
-        record, secret = create_signing_key(SigningKeyTable(container.engine), master,
+        record, secret = create_signing_key(container.signing_keys, master,
                                             stack.tenant_a.tenant_id, "e2e")
     return record.key_id, secret
 
@@ -350,3 +350,40 @@ def test_a_token_user_sees_only_own_requests(stack: Stack, signing) -> None:
     assert same_key.status_code == 200, same_key.text
     assert same_key.json()["requestId"] != request_id  # bob's key names bob's request
     assert same_key.json()["redemptionId"] != first.json()["redemptionId"]
+
+
+@pytest.mark.parametrize("credential", ["api key", "bearer token"])
+def test_user_and_device_throttles_apply_to_both_credentials(
+    stack: Stack, signing, credential: str
+) -> None:
+    """The worker's failed-attempt limits per user and per device hold for end users with a
+    token exactly as for API-key callers: past the limit even a valid code is 429."""
+    def redeem(user: str, code: str, device: str) -> httpx.Response:
+        if credential == "bearer token":
+            return bearer(stack, token_for(stack, signing, user), {"code": code},
+                          **{"x-device-id": device})
+        return httpx.post(stack.url + "/api/redeem", json={"code": code, "userId": user},
+                          timeout=30, headers={"x-api-key": stack.key_a, "x-device-id": device,
+                                               "x-product-code": "APP_A"})
+
+    def guesses(user: str, device: str, count: int) -> list[int]:
+        return [redeem(user, f"GUESS{n:04d}", device).status_code for n in range(count)]
+
+    run = uuid.uuid4().hex[:8]
+    per_user = stack.settings.user_failed_attempts_per_hour
+    per_device = stack.settings.device_failed_attempts_per_hour
+    assert per_user < per_device
+    guesser = f"g{run}"
+    assert guesses(guesser, f"d1{run}", per_user) == [404] * per_user
+    limited = redeem(guesser, stack.fresh_code(), f"d2{run}")
+    assert limited.status_code == 429, limited.text
+    assert limited.json()["outcome"] == "RATE_LIMITED"
+    assert limited.headers["Retry-After"] == str(RATE_LIMIT_RETRY_AFTER)
+
+    device = f"d3{run}"  # many users, each below the user limit, share one device
+    failed = [code for n in range(per_device) for code in guesses(f"u{n}{run}", device, 1)]
+    assert failed == [404] * per_device
+    on_device = redeem(f"late{run}", stack.fresh_code(), device)
+    assert on_device.status_code == 429 and on_device.json()["outcome"] == "RATE_LIMITED"
+    elsewhere = redeem(f"late{run}", stack.fresh_code(), f"d4{run}")
+    assert elsewhere.status_code == 200, elsewhere.text  # the device was throttled, not the user

@@ -14,7 +14,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core.adapters.mysql.token_key_store import SigningKeyTable
 from core.bootstrap import bootstrap
 from core.tokens import create_signing_key, mint
 from tests.e2e.gateway_support import Stack, running_stack
@@ -36,7 +35,7 @@ def end_user_token(stack: Stack, user: str) -> str:
     """A token for ``user`` of tenant A (a new signing key, as a tenant back end holds)."""
     master = stack.settings.token_master_secret.get_secret_value().encode()
     with bootstrap(stack.settings) as container:
-        record, secret = create_signing_key(SigningKeyTable(container.engine), master,
+        record, secret = create_signing_key(container.signing_keys, master,
                                             stack.tenant_a.tenant_id, "sdk")
     return mint(secret, record.key_id, stack.tenant_a.tenant_id, user, ["APP_A"], 600).token
 

@@ -22,7 +22,6 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from core.adapters.kafka.broker import find_free_port
-from core.adapters.mysql.token_key_store import SigningKeyTable
 from core.bootstrap import bootstrap
 from core.tokens import create_signing_key, mint
 from tests.e2e.gateway_support import Stack, running_stack
@@ -123,7 +122,7 @@ def test_browser_redeems_with_a_token_and_a_second_tab_gets_the_same_answer(
 
     with bootstrap(stack.settings) as container:
         master = stack.settings.token_master_secret.get_secret_value().encode()
-        record, secret = create_signing_key(SigningKeyTable(container.engine), master,
+        record, secret = create_signing_key(container.signing_keys, master,
                                             stack.tenant_a.tenant_id, "browser")
     user = f"web{uuid.uuid4().hex[:8]}"
     back_end = TenantBackEnd(lambda _query: mint(

@@ -1,5 +1,6 @@
-"""Set-up helpers for redemption tests: a campaign and codes written straight to MySQL and,
-through production's cache writers, to Redis; and a service wired by ``core.bootstrap``."""
+"""Set-up helpers for redemption tests: a campaign and codes written to MySQL and Redis by
+the writers generation uses (no table or key layout of their own), and a service wired by
+``core.bootstrap``."""
 
 from __future__ import annotations
 
@@ -7,17 +8,16 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import orjson
 import redis
-from sqlalchemy import text
 
-from core.adapters.mysql.code_store import reserve_code_ids
+from core.adapters.mysql.campaign_store import insert_campaign
+from core.adapters.mysql.code_store import insert_code_rows
 from core.adapters.mysql.redemption_store import RedemptionStore
-from core.adapters.redis.code_loader import CodeLoader
-from core.adapters.redis.keys import campaign_fields
 from core.bootstrap import Container, build_redemption_service
 from core.codes import CodeCodec
+from core.records import CampaignRecord, RowTemplate
 from core.redemption.service import RedemptionService
+from schemas.base import naive_utc
 from schemas.campaign import CampaignRule
 from schemas.events import RedeemRequested
 from tests.conftest import unique_id
@@ -57,68 +57,26 @@ def seed_campaign(
     codes = codec.generate_many(count)
     now = datetime.now(UTC)
     start, end = parsed.window(now - timedelta(seconds=5))
-    naive = lambda d: d.astimezone(UTC).replace(tzinfo=None) if d else None  # noqa: E731
-    with container.engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO campaigns (campaign_id, tenant_id, tenant_name, tenant_type,"
-                " product_code, name, status, rule_json, request_hash, use_limit, per_user_limit,"
-                " valid_from, valid_until, codes_requested, created_by, created_at, updated_at)"
-                " VALUES (:c, :t, 'Tenant', 'CHANNEL', :p, 'test', :s, :rule, :h, :ul, :pul,"
-                " :vf, :vu, :n, 'tester', :now, :now)"
-            ),
-            {
-                "c": campaign,
-                "t": tenant,
-                "p": product,
-                "s": status,
-                "rule": orjson.dumps(parsed.model_dump(mode="json", by_alias=True)).decode(),
-                "h": hashlib.sha256(campaign.encode()).hexdigest(),
-                "ul": parsed.use_limit,
-                "pul": parsed.per_user_limit,
-                "vf": naive(start),
-                "vu": naive(end),
-                "n": count,
-                "now": naive(now),
-            },
-        )
-        first_id = reserve_code_ids(conn, len(codes)) if codes else 0
-        conn.execute(
-            text(
-                "INSERT INTO redeem_codes (id, tenant_id, code, product_code, campaign_id,"
-                " gen_batch_id, use_limit, gen_account_id, gen_time, valid_from, expired_at)"
-                " VALUES (:id, :t, :code, :p, :c, 'seed', :ul, 'tester', :now, :vf, :vu)"
-            ),
-            [
-                {
-                    "id": first_id + n,
-                    "t": tenant,
-                    "code": code,
-                    "p": product,
-                    "c": campaign,
-                    "ul": parsed.use_limit,
-                    "now": naive(now),
-                    "vf": naive(start),
-                    "vu": naive(end),
-                }
-                for n, code in enumerate(codes)
-            ],
-        )
+    digest = hashlib.sha256(campaign.encode()).hexdigest()
+    record = CampaignRecord(
+        campaign, tenant, "Tenant", "CHANNEL", product, "test", status,
+        parsed.model_dump(mode="json", by_alias=True), digest, parsed.use_limit,
+        parsed.per_user_limit, naive_utc(start), _naive(end), count, "tester",
+        naive_utc(now), naive_utc(now),
+    )
+    rows = RowTemplate(tenant, product, campaign, "seed", parsed.use_limit, "tester",
+                       naive_utc(now), naive_utc(start), _naive(end))
+    with container.engine.begin() as conn:  # the writers generation uses
+        insert_campaign(conn, record)
+        insert_code_rows(conn, rows, codes)
     if in_redis:
-        write_cache(container, tenant, campaign, status, parsed, codes, start, end)
+        container.code_cache.write_campaign(record)
+        container.code_cache.write_codes(tenant, campaign, parsed.use_limit, codes)
     return SeededCampaign(tenant, campaign, product, codes, codec, parsed)
 
 
-def write_cache(container, tenant, campaign, status, rule, codes, start, end) -> None:
-    """The Redis entries generation writes for a campaign and its codes."""
-    keys = container.keys
-    client: redis.Redis = container.redis
-    fields = campaign_fields(
-        status, start, end, list(rule.applicable_products), rule.per_user_limit,
-        rule.reward_rules,
-    )
-    client.hset(keys.campaign(tenant, campaign), mapping=fields)
-    CodeLoader(client, keys).write_codes(tenant, campaign, rule.use_limit, codes)
+def _naive(moment: datetime | None) -> datetime | None:
+    return naive_utc(moment) if moment is not None else None
 
 
 def make_service(

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import faust
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
+from confluent_kafka import Message
 
 from consumers.app import create_faust_app
 from core.adapters.kafka.admin import admin_client, create_topics, existing_topics
 from core.adapters.kafka.broker import find_free_port
 from core.adapters.kafka.producer import EventProducer, ProducedMessage
 from core.adapters.kafka.publisher import KafkaPublisher
+from core.adapters.kafka.reader import PartitionReader
 from core.errors import BrokerUnavailable, DeliveryFailed
 from core.ports import OutboundMessage
 from core.settings import Settings
@@ -48,27 +48,11 @@ def producer(settings: Settings) -> Iterator[EventProducer]:
 
 def read_all(settings: Settings, topic: str, count: int, timeout: float = 15.0) -> list[Message]:
     """Read ``count`` messages from every partition of ``topic`` (no group join needed)."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap_servers,
-            "group.id": f"reader-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-        }
-    )
-    try:
-        partitions = consumer.list_topics(topic, timeout=5).topics[topic].partitions
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-        return _poll(consumer, count, time.monotonic() + timeout)
-    finally:
-        consumer.close()
-
-
-def _poll(consumer: Consumer, count: int, deadline: float) -> list[Message]:
     messages: list[Message] = []
-    while len(messages) < count and time.monotonic() < deadline:
-        message = consumer.poll(0.2)
-        if message is not None and message.error() is None:
-            messages.append(message)
+    with PartitionReader(settings.kafka_bootstrap_servers, topic) as reader:
+        deadline = time.monotonic() + timeout
+        while len(messages) < count and time.monotonic() < deadline:
+            messages.extend(reader.poll(0.2))
     return messages
 
 

@@ -9,7 +9,6 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from cli.main import app
-from core.adapters.mysql.token_key_store import SigningKeyTable
 from core.tokens import TokenVerifier, key_id_of, mint
 from tests.conftest import unique_id
 
@@ -26,7 +25,7 @@ def test_cli_creates_a_key_whose_secret_signs_verifiable_tokens(
     key = orjson.loads(created.stdout)
     assert key["key_id"].startswith("rft_") and key["secret"]
 
-    table = SigningKeyTable(container.engine)
+    table = container.signing_keys
     verifier = TokenVerifier(table, b"integration-master", 0)
     offline = mint(key["secret"], key["key_id"], tenant, "u1", ["APP_A"], 60).token
     assert verifier.verify(offline, key_id_of(offline), verifier.load_tenant(key["key_id"]))

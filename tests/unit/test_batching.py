@@ -113,3 +113,29 @@ async def test_a_message_failing_alone_in_processing_is_logged_once(caplog) -> N
     lines = [r.getMessage() for r in caplog.records if "dead-lettered" in r.getMessage()]
     assert len(lines) == 2 and all("error=boom" in line for line in lines)
     assert len(publisher.messages) == 2
+
+
+async def _turns(count: int = 5) -> None:
+    for _ in range(count):
+        await asyncio.sleep(0)
+
+
+async def test_a_lone_event_is_a_batch_at_once_and_a_fetch_of_several_waits_for_more() -> None:
+    from consumers.batching import _next_batch
+
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    lone = asyncio.ensure_future(_next_batch(queue, 100, window=3600))
+    await _turns()
+    queue.put_nowait("alone")
+    await _turns()
+    assert lone.done() and lone.result() == ["alone"], "a lone event waited for the window"
+
+    several = asyncio.ensure_future(_next_batch(queue, 3, window=3600))
+    await _turns()
+    queue.put_nowait("a")
+    queue.put_nowait("b")  # arrived together: more are likely, the window is worth waiting
+    await _turns()
+    assert not several.done()
+    queue.put_nowait("c")
+    await _turns()
+    assert several.done() and several.result() == ["a", "b", "c"]

@@ -16,8 +16,6 @@ per-argument packing) and sent on one pooled connection. Redis errors become
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from core.adapters.redis import resp
@@ -27,7 +25,7 @@ from core.adapters.redis.client import (
     refresh_slots,
 )
 from core.adapters.redis.client import redis_guard as _guard
-from core.adapters.redis.keys import RedisKeys, code_value, eligibility_field, products_field
+from core.adapters.redis.keys import RedisKeys, campaign_fields, code_value
 from core.codes.status import CodeStatus
 from core.records import CampaignRecord
 from schemas.campaign import CampaignRule
@@ -36,37 +34,6 @@ T = TypeVar("T")
 
 #: Keys per MSET / members per SADD; big enough to amortise, small enough not to stall Redis.
 KEYS_PER_COMMAND = 5_000
-
-
-@dataclass(frozen=True)
-class CampaignCacheEntry:
-    """The fields of a campaign hash (times are naive UTC or aware datetimes)."""
-
-    tenant_id: str
-    campaign_id: str
-    status: str
-    valid_from: datetime
-    valid_until: datetime | None
-    products: list[str]
-    per_user_limit: int
-    eligibility: str = ""
-    """The reward conditions as claim.lua tests them (``keys.eligibility_field``)."""
-
-
-def cache_entry(campaign: CampaignRecord) -> CampaignCacheEntry:
-    """The campaign hash fields of a campaign row."""
-    rule = CampaignRule.model_validate(campaign.rule)
-    return CampaignCacheEntry(campaign.tenant_id, campaign.campaign_id, campaign.status,
-                              campaign.valid_from, campaign.valid_until,
-                              list(rule.applicable_products), campaign.per_user_limit,
-                              eligibility_field(rule.reward_rules))
-
-
-def epoch_ms(value: datetime) -> int:
-    """Epoch milliseconds of a datetime; naive values are taken as UTC."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return int(value.timestamp() * 1000)
 
 
 class CodeLoader:
@@ -78,17 +45,11 @@ class CodeLoader:
 
     def write_campaign(self, campaign: CampaignRecord) -> None:
         """Write the whole campaign hash (every field, so claim.lua never sees a partial one)."""
-        entry = cache_entry(campaign)
-        until = epoch_ms(entry.valid_until) if entry.valid_until is not None else ""
-        mapping: dict[Any, Any] = {
-            "status": entry.status,
-            "from": epoch_ms(entry.valid_from),
-            "until": until,
-            "products": products_field(entry.products),
-            "pul": entry.per_user_limit,
-            "elig": entry.eligibility,
-        }
-        key = self._keys.campaign(entry.tenant_id, entry.campaign_id)
+        rule = CampaignRule.model_validate(campaign.rule)
+        mapping: dict[Any, Any] = campaign_fields(
+            campaign.status, campaign.valid_from, campaign.valid_until,
+            list(rule.applicable_products), campaign.per_user_limit, rule.reward_rules)
+        key = self._keys.campaign(campaign.tenant_id, campaign.campaign_id)
         _guard("write campaign hash", lambda: self._client.hset(key, mapping=mapping))
 
     def write_codes(
