@@ -50,6 +50,18 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests under tests/integration are ``integration`` and under tests/e2e are ``e2e``,
+    marked or not: the unit tier (``-m "not integration and not e2e"``) must run with no
+    service up, so a test that needs one cannot slip into it by a forgotten mark."""
+    for item in items:
+        parts = item.path.parts
+        if "integration" in parts and item.get_closest_marker("integration") is None:
+            item.add_marker(pytest.mark.integration)
+        elif "e2e" in parts and item.get_closest_marker("e2e") is None:
+            item.add_marker(pytest.mark.e2e)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrize ``redis_mode`` (so ``base_settings``) for tests marked redis_cluster."""
     if "redis_mode" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
