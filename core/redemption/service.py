@@ -13,7 +13,6 @@ batches may be in flight at once, one per stage, in order (:mod:`core.redemption
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Sequence
@@ -23,6 +22,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from core.codes.status import RedemptionStatus
+from core.executor import run_blocking
 from core.metrics import observe_batch
 from core.ports import EventPublisher, OutboundMessage
 from core.redemption.formats import TenantCodeFormats
@@ -171,8 +171,7 @@ class RedemptionService:
         )
 
     async def _run(self, func: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, partial(func, *args))
+        return await run_blocking(self._executor, func, *args)
 
     async def _replay_known(self, attempts: list[Attempt]) -> list[Attempt]:
         known: dict[tuple[str, str], Any] = {}
