@@ -39,7 +39,7 @@ def rebuild(
     )
     skipped = sorted(set(report.tenants) - set(report.ready_set))
     if skipped:
-        out.print(f"ready not set (generation running): {', '.join(skipped)}")
+        out.print(f"ready not set (generation running or codes not migrated: keys migrate): {', '.join(skipped)}")
 
 
 @app.command("verify")

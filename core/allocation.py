@@ -34,9 +34,11 @@ MAX_POOL_TRIES = 64
 
 
 def allocate_code(container: Container, tenant_id: str, campaign_id: str, user_id: str) -> str:
-    """Bind one free code of the campaign to ``user_id`` and return it (full code).
+    """Bind one free code of the campaign to ``user_id`` and return it (full code: its seal
+    opened; the pool and MySQL know only its lookup).
 
-    Raises PoolExhausted when no free code is left, UnknownCampaign when the tenant has no
+    Raises KeyMaterialError/TamperedCode (before anything is bound) when the code's seal
+    cannot be opened, PoolExhausted when no free code is left, UnknownCampaign when the tenant has no
     such campaign, StorageUnavailable when MySQL is unreachable.
     """
     if not user_id:
@@ -44,12 +46,19 @@ def allocate_code(container: Container, tenant_id: str, campaign_id: str, user_i
     pool = CodePool(container.redis, container.keys)
     bound = _from_pool(container, pool, tenant_id, campaign_id, user_id)
     if bound is None:
-        bound = _run(container, lambda conn, now: store.bind_any_free(
+        bound = _run(container, tenant_id, lambda conn, now: store.bind_any_free(
             conn, tenant_id, campaign_id, user_id, now))
     if bound is None:
         raise _exhausted(container, tenant_id, campaign_id)
     _mirror(pool, tenant_id, bound, user_id)
-    return bound.code
+    return _reveal(container, tenant_id, bound)
+
+
+def _reveal(container: Container, tenant_id: str, bound: BoundCode) -> str:
+    """The bound code in full. Also called inside the binding transaction, so a seal that
+    does not open rolls the binding back (nothing written)."""
+    return container.settings.code_protector.reveal(
+        tenant_id, bound.code, bound.key_id, bound.sealed, where=f"tenant {tenant_id}")
 
 
 def _from_pool(container: Container, pool: CodePool, tenant_id: str, campaign_id: str,
@@ -62,14 +71,14 @@ def _from_pool(container: Container, pool: CodePool, tenant_id: str, campaign_id
             return None
         if code is None:
             return None
-        bound = _run(container, lambda conn, now, code=code: store.bind_code(
+        bound = _run(container, tenant_id, lambda conn, now, code=code: store.bind_code(
             conn, tenant_id, campaign_id, code, user_id, now))
         if bound is not None:
             return bound
     return None
 
 
-def _run(container: Container,
+def _run(container: Container, tenant_id: str,
          work: Callable[..., BoundCode | None]) -> BoundCode | None:
     """One short READ COMMITTED transaction (no gap locks, skipped rows stay unlocked)."""
     now = datetime.now(UTC).replace(tzinfo=None)
@@ -78,7 +87,10 @@ def _run(container: Container,
         with container.engine.connect() as raw:
             conn = raw.execution_options(isolation_level="READ COMMITTED")
             with conn.begin():
-                return work(conn, now)
+                bound = work(conn, now)
+                if bound is not None:
+                    _reveal(container, tenant_id, bound)
+                return bound
 
     return guarded("allocate code", transaction)
 

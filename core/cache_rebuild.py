@@ -116,7 +116,7 @@ def rebuild_cache(
         known: set[tuple[str, str]] = set()
         report.user_counters += _load_usage(container, tenant, known)
         report.stale_counters_dropped += _drop_stale_counters(container, tenant, known)
-        if not _generation_running(container, tenant):
+        if not _generation_running(container, tenant) and not _unprotected(container, tenant):
             ready = container.keys.ready(tenant)
             _redis("set ready", partial(container.redis.set, ready, "1"))
             report.ready_set.append(tenant)
@@ -197,6 +197,15 @@ def _generation_running(container: Container, tenant: str) -> bool:
         "SELECT COUNT(*) FROM code_batches WHERE tenant_id = :t AND status = 'RUNNING'"),
         {"t": tenant})
     return int(rows[0][0]) > 0
+
+
+def _unprotected(container: Container, tenant: str) -> bool:
+    """Whether rows written before codes were protected remain (``keys migrate``): their
+    entries are keyed by the plaintext, so a miss of a lookup must still reach MySQL."""
+    rows = _query(container, "read unprotected codes", text(
+        "SELECT 1 FROM redeem_codes WHERE tenant_id = :t AND code_key_id IS NULL LIMIT 1"),
+        {"t": tenant})
+    return bool(rows)
 
 
 def _state(row: Any) -> CodeState:

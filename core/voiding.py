@@ -25,7 +25,9 @@ from core.adapters.redis.keys import code_value
 from core.adapters.redis.pool import CodePool
 from core.bootstrap import Container
 from core.codes.normalise import clean
+from core.codes.protection import is_lookup
 from core.errors import CacheUnavailable, NotFound, UnknownCampaign
+from core.masking import mask_code
 
 CHUNK = 5_000
 
@@ -59,27 +61,36 @@ def void_codes(
     if len(given) != 1:
         raise ValueError("give exactly one of code, export_batch_id, campaign_id")
     by, value = given[0]
-    value = clean(value) if by == "code" else value
-    scope = _scope(container, tenant_id, by, value)
-    result = VoidResult(tenant_id, f"{by} {value}")
+    plain = None
+    shown = value
+    if by == "code" and is_lookup(value):  # a stored lookup (the back office's row)
+        shown = "(by row)"
+    elif by == "code":  # found by its lookup; shown masked (core/codes/protection.py)
+        plain = clean(value)
+        value = container.settings.code_protector.lookup(tenant_id, plain)
+        shown = mask_code(plain)
+    scope = _scope(container, tenant_id, by, value, plain, shown)
+    result = VoidResult(tenant_id, f"{by} {shown}")
     stamp = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
     note = f"voided {stamp} UTC: {reason.strip() or 'no reason given'}"
     after = 0
     while True:
-        done = _void_chunk(container, tenant_id, by, value, scope, after, note)
+        done = _void_chunk(container, tenant_id, by, value, scope, after, note, plain)
         if not done:
             break
         result.voided += len(done)
         result.campaigns.update(c.campaign_id for c in done)
         result.cache_synced = _sync_cache(container, tenant_id, done) and result.cache_synced
         after = done[-1].row_id
-    census = guarded("count codes", lambda: _census(container, tenant_id, by, value, scope))
+    census = guarded("count codes",
+                     lambda: _census(container, tenant_id, by, value, scope, plain))
     result.already_voided = census["already_voided"] - result.voided
     result.partly_used, result.used = census["partly_used"], census["used"]
     return result
 
 
-def _scope(container: Container, tenant_id: str, by: str, value: str) -> str | None:
+def _scope(container: Container, tenant_id: str, by: str, value: str, plain: str | None,
+           shown: str) -> str | None:
     """Check the target exists; for an export batch, its campaign (used to narrow scans)."""
 
     def work() -> tuple[bool, str | None]:
@@ -90,22 +101,24 @@ def _scope(container: Container, tenant_id: str, by: str, value: str) -> str | N
                 batch = export_store.get_export_batch(conn, value)
                 ok = batch is not None and batch.tenant_id == tenant_id
                 return ok, batch.campaign_id if batch and ok else None
-            return store.void_census(conn, tenant_id, "code", value)["matched"] > 0, None
+            census = store.void_census(conn, tenant_id, "code", value, plain=plain)
+            return census["matched"] > 0, None
 
     found, campaign = guarded("find void target", work)
     if not found:
         if by == "campaign":
             raise UnknownCampaign(f"tenant {tenant_id} has no campaign {value}")
         raise NotFound(f"tenant {tenant_id} has no {'export batch' if by == 'export' else by}"
-                       f" {value}")
+                       f" {shown}")
     return campaign
 
 
 def _void_chunk(container: Container, tenant_id: str, by: str, value: str,
-                scope: str | None, after: int, note: str) -> list[store.VoidCandidate]:
+                scope: str | None, after: int, note: str,
+                plain: str | None) -> list[store.VoidCandidate]:
     def work() -> list[store.VoidCandidate]:
         with container.engine.begin() as conn:
-            rows = store.lock_voidable(conn, tenant_id, by, value, after, CHUNK, scope)
+            rows = store.lock_voidable(conn, tenant_id, by, value, after, CHUNK, scope, plain)
             store.void_rows(conn, tenant_id, rows, note)
             return rows
 
@@ -113,9 +126,9 @@ def _void_chunk(container: Container, tenant_id: str, by: str, value: str,
 
 
 def _census(container: Container, tenant_id: str, by: str, value: str,
-            scope: str | None) -> dict[str, int]:
+            scope: str | None, plain: str | None) -> dict[str, int]:
     with container.engine.connect() as conn:
-        return store.void_census(conn, tenant_id, by, value, scope)
+        return store.void_census(conn, tenant_id, by, value, scope, plain)
 
 
 def _sync_cache(container: Container, tenant_id: str, rows: list[store.VoidCandidate]) -> bool:

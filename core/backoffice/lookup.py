@@ -8,7 +8,6 @@ Operator ids are shown as their e-mail addresses.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,6 +23,7 @@ from core.backoffice.model import Permission, Principal
 from core.backoffice.ports import OperatorStore
 from core.bootstrap import Container
 from core.codes.normalise import clean
+from core.codes.protection import is_lookup
 from core.errors import NotFound
 from core.listing import STATUS_NAMES
 from core.masking import mask_code
@@ -76,9 +76,13 @@ class CodeHistory:
     voided_notes: list[str] = field(default_factory=list)
 
 
-def code_ref(tenant_id: str, code: str) -> str:
-    """A short non-reversible reference of a code for the audit log (never the code)."""
-    return hashlib.sha256(f"{tenant_id}:{code}".encode()).hexdigest()[:16]
+def code_ref(container: Container, tenant_id: str, code: str) -> str:
+    """A short reference of a code for the audit log (never the code): 16 characters of its
+    keyed lookup, so the log is no offline oracle for guessing codes. ``code`` may already
+    be a stored lookup value."""
+    lookup = code if is_lookup(code) else container.settings.code_protector.lookup(tenant_id,
+                                                                                   code)
+    return lookup[1:17]
 
 
 def lookup(container: Container, operators: OperatorStore, audit: Audit, principal: Principal,
@@ -96,17 +100,20 @@ def lookup(container: Container, operators: OperatorStore, audit: Audit, princip
         raise InvalidInput("type the code (letters and digits; spaces and dashes are ignored)",
                            field="code")
 
+    lookup_value = container.settings.code_protector.lookup(tenant_id, code)
+
     def work() -> tuple[views.CodeRecord | None, list[views.RedemptionRow], dict[str, Any]]:
         with container.engine.connect() as conn:
-            record = views.find_code(conn, tenant_id, code)
+            record = views.find_code(conn, tenant_id, lookup_value, code)
             if record is None:
                 return None, [], {}
-            redemptions = views.redemptions_of(conn, tenant_id, code)
+            redemptions = views.redemptions_of(conn, tenant_id, lookup_value, code)
             recorded = views.recorded_grants(conn, [r.redemption_id for r in redemptions])
             return record, redemptions, recorded
 
     record, redemptions, recorded = guarded("look up code", work)
-    audit.record(principal, "lookup", target=f"{mask_code(code)} #{code_ref(tenant_id, code)}",
+    audit.record(principal, "lookup",
+                 target=f"{mask_code(code)} #{code_ref(container, tenant_id, lookup_value)}",
                  detail="found" if record else "not found", tenant_id=tenant_id)
     if record is None:
         raise NotFound("no such code for this tenant")
@@ -117,7 +124,7 @@ def _history(record: views.CodeRecord, redemptions: list[views.RedemptionRow],
              recorded: dict[str, Any], operators: OperatorStore) -> CodeHistory:
     names = operators.emails([x for x in (record.gen_account_id, record.export_account_id) if x])
     return CodeHistory(
-        masked_code=mask_code(record.code), tenant_id=record.tenant_id,
+        masked_code=_masked(record), tenant_id=record.tenant_id,
         campaign_id=record.campaign_id, status=STATUS_NAMES.get(record.status, "?"),
         used=record.used_count, use_limit=record.use_limit,
         generated_by=names.get(record.gen_account_id or "", record.gen_account_id or "-"),
@@ -129,6 +136,11 @@ def _history(record: views.CodeRecord, redemptions: list[views.RedemptionRow],
         redemptions=[_redemption(r, recorded) for r in redemptions],
         voided_notes=[line for line in (record.remark or "").splitlines()
                       if line.startswith("voided ")])
+
+
+def _masked(record: views.CodeRecord) -> str:
+    """The stored mask, never a decryption (a row not migrated yet: its plaintext, masked)."""
+    return record.mask or mask_code(record.code)
 
 
 def _redemption(row: views.RedemptionRow, recorded: dict[str, Any]) -> RedemptionView:
@@ -165,7 +177,7 @@ def void_row(container: Container, audit: Audit, principal: Principal, campaign_
     except NotFound:  # gone meanwhile; its message would quote the full code
         raise NotFound("no such code in this campaign") from None
     audit.record(principal, "void",
-                 target=f"{mask_code(record.code)} #{code_ref(record.tenant_id, record.code)}",
+                 target=f"{_masked(record)} #{code_ref(container, record.tenant_id, record.code)}",
                  detail=f"campaign {campaign.campaign_id}; voided {result.voided}; reason: "
                         f"{reason}", tenant_id=campaign.tenant_id)
     return result

@@ -40,7 +40,15 @@ from core.adapters.mysql.campaign_store import get_campaign
 from core.adapters.mysql.engine import guarded
 from core.adapters.redis.pool import CodePool
 from core.bootstrap import Container
-from core.errors import CacheUnavailable, ExportRefused, StorageUnavailable, UnknownCampaign
+from core.codes.protection import CodeProtector
+from core.errors import (
+    CacheUnavailable,
+    ExportRefused,
+    StorageUnavailable,
+    TamperedCode,
+    UnknownCampaign,
+    UnknownCodeKey,
+)
 from core.export import files
 from core.export.pipe import BackgroundWriter, InlineWriter, chunk_sink
 from core.export.writers import ExportFormat, open_writer
@@ -246,7 +254,9 @@ def _stream(conn: Connection, container: Container, job: ExportJob, export_id: s
         rows = store.lock_chunk(conn, job.tenant_id, campaign, job.owner_filter, after, want)
         if not rows:
             return
-        sink.submit([(r.code, campaign, reward, r.valid_from, r.expired_at) for r in rows])
+        codes = _reveal(container.settings.code_protector, job.tenant_id, export_id, rows)
+        sink.submit([(code, campaign, reward, r.valid_from, r.expired_at)
+                     for code, r in zip(codes, rows, strict=True)])
         ids = [r.row_id for r in rows]
         store.mark_exported(conn, job.tenant_id, campaign, ids, job.account_id, export_id, now)
         state.low_id = state.low_id or ids[0]
@@ -255,6 +265,21 @@ def _stream(conn: Connection, container: Container, job: ExportJob, export_id: s
         state.pool_synced = _leave_pool(pool, job, [r.code for r in rows]) and state.pool_synced
         if progress is not None:
             progress(state.written, job.count)
+
+
+def _reveal(protector: CodeProtector, tenant_id: str, export_id: str,
+            rows: list[store.ExportRow]) -> list[str]:
+    """The full codes of a chunk (one AES-GCM open per code). A seal that does not open
+    (KeyMaterialError, TamperedCode) fails the export, naming the row: the transaction rolls
+    back and the file is discarded, so nothing is written."""
+    reveal = protector.reveal
+    try:
+        return [reveal(tenant_id, r.code, r.key_id, r.sealed) for r in rows]
+    except (TamperedCode, UnknownCodeKey):
+        for r in rows:
+            reveal(tenant_id, r.code, r.key_id, r.sealed,
+                   where=f"tenant {tenant_id} code row {r.row_id}, export {export_id}")
+        raise
 
 
 def _leave_pool(pool: CodePool, job: ExportJob, codes: list[str]) -> bool:

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 
 from core.adapters.mysql import campaign_store, code_store
 from core.adapters.mysql.campaign_store import CampaignRecord
+from core.adapters.mysql.code_key_store import verify_code_keys
 from core.adapters.mysql.code_store import BatchRecord, RowTemplate
 from core.adapters.mysql.engine import guarded
 from core.adapters.mysql.tenant_store import TenantRecord, get_tenant, reserved_codes
@@ -187,8 +188,10 @@ def run_batch(
     if batch.inserted:
         _restore(container, loader, batch, campaign)
     remaining = batch.requested - batch.inserted
-    plan = BatchPlan(_template(batch, campaign), campaign.use_limit,
-                     batch.requested, batch.inserted)
+    protector = container.settings.code_protector
+    verify_code_keys(container.engine, protector)
+    plan = BatchPlan(_template(batch, campaign, protector.active_id), campaign.use_limit,
+                     batch.requested, batch.inserted, protector)
     source = chunks if chunks is not None else iter_unique_batches(codec, remaining, chunk_size)
     outcome = write_chunks(container.engine, loader, plan, source,
                            lambda n: next(iter_unique_batches(codec, n, n)), progress)
@@ -219,10 +222,10 @@ def _tenant_has_codes(container: Container, batch: BatchRecord) -> bool:
         return code_store.tenant_has_other_codes(conn, batch.tenant_id, batch.batch_id)
 
 
-def _template(batch: BatchRecord, campaign: CampaignRecord) -> RowTemplate:
+def _template(batch: BatchRecord, campaign: CampaignRecord, key_id: str) -> RowTemplate:
     return RowTemplate(batch.tenant_id, campaign.product_code, campaign.campaign_id,
                        batch.batch_id, campaign.use_limit, batch.account_id, utc_now_naive(),
-                       campaign.valid_from, campaign.valid_until)
+                       campaign.valid_from, campaign.valid_until, key_id)
 
 
 def _restore(

@@ -66,7 +66,10 @@ class CodeState:
 class Attempt:
     """One request travelling through a batch: its canonical code, verdict and grants.
 
-    ``code`` is None until the offline check parsed it (and stays None when it did not);
+    ``code`` is None until the offline check parsed it (and stays None when it did not),
+    then the code's lookup value (core/codes/protection.py), the only form that reaches Redis
+    and MySQL (``plain``, the canonical code, stays in memory: it finds rows written before
+    codes were protected);
     ``rejection`` is set for a half-valid message (answered INVALID_REQUEST, never claimed);
     ``message`` and ``processed_at`` override the outcome's default message and the batch's
     time (a replay answers exactly what was answered first)."""
@@ -86,6 +89,7 @@ class Attempt:
     cache_repair: CodeState | None = None
     cache_forget: bool = False
     cache_user_used: int | None = None
+    plain: str | None = None
 
     def __post_init__(self) -> None:
         if not self.fingerprint:

@@ -23,6 +23,8 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from core.codes.protection import ProtectedCode
+
 RUNNING, DONE, ROLLED_BACK = "RUNNING", "DONE", "ROLLED_BACK"
 
 _BATCH_COLUMNS = (
@@ -62,6 +64,8 @@ class RowTemplate:
     gen_time: datetime
     valid_from: datetime | None
     expired_at: datetime | None
+    key_id: str | None = None
+    """Key id of the rows' sealed codes (None: ``insert_code_rows`` of plaintext codes)."""
 
 
 def _json(value: Any) -> Any:
@@ -213,9 +217,12 @@ def reserve_code_ids(conn: Connection, count: int) -> int:
     return int(end or 0) - count
 
 
-def load_codes(conn: Connection, template: RowTemplate, rows: Iterable[tuple[int, str]]) -> int:
-    """Insert (id, code) rows with LOAD DATA LOCAL INFILE IGNORE; returns rows inserted."""
-    body = "".join([f"{row_id}\t{code}\n" for row_id, code in rows])
+def load_codes(
+    conn: Connection, template: RowTemplate, rows: Iterable[tuple[int, ProtectedCode]]
+) -> int:
+    """Insert (id, lookup, seal, mask) rows with LOAD DATA LOCAL INFILE IGNORE (the seals'
+    key id is the template's); returns rows inserted."""
+    body = "".join([f"{row_id}\t{p[0]}\t{p[1]}\t{p[2]}\n" for row_id, p in rows])
     if not body:
         return 0
     with tempfile.NamedTemporaryFile(
@@ -225,9 +232,10 @@ def load_codes(conn: Connection, template: RowTemplate, rows: Iterable[tuple[int
         handle.flush()
         cursor = conn.exec_driver_sql(
             "LOAD DATA LOCAL INFILE %s IGNORE INTO TABLE redeem_codes CHARACTER SET ascii"
-            " LINES TERMINATED BY '\\n' (id, code) SET tenant_id = %s, product_code = %s,"
-            " campaign_id = %s, gen_batch_id = %s, use_limit = %s, gen_account_id = %s,"
-            " gen_time = %s, valid_from = %s, expired_at = %s",
+            " LINES TERMINATED BY '\\n' (id, code, code_sealed, code_mask) SET tenant_id = %s,"
+            " product_code = %s, campaign_id = %s, gen_batch_id = %s, use_limit = %s,"
+            " gen_account_id = %s, gen_time = %s, valid_from = %s, expired_at = %s,"
+            " code_key_id = %s",
             (
                 handle.name,
                 template.tenant_id,
@@ -239,6 +247,7 @@ def load_codes(conn: Connection, template: RowTemplate, rows: Iterable[tuple[int
                 template.gen_time,
                 template.valid_from,
                 template.expired_at,
+                template.key_id,
             ),
         )
         return int(cursor.rowcount)
@@ -303,7 +312,8 @@ def delete_rows(conn: Connection, tenant_id: str, campaign_id: str, ids: list[in
 
 
 def insert_code_rows(conn: Connection, template: RowTemplate, codes: list[str]) -> int:
-    """Plain multi-row INSERT IGNORE of codes (small inserts and tests); rows inserted.
+    """Plain multi-row INSERT IGNORE of codes as given, unsealed (tests: rows as written
+    before codes were protected, see ``keys migrate``); rows inserted.
 
     Reserves the ids in ``conn``'s transaction (the counter row stays locked until it ends).
     """

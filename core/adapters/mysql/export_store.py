@@ -28,10 +28,12 @@ _ELIGIBLE = (
 _OWNED = " AND gen_account_id = :a"
 
 
-#: Code and times come back as one tab-separated text column: pymysql decodes rows in pure
-#: Python, per column, and its datetime parsing would cost more than the rest of the export.
+#: Code (its lookup), seal, key id and times come back as one tab-separated text column:
+#: pymysql decodes rows in pure Python, per column, and its datetime parsing would cost more
+#: than the rest of the export.
 _LINE = (
-    "CONCAT(code, '\t', IFNULL(DATE_FORMAT(valid_from, '%Y-%m-%d %H:%i:%s'), ''), '\t',"
+    "CONCAT(code, '\t', IFNULL(code_key_id, ''), '\t', IFNULL(code_sealed, ''), '\t',"
+    " IFNULL(DATE_FORMAT(valid_from, '%Y-%m-%d %H:%i:%s'), ''), '\t',"
     " IFNULL(DATE_FORMAT(expired_at, '%Y-%m-%d %H:%i:%s'), ''))"
 )
 
@@ -44,8 +46,11 @@ class ExportRow(NamedTuple):
 
     row_id: int
     code: str
+    """The stored ``code`` column: a lookup (or, for a row not migrated yet, the code)."""
     valid_from: str | None
     expired_at: str | None
+    key_id: str | None = None
+    sealed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,8 +103,9 @@ def lock_chunk(
 
 
 def _export_row(row_id: int, line: str) -> ExportRow:
-    code, valid_from, expired_at = line.split("\t")
-    return ExportRow(row_id, code, valid_from or None, expired_at or None)
+    code, key_id, sealed, valid_from, expired_at = line.split("\t")
+    return ExportRow(row_id, code, valid_from or None, expired_at or None, key_id or None,
+                     sealed or None)
 
 
 def mark_exported(
