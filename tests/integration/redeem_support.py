@@ -20,6 +20,7 @@ from core.codes import CodeCodec
 from core.redemption.service import RedemptionService
 from schemas.campaign import CampaignRule
 from schemas.events import RedeemRequested
+from core.codes.protection import ProtectedCode
 from tests.conftest import unique_id
 from tests.fakes import RecordingPublisher
 
@@ -45,8 +46,12 @@ def seed_campaign(
     status: str = "ACTIVE",
     tenant_id: str | None = None,
     in_redis: bool = True,
+    protected: bool = True,
 ) -> SeededCampaign:
-    """Insert a campaign and ``count`` codes; returns what a test needs to redeem them."""
+    """Insert a campaign and ``count`` codes; returns what a test needs to redeem them.
+
+    Codes are stored as generation stores them (lookup, seal, mask); ``protected=False``
+    stores them in clear, as rows written before codes were protected."""
     tenant = tenant_id or unique_id("tn")
     campaign = unique_id("cp")
     product = "APP_A"
@@ -83,17 +88,25 @@ def seed_campaign(
             },
         )
         first_id = reserve_code_ids(conn, len(codes)) if codes else 0
+        protector = container.settings.code_protector
+        stored = (protector.protect(tenant, codes) if protected
+                  else [ProtectedCode(c, None, None) for c in codes])  # type: ignore[arg-type]
         conn.execute(
             text(
                 "INSERT INTO redeem_codes (id, tenant_id, code, product_code, campaign_id,"
-                " gen_batch_id, use_limit, gen_account_id, gen_time, valid_from, expired_at)"
-                " VALUES (:id, :t, :code, :p, :c, 'seed', :ul, 'tester', :now, :vf, :vu)"
+                " gen_batch_id, use_limit, gen_account_id, gen_time, valid_from, expired_at,"
+                " code_sealed, code_key_id, code_mask)"
+                " VALUES (:id, :t, :code, :p, :c, 'seed', :ul, 'tester', :now, :vf, :vu,"
+                " :sealed, :key, :mask)"
             ),
             [
                 {
                     "id": first_id + n,
                     "t": tenant,
-                    "code": code,
+                    "code": row.lookup,
+                    "sealed": row.sealed,
+                    "key": protector.active_id if protected else None,
+                    "mask": row.mask,
                     "p": product,
                     "c": campaign,
                     "ul": parsed.use_limit,
@@ -101,16 +114,18 @@ def seed_campaign(
                     "vf": naive(start),
                     "vu": naive(end),
                 }
-                for n, code in enumerate(codes)
+                for n, row in enumerate(stored)
             ],
         )
     if in_redis:
-        write_cache(container, tenant, campaign, status, parsed, codes, start, end)
+        write_cache(container, tenant, campaign, status, parsed, [r.lookup for r in stored],
+                    start, end)
     return SeededCampaign(tenant, campaign, product, codes, codec, parsed)
 
 
 def write_cache(container, tenant, campaign, status, rule, codes, start, end) -> None:
-    """The Redis entries generation writes for a campaign and its codes."""
+    """The Redis entries generation writes for a campaign and its codes (``codes``: as
+    stored, i.e. their lookups)."""
     keys = container.keys
     client: redis.Redis = container.redis
     fields = campaign_fields(

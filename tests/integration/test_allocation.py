@@ -15,6 +15,7 @@ from core.errors import PoolExhausted, UnknownCampaign
 from core.export import export_codes
 from core.settings import Settings
 from schemas.events import RedeemOutcome as O
+from tests.code_support import code_key
 from tests.integration.redeem_support import make_service, request, seed_campaign
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
@@ -92,7 +93,7 @@ async def test_allocated_code_redeems_only_for_its_user(container) -> None:
     seeded = seed_campaign(container, count=2)
     fill_pool(container, seeded)
     code = allocate_code(container, seeded.tenant_id, seeded.campaign_id, "erin")
-    raw = container.redis.get(container.keys.code(seeded.tenant_id, code))
+    raw = container.redis.get(code_key(container, seeded.tenant_id, code))
     assert raw.endswith("|erin")
     service, _ = make_service(container)
     [stranger] = await service.process([request(seeded, code, user="mallory")])
@@ -104,7 +105,7 @@ async def test_allocated_code_redeems_only_for_its_user(container) -> None:
 async def test_binding_holds_when_redis_missed_it(container) -> None:
     seeded = seed_campaign(container, count=1)
     code = allocate_code(container, seeded.tenant_id, seeded.campaign_id, "frank")
-    container.redis.delete(container.keys.code(seeded.tenant_id, code))
+    container.redis.delete(code_key(container, seeded.tenant_id, code))
     service, _ = make_service(container)
     [stranger] = await service.process([request(seeded, code, user="mallory")])
     assert stranger.outcome is O.NOT_FOUND

@@ -14,6 +14,7 @@ from core.export import export_codes
 from core.listing import list_codes
 from core.voiding import void_codes
 from schemas.events import RedeemOutcome as O
+from tests.code_support import code_key, lookup
 from tests.integration.redeem_support import flush_tenant, make_service, request, seed_campaign
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
@@ -23,7 +24,7 @@ def row(container, tenant: str, code: str):
     with container.engine.connect() as conn:
         return conn.execute(
             text("SELECT status, remark FROM redeem_codes WHERE tenant_id=:t AND code=:c"),
-            {"t": tenant, "c": code}).one()
+            {"t": tenant, "c": lookup(container, tenant, code)}).one()
 
 
 def test_listing_is_masked_paginated_and_filtered(container, tmp_path: Path) -> None:
@@ -60,7 +61,7 @@ async def test_voided_code_redeems_as_not_found(container) -> None:
     assert result.voided == 1
     status, remark = row(container, seeded.tenant_id, target)
     assert status == 3 and "leaked" in remark
-    assert container.redis.get(container.keys.code(seeded.tenant_id, target)).split("|")[3] == "3"
+    assert container.redis.get(code_key(container, seeded.tenant_id, target)).split("|")[3] == "3"
     service, _ = make_service(container)
     [res] = await service.process([request(seeded, target)])
     assert res.outcome is O.NOT_FOUND
@@ -112,7 +113,7 @@ async def test_void_export_batch_keeps_bound_user(container, tmp_path: Path) -> 
     with pytest.raises(NotFound):
         void_codes(container, "tn-other", export_batch_id=batch.export_id)
     void_codes(container, seeded.tenant_id, code=mine, reason="fraud")
-    raw = container.redis.get(container.keys.code(seeded.tenant_id, mine))
+    raw = container.redis.get(code_key(container, seeded.tenant_id, mine))
     assert raw.split("|")[3:] == ["3", "gina"]
     service, _ = make_service(container)
     [res] = await service.process([request(seeded, mine, user="gina")])

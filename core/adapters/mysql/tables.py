@@ -80,6 +80,9 @@ redeem_codes = Table(
     Column("extra_data", JSON),
     Column("remark", Text),
     Column("updated_at", DateTime, nullable=False),
+    Column("code_sealed", String(96)),
+    Column("code_key_id", String(16)),
+    Column("code_mask", String(32)),
 )
 
 id_sequences = Table(
@@ -209,4 +212,12 @@ code_allocations = Table(
     Column("user_id", String(64), nullable=False),
     Column("source", String(8), nullable=False),
     Column("allocated_at", DateTime, nullable=False),
+)
+
+code_keys = Table(
+    "code_keys", metadata,
+    Column("purpose", String(8), primary_key=True),
+    Column("key_id", String(16), primary_key=True),
+    Column("key_check", String(32), nullable=False),
+    Column("created_at", DateTime, nullable=False),
 )
