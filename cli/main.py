@@ -61,6 +61,7 @@ def _register_optional() -> None:
         ("cli.token", "token"),
         ("cli.admin", "admin"),
         ("cli.operator", "operator"),
+        ("cli.keys", "keys"),
     ):
         try:
             sub = importlib.import_module(module)

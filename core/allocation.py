@@ -38,8 +38,8 @@ def allocate_code(container: Container, tenant_id: str, campaign_id: str, user_i
     opened; the pool and MySQL know only its lookup).
 
     Raises KeyMaterialError/TamperedCode (before anything is bound) when the code's seal
-    cannot be opened, PoolExhausted when no free code is left, UnknownCampaign when the tenant has no
-    such campaign, StorageUnavailable when MySQL is unreachable.
+    cannot be opened, PoolExhausted when no free code is left, UnknownCampaign when the
+    tenant has no such campaign, StorageUnavailable when MySQL is unreachable.
     """
     if not user_id:
         raise ValueError("user_id must not be empty")

@@ -17,10 +17,10 @@ from core.adapters.redis.claims import ClaimCache
 from core.adapters.redis.keys import campaign_fields, code_value
 from core.bootstrap import Container
 from core.codes import CodeCodec
+from core.codes.protection import ProtectedCode
 from core.redemption.service import RedemptionService
 from schemas.campaign import CampaignRule
 from schemas.events import RedeemRequested
-from core.codes.protection import ProtectedCode
 from tests.conftest import unique_id
 from tests.fakes import RecordingPublisher
 

@@ -98,9 +98,13 @@ async def test_unknown_foreign_and_malformed_codes_look_the_same(container) -> N
     assert {r.outcome for r in results} == {O.NOT_FOUND}
     assert len({r.message for r in results}) == 1
     # the typo was rejected offline: it never reached Redis (no negative-cache entry)
-    assert not container.redis.exists(container.keys.negative(mine.tenant_id, lookup(container, mine.tenant_id, typo)))
+    negative = container.keys.negative
+    assert not container.redis.exists(negative(mine.tenant_id, typo),
+                                      negative(mine.tenant_id, lookup(container, mine.tenant_id,
+                                                                      typo)))
     # the unknown-but-well-formed code reached MySQL once and is now negatively cached
-    assert container.redis.exists(container.keys.negative(mine.tenant_id, lookup(container, mine.tenant_id, valid_unknown)))
+    assert container.redis.exists(
+        negative(mine.tenant_id, lookup(container, mine.tenant_id, valid_unknown)))
 
 
 async def test_validity_window_status_and_product(container) -> None:

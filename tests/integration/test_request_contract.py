@@ -158,7 +158,8 @@ async def test_codes_failing_the_offline_check_count_toward_the_throttle(base_se
         assert [r.outcome for r in answers] == [O.NOT_FOUND] * 4 + [O.RATE_LIMITED]
         [honest] = await service.process([request(seeded, seeded.codes[1], user="honest")])
         assert honest.outcome is O.REDEEMED
-        negative = container.keys.negative(seeded.tenant_id, lookup(container, seeded.tenant_id, "GUESS0000"))
+        negative = container.keys.negative(seeded.tenant_id,
+                                           lookup(container, seeded.tenant_id, "GUESS0000"))
         assert not container.redis.exists(negative), "malformed codes are never looked up"
 
 

@@ -245,7 +245,8 @@ def codes_window(conn: Connection, tenant_id: str, campaign_id: str, *, status: 
                  limit: int) -> list[CodeListing]:
     """Filtered codes with ``after_id < id <= upto_id`` in id order: a bounded stretch of the
     primary key, so a filter that matches few rows never reads the whole campaign."""
-    sql = ("SELECT r.id, COALESCE(r.code_mask, r.code), r.status, r.use_limit, r.used_count, r.export_status,"
+    sql = ("SELECT r.id, COALESCE(r.code_mask, r.code), r.status, r.use_limit, r.used_count,"
+           " r.export_status,"
            " r.gen_account_id, r.gen_time, r.export_account_id, r.export_time,"
            " r.export_batch_id, r.user_id, a.allocated_at, r.act_user_id, r.act_time,"
            " r.valid_from, r.expired_at, r.remark FROM redeem_codes r LEFT JOIN code_allocations a"

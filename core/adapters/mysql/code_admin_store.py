@@ -100,7 +100,8 @@ def bind_any_free(conn: Connection, tenant_id: str, campaign_id: str, user_id: s
     """Bind the lowest free code no other transaction holds (the MySQL fallback)."""
     row = conn.execute(
         text("SELECT id, code, use_limit, code_key_id, code_sealed FROM redeem_codes"
-             f" WHERE tenant_id = :t AND campaign_id = :c AND {_FREE} ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"),
+             f" WHERE tenant_id = :t AND campaign_id = :c AND {_FREE}"
+             " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"),
         {"t": tenant_id, "c": campaign_id},
     ).first()
     return _bind(conn, tenant_id, campaign_id, row, user_id, "mysql", now) if row else None
@@ -117,7 +118,8 @@ def campaign_exists(conn: Connection, tenant_id: str, campaign_id: str) -> bool:
 
 # listings show the stored mask (a row not yet migrated: its code, masked by the caller)
 _LIST_COLUMNS = (
-    "r.id, COALESCE(r.code_mask, r.code), r.status, r.use_limit, r.used_count, r.export_status, r.gen_account_id,"
+    "r.id, COALESCE(r.code_mask, r.code), r.status, r.use_limit, r.used_count, r.export_status,"
+    " r.gen_account_id,"
     " r.gen_time, r.export_account_id, r.export_time, r.export_batch_id, r.user_id,"
     " a.allocated_at, r.act_user_id, r.act_time, r.valid_from, r.expired_at, r.remark"
 )

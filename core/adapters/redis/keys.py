@@ -1,6 +1,7 @@
-"""Redis key layout. ``<code>`` is always a code's lookup value, never the code (except for
-rows not yet migrated by ``keys migrate``, keyed by their plaintext). Every key of a tenant carries the ``{tenant_id}`` hash tag, so all
-keys one Lua call touches fall into one Redis Cluster slot.
+"""Redis key layout. Every key of a tenant carries the ``{tenant_id}`` hash tag, so all
+keys one Lua call touches fall into one Redis Cluster slot. ``<code>`` is a code's lookup
+value (core/codes/protection.py), never the code, except for rows not yet migrated by
+``keys migrate``, keyed by their plaintext.
 
     <p>:{t}:c:<code>            code entry "campaign|use_limit|used|status|bound_user"
     <p>:{t}:neg:<code>          negative cache: MySQL has no such code (short TTL)
