@@ -33,11 +33,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench._cpu import cpu_seconds
 from bench._stack import throwaway_stack
 from core.bootstrap import Container, bootstrap
-from core.campaigns import create_campaign
 from core.export import export_codes
-from core.generation import generate_codes
 from core.settings import Settings, child_environment
-from core.tenants import apply_tenant_update
 from schemas.campaign import CreateCampaignRequest
 from schemas.events import TenantStatus, TenantType, TenantUpdated
 
@@ -50,19 +47,20 @@ console = Console(stderr=True)
 
 def _seed(container: Container, count: int) -> tuple[str, str]:
     """Tenant, operator, campaign with ``count`` codes; returns (campaign, a code)."""
-    apply_tenant_update(container.engine, TenantUpdated(
+    container.tenants.apply_update(TenantUpdated(
         tenant_id="BENCH", name="bench", type=TenantType.CHANNEL, status=TenantStatus.ACTIVE,
         code_quota=10**9, version=1))
     operator, _ = container.backoffice.operators.create("BENCH", "bench@example.com", "admin",
                                                         PASSWORD)
-    create_campaign(container, CreateCampaignRequest.model_validate({
+    container.campaigns.create(CreateCampaignRequest.model_validate({
         "campaign_id": "bench-1m", "tenant_id": "BENCH", "product_code": "APP_A",
         "name": "bench", "rule": RULE}))
     started = time.perf_counter()
-    generate_codes(container, "BENCH", "bench-1m", count, account_id=operator.operator_id)
+    container.generation.generate_codes("BENCH", "bench-1m", count, account_id=operator.operator_id)
     console.print(f"generated {count:,} codes in {time.perf_counter() - started:.1f}s")
     with tempfile.TemporaryDirectory() as directory:
-        export_codes(container, "BENCH", "bench-1m", operator.operator_id, min(10_000, count),
+        export_codes(container.exporter, "BENCH", "bench-1m", operator.operator_id, min(10_000,
+                     count),
                      "csv", Path(directory) / "x.csv")
     step = max(1, count // 200)
     with container.engine.begin() as conn:

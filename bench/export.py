@@ -110,7 +110,7 @@ def _export_child(settings: dict, tenant: str, campaign: str, count: int, fmt: s
     with bootstrap(Settings(**settings)) as container:
         server = ServerCpu(container.engine, container.bulk_engine)
         cpu_before = time.process_time()
-        result = export_codes(container, tenant, campaign, ACCOUNT, count, fmt, output,
+        result = export_codes(container.exporter, tenant, campaign, ACCOUNT, count, fmt, output,
                               chunk_size=chunk_size)
         cpu = time.process_time() - cpu_before
         server_cpu = server.seconds()

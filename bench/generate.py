@@ -34,12 +34,9 @@ from bench._cli import load_bench_args, printed_json
 from bench._innodb import settle
 from core.adapters.mysql.migrate import upgrade
 from core.bootstrap import bootstrap
-from core.campaigns import create_campaign
 from core.codes import CodeCodec, iter_unique_batches
-from core.generation import generate_codes
 from core.generation.writer import MYSQL_WRITERS
 from core.settings import Settings, load_settings
-from core.tenants import apply_tenant_update
 from schemas.campaign import CampaignRule, CreateCampaignRequest
 from schemas.events import TenantStatus, TenantType, TenantUpdated
 
@@ -60,10 +57,10 @@ def _setup(container: object, tenant: str, campaign: str) -> None:
 
     assert isinstance(container, Container)
     upgrade(container.engine)
-    apply_tenant_update(container.engine, TenantUpdated(
+    container.tenants.apply_update(TenantUpdated(
         tenant_id=tenant, name="bench", type=TenantType.PLATFORM, status=TenantStatus.ACTIVE,
         code_quota=10**11, version=1))
-    result = create_campaign(container, CreateCampaignRequest(
+    result = container.campaigns.create(CreateCampaignRequest(
         campaign_id=campaign, tenant_id=tenant, product_code="APP_A",
         rule=CampaignRule.model_validate(RULE), code_count=0))
     assert result.outcome == "CREATED", result
@@ -136,7 +133,8 @@ def run(count: int, chunk_size: int, quiet: bool) -> dict[str, float]:
             _setup(container, tenant, campaign)
             settle(container.engine)
             err.print(f"generating {count:,} codes into MySQL and Redis ...")
-            result = generate_codes(container, tenant, campaign, count, chunk_size=chunk_size)
+            result = container.generation.generate_codes(tenant, campaign, count,
+                                                         chunk_size=chunk_size)
             err.print("pre-generating the floor's codes (not timed) ...")
             codec = CodeCodec(CampaignRule.model_validate(RULE).code, b"floor", tenant)
             chunks = list(iter_unique_batches(codec, count, chunk_size))

@@ -44,13 +44,12 @@ def create(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a campaign and generate its codes (idempotent on the campaign id)."""
-    from core.campaigns import create_campaign
 
     request = CreateCampaignRequest(campaign_id=campaign_id, tenant_id=tenant_id,
                                     product_code=product_code, name=name, rule=_rule(rule),
                                     code_count=count, account_id=account_id)
     with container() as built, progress_bar("codes", quiet=as_json) as advance:
-        result = create_campaign(built, request, progress=advance)
+        result = built.campaigns.create(request, progress=advance)
     if as_json:
         emit_json(result.model_dump(mode="json"))
     else:
@@ -61,10 +60,9 @@ def create(
 
 
 def _set_status(tenant_id: str, campaign_id: str, status: CampaignStatus, as_json: bool) -> None:
-    from core.campaigns import set_campaign_status
 
     with container() as built:
-        campaign = set_campaign_status(built, tenant_id, campaign_id, status)
+        campaign = built.campaigns.set_status(tenant_id, campaign_id, status)
     if as_json:
         emit_json({"tenant_id": tenant_id, "campaign_id": campaign_id, "status": campaign.status})
     else:

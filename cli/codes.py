@@ -90,9 +90,7 @@ def generate(
     The batch stores the rule it generates with: its codes are redeemable like the
     campaign's own, and --resume continues in the same format.
     """
-    from core.campaign_tenant import campaign_tenant
-    from core.campaigns import get_campaign
-    from core.generation import generate_codes, resume_batch, rollback_batch, stored_rule
+    from core.generation import stored_rule
 
     overrides = {"code_type": code_type, "length": length, "prefix": prefix,
                  "exclude_chars": exclude, "signed": signed,
@@ -103,17 +101,18 @@ def generate(
             "with --resume or --rollback")
     with container() as built, progress_bar("codes", quiet=as_json) as advance:
         if rollback:
-            print_summary(rollback_batch(built, rollback, progress=advance), as_json,
+            print_summary(built.generation.rollback_batch(rollback, progress=advance), as_json,
                           "rolled back")
             return
         if resume:
-            print_summary(resume_batch(built, resume, progress=advance), as_json, "resumed")
+            print_summary(built.generation.resume_batch(resume, progress=advance), as_json,
+                          "resumed")
             return
         if not campaign_id or not count:
             raise typer.BadParameter("--campaign-id and --count are needed to generate")
-        tenant = campaign_tenant(built, campaign_id, tenant_id)
-        base = stored_rule(get_campaign(built, tenant, campaign_id))
-        result = generate_codes(built, tenant, campaign_id, count,
+        tenant = built.campaigns.tenant_of(campaign_id, tenant_id)
+        base = stored_rule(built.campaigns.get(tenant, campaign_id))
+        result = built.generation.generate_codes(tenant, campaign_id, count,
                                 rule=build_rule(base, overrides), account_id=account_id,
                                 progress=advance)
     print_summary(result, as_json, "generated")
@@ -127,12 +126,10 @@ def stats(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Issued, unused, claimed, granted, voided and exported codes, and the guess odds."""
-    from core.campaign_tenant import campaign_tenant
-    from core.generation import campaign_stats
 
     with container() as built:
-        tenant_id = campaign_tenant(built, campaign_id, tenant_id)
-        figures = campaign_stats(built, tenant_id, campaign_id)
+        tenant_id = built.campaigns.tenant_of(campaign_id, tenant_id)
+        figures = built.generation.campaign_stats(tenant_id, campaign_id)
     if as_json:
         emit_json({**figures.__dict__, "code_space": str(figures.code_space)})
         return

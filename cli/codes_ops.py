@@ -48,12 +48,12 @@ def export(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Export COUNT unexported codes to a file and mark them exported by ACCOUNT."""
-    from core.campaign_tenant import campaign_tenant
     from core.export import export_codes
 
     with container() as built, progress_bar("export", quiet=as_json) as advance:
-        tenant_id = campaign_tenant(built, campaign_id, tenant_id)
-        result = export_codes(built, tenant_id, campaign_id, account_id, count, file_format,
+        tenant_id = built.campaigns.tenant_of(campaign_id, tenant_id)
+        result = export_codes(built.exporter, tenant_id, campaign_id, account_id, count,
+                              file_format,
                               output, override_owner=override_owner, progress=advance)
     summary = {**result.__dict__, "seconds": round(result.seconds, 3),
                "rows_per_second": round(result.rows_per_second)}
@@ -77,11 +77,10 @@ def allocate(
 ) -> None:
     """Bind one pre-generated code to a user and print it."""
     from core.allocation import allocate_code
-    from core.campaign_tenant import campaign_tenant
 
     with container() as built:
-        tenant_id = campaign_tenant(built, campaign_id, tenant_id)
-        code = allocate_code(built, tenant_id, campaign_id, user_id)
+        tenant_id = built.campaigns.tenant_of(campaign_id, tenant_id)
+        code = allocate_code(built.code_ports, tenant_id, campaign_id, user_id)
     if as_json:
         emit_json({"tenant_id": tenant_id, "campaign_id": campaign_id, "user_id": user_id,
                    "code": code})
@@ -101,12 +100,11 @@ def list_(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List a campaign's codes, masked, with who generated / exported / used them."""
-    from core.campaign_tenant import campaign_tenant
     from core.listing import list_codes
 
     with container() as built:
-        tenant_id = campaign_tenant(built, campaign_id, tenant_id)
-        page = list_codes(built, tenant_id, campaign_id,
+        tenant_id = built.campaigns.tenant_of(campaign_id, tenant_id)
+        page = list_codes(built.storage, tenant_id, campaign_id,
                           status=status.value if status else None,
                           exported=None if exported is None else exported is YesNo.YES,
                           limit=limit, after_id=after_id)
@@ -141,7 +139,6 @@ def void(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Void never-redeemed codes (status 3): one code, an export batch or a campaign."""
-    from core.campaign_tenant import campaign_tenant
     from core.voiding import void_codes
 
     if sum(bool(x) for x in (code, export_batch, campaign_id)) != 1:
@@ -151,8 +148,8 @@ def void(
                                  "(codes are unique per tenant only)")
     with container() as built:
         if campaign_id:
-            tenant_id = campaign_tenant(built, campaign_id, tenant_id)
-        result = void_codes(built, tenant_id, code=code, export_batch_id=export_batch,
+            tenant_id = built.campaigns.tenant_of(campaign_id, tenant_id)
+        result = void_codes(built.code_ports, tenant_id, code=code, export_batch_id=export_batch,
                             campaign_id=campaign_id, reason=reason)
     summary = {**result.__dict__, "campaigns": sorted(result.campaigns)}
     if as_json:

@@ -50,7 +50,6 @@ def compensate(
 
 def _inline(built: object, job: CompensationJob) -> CompensationReport:
     from core.bootstrap import Container
-    from core.compensation import build_compensator
 
     assert isinstance(built, Container)
     counts: dict[str, int] = {}
@@ -61,7 +60,7 @@ def _inline(built: object, job: CompensationJob) -> CompensationReport:
             status.update(f"compensation {job.job_id}: "
                           + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
-        return asyncio.run(build_compensator(built).run(job, progress))
+        return asyncio.run(built.compensator().run(job, progress))
 
 
 def _via_worker(built: object, job: CompensationJob, timeout: float) -> CompensationReport | None:

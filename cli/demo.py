@@ -14,10 +14,9 @@ from rich.table import Table
 
 from cli.common import JSON_OPTION, console, emit_json, out, reports_errors
 from cli.stack import LocalStack, local_stack
-from core.bootstrap import bootstrap
+from core.bootstrap import Container, bootstrap
 from core.export import export_codes
 from core.settings import Settings, load_settings
-from core.tenants import get_tenant
 from core.topics import Topic
 from producers.demo import DEMO_ACCOUNT, DemoIds, campaign_requests, request_mix, tenant_events
 from producers.reader import read_topic
@@ -57,7 +56,7 @@ def _scenario(stack: LocalStack, codes: int, work: Path) -> dict[str, object]:
         )
         _wait(
             stack,
-            lambda: all(get_tenant(container.engine, t) for t in (ids.tenant, ids.other_tenant)),
+            lambda: all(container.tenants.get(t) for t in (ids.tenant, ids.other_tenant)),
             "the tenant registry to be updated by the worker",
             90,
         )
@@ -134,9 +133,9 @@ def _campaign_results(settings: Settings, count: int) -> list[CreateCampaignResu
     return results
 
 
-def _export(container: object, tenant: str, campaign: str, count: int, work: Path) -> list[str]:
+def _export(container: Container, tenant: str, campaign: str, count: int, work: Path) -> list[str]:
     path = work / f"{campaign}.csv"
-    result = export_codes(container, tenant, campaign, DEMO_ACCOUNT, count, "csv", path)  # type: ignore[arg-type]
+    result = export_codes(container.exporter, tenant, campaign, DEMO_ACCOUNT, count, "csv", path)
     console.print(f"  exported {result.count:,} codes of {campaign} to {path}")
     with path.open(newline="", encoding="utf-8") as handle:
         return [row["code"] for row in csv.DictReader(handle)]

@@ -29,19 +29,18 @@ def update(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Publish a TenantUpdated event to tenant.updated (applied by the tenant agent)."""
-    from core.tenants import publish_tenant_update, wait_until_applied
 
     event = TenantUpdated(tenant_id=tenant_id, name=name, type=type_, status=status,
                           code_quota=quota, version=version or time.time_ns() // 1_000_000)
     with container() as built:
-        topic = publish_tenant_update(built, event, wait=wait)
+        topic = built.tenants.publish_update(event, wait=wait)
         if not as_json:
             out.print(f"published {tenant_id} v{event.version} to {topic}")
         waited = None
         if wait:
             with console.status(f"waiting up to {timeout:g}s for a worker to apply "
                                 f"v{event.version}", spinner="dots"):
-                waited = wait_until_applied(built.engine, tenant_id, event.version, timeout)
+                waited = built.tenants.wait_until_applied(tenant_id, event.version, timeout)
     if as_json:
         summary: dict[str, object] = {"topic": topic, "event": event.model_dump(mode="json")}
         if waited is not None:
@@ -59,10 +58,9 @@ def update(
 def show(tenant_id: str = typer.Option(..., "--tenant-id"), as_json: bool = JSON_OPTION) -> None:
     """Print the tenant as the local registry has it."""
     from core.errors import UnknownTenant
-    from core.tenants import get_tenant
 
     with container() as built:
-        tenant = get_tenant(built.engine, tenant_id)
+        tenant = built.tenants.get(tenant_id)
     if tenant is None:
         raise UnknownTenant(f"tenant {tenant_id} is not registered")
     if as_json:

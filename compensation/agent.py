@@ -15,7 +15,6 @@ from compensation.sweep import register_sweep
 from consumers.batching import BatchRunner, subscribe_batches
 from core.adapters.kafka.publisher import KafkaPublisher
 from core.bootstrap import Container
-from core.compensation import build_compensator
 from core.ports import OutboundMessage
 from core.topics import Topic
 from schemas.events import CompensationJob
@@ -32,7 +31,7 @@ def register_compensation_agent(
     the sweep timer; returns the batch runner (its ``dead_lettered`` count is useful)."""
     settings = container.settings
     publisher = KafkaPublisher(container.producer)
-    compensator = build_compensator(container, publisher)
+    compensator = container.compensator(publisher)
     results = settings.topic(Topic.COMPENSATION_RESULTS)
 
     async def process(jobs: list[CompensationJob]) -> None:

@@ -1,4 +1,4 @@
-"""The campaign agent: ``campaign.requests`` -> ``create_campaign`` -> ``campaign.results``.
+"""The campaign agent: ``campaign.requests`` -> ``Campaigns.create`` -> ``campaign.results``.
 
 Creating the campaign and publishing its result are retried separately, so a broker hiccup
 after a successful creation republishes the same result instead of re-running the request.
@@ -14,7 +14,6 @@ import faust
 from consumers.batching import BatchRunner, retry_transient, run_blocking, subscribe_batches
 from core.adapters.kafka.publisher import KafkaPublisher
 from core.bootstrap import Container
-from core.campaigns import create_campaign
 from core.ports import OutboundMessage
 from core.topics import Topic
 from schemas.campaign import CampaignOutcome, CreateCampaignRequest, CreateCampaignResult
@@ -39,7 +38,7 @@ def register_campaign_agent(
                 result = invalid_rule_result(request)
             else:
                 result = await retry_transient(
-                    lambda r=request: run_blocking(create_campaign, container, r),  # type: ignore[misc]
+                    lambda r=request: run_blocking(container.campaigns.create, r),  # type: ignore[misc]
                     what=f"create campaign {request.campaign_id}",
                 )
             message = OutboundMessage(results, request.campaign_id.encode(), result.to_bytes())

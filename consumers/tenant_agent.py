@@ -1,4 +1,4 @@
-"""The tenant agent: ``tenant.updated`` bytes -> TenantUpdated -> ``apply_tenant_update``."""
+"""The tenant agent: ``tenant.updated`` -> TenantUpdated -> ``TenantRegistry.apply_update``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import faust
 from consumers.batching import BatchRunner, run_blocking, subscribe_batches
 from core.adapters.kafka.publisher import KafkaPublisher
 from core.bootstrap import Container
-from core.tenants import apply_tenant_update
 from core.topics import Topic
 from schemas.events import TenantUpdated
 
@@ -20,7 +19,7 @@ def register_tenant_agent(app: faust.App, container: Container) -> BatchRunner[T
 
     async def apply(events: list[TenantUpdated]) -> None:
         for event in events:
-            await run_blocking(apply_tenant_update, container.engine, event)
+            await run_blocking(container.tenants.apply_update, event)
 
     runner: BatchRunner[TenantUpdated] = BatchRunner(
         TenantUpdated.from_bytes, apply, KafkaPublisher(container.producer)

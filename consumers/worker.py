@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from functools import partial
 
 import faust
 
@@ -65,7 +64,6 @@ def run_worker(
     container: Container, *, web_port: int | None = None, loglevel: str = "info"
 ) -> None:
     """Run a worker in the foreground until SIGTERM/SIGINT (then finish the batch in hand)."""
-    from core.generation import generated_code_counts
     from core.logging_setup import logging_config
     from core.metrics import start_worker_metrics
 
@@ -74,7 +72,7 @@ def run_worker(
     _tune_gc(container.settings.worker_gc_gen0_threshold)
     # bound before the worker starts, so a taken port stops it at once (ConfigurationError)
     metrics_url = start_worker_metrics(container.settings, group=worker.app.conf.id,
-                                       read_generated=partial(generated_code_counts, container))
+                                       read_generated=container.generation.generated_code_counts)
     plain = _PlainWorker(
         worker.app, loglevel=loglevel, logging_config=logging_config(container.settings)
     )

@@ -18,14 +18,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 
-from core.adapters.mysql import code_admin_store as store
-from core.adapters.mysql.code_admin_store import BoundCode
-from core.adapters.mysql.engine import guarded
-from core.adapters.redis.keys import code_value
-from core.adapters.redis.pool import CodePool
-from core.bootstrap import Container
+from core.codes.protection import CodeProtector
+from core.codes.status import CodeStatus
 from core.errors import CacheUnavailable, PoolExhausted, UnknownCampaign
+from core.records import BoundCode, CachedCode
+from core.service_ports import AllocationPool, CodePorts, Storage, StoreTx
 
 log = logging.getLogger(__name__)
 
@@ -33,36 +32,36 @@ log = logging.getLogger(__name__)
 MAX_POOL_TRIES = 64
 
 
-def allocate_code(container: Container, tenant_id: str, campaign_id: str, user_id: str) -> str:
+def allocate_code(ports: CodePorts, tenant_id: str, campaign_id: str, user_id: str) -> str:
     """Bind one free code of the campaign to ``user_id`` and return it (full code: its seal
     opened; the pool and MySQL know only its lookup).
 
-    Raises KeyMaterialError/TamperedCode (before anything is bound) when the code's seal
-    cannot be opened, PoolExhausted when no free code is left, UnknownCampaign when the
-    tenant has no such campaign, StorageUnavailable when MySQL is unreachable.
+    Raises KeyMaterialError/TamperedCode (nothing bound) when the code's seal cannot be
+    opened, PoolExhausted when no free code is left, UnknownCampaign when the tenant has no
+    such campaign, StorageUnavailable when MySQL is unreachable.
     """
     if not user_id:
         raise ValueError("user_id must not be empty")
-    pool = CodePool(container.redis, container.keys)
-    bound = _from_pool(container, pool, tenant_id, campaign_id, user_id)
+    store, pool = ports.store, ports.pool
+    reveal = partial(_reveal, ports.protector, tenant_id)
+    bound = _from_pool(store, pool, tenant_id, campaign_id, user_id, reveal)
     if bound is None:
-        bound = _run(container, tenant_id, lambda conn, now: store.bind_any_free(
-            conn, tenant_id, campaign_id, user_id, now))
+        bound = _run(store, reveal, lambda tx, now: tx.bind_any_free(
+            tenant_id, campaign_id, user_id, now))
     if bound is None:
-        raise _exhausted(container, tenant_id, campaign_id)
+        raise _exhausted(store, tenant_id, campaign_id)
     _mirror(pool, tenant_id, bound, user_id)
-    return _reveal(container, tenant_id, bound)
+    return reveal(bound)
 
 
-def _reveal(container: Container, tenant_id: str, bound: BoundCode) -> str:
-    """The bound code in full. Also called inside the binding transaction, so a seal that
-    does not open rolls the binding back (nothing written)."""
-    return container.settings.code_protector.reveal(
-        tenant_id, bound.code, bound.key_id, bound.sealed, where=f"tenant {tenant_id}")
+def _reveal(protector: CodeProtector, tenant_id: str, bound: BoundCode) -> str:
+    """The bound code in full (its seal opened; a row not migrated yet: its plaintext)."""
+    return protector.reveal(tenant_id, bound.code, bound.key_id, bound.sealed,
+                            where=f"tenant {tenant_id}")
 
 
-def _from_pool(container: Container, pool: CodePool, tenant_id: str, campaign_id: str,
-               user_id: str) -> BoundCode | None:
+def _from_pool(store: Storage, pool: AllocationPool, tenant_id: str, campaign_id: str,
+               user_id: str, reveal: Callable[[BoundCode], str]) -> BoundCode | None:
     for _ in range(MAX_POOL_TRIES):
         try:
             code = pool.pop(tenant_id, campaign_id)
@@ -71,45 +70,43 @@ def _from_pool(container: Container, pool: CodePool, tenant_id: str, campaign_id
             return None
         if code is None:
             return None
-        bound = _run(container, tenant_id, lambda conn, now, code=code: store.bind_code(
-            conn, tenant_id, campaign_id, code, user_id, now))
+        bound = _run(store, reveal, partial(_bind_named, tenant_id, campaign_id, code, user_id))
         if bound is not None:
             return bound
     return None
 
 
-def _run(container: Container, tenant_id: str,
-         work: Callable[..., BoundCode | None]) -> BoundCode | None:
-    """One short READ COMMITTED transaction (no gap locks, skipped rows stay unlocked)."""
+def _bind_named(tenant_id: str, campaign_id: str, code: str, user_id: str, tx: StoreTx,
+                now: datetime) -> BoundCode | None:
+    return tx.bind_code(tenant_id, campaign_id, code, user_id, now)
+
+
+def _run(store: Storage, reveal: Callable[[BoundCode], str],
+         work: Callable[[StoreTx, datetime], BoundCode | None]) -> BoundCode | None:
+    """One short READ COMMITTED transaction (no gap locks, skipped rows stay unlocked);
+    the bound code's seal is opened inside it, so one that does not open binds nothing."""
     now = datetime.now(UTC).replace(tzinfo=None)
-
-    def transaction() -> BoundCode | None:
-        with container.engine.connect() as raw:
-            conn = raw.execution_options(isolation_level="READ COMMITTED")
-            with conn.begin():
-                bound = work(conn, now)
-                if bound is not None:
-                    _reveal(container, tenant_id, bound)
-                return bound
-
-    return guarded("allocate code", transaction)
+    with store.begin_read_committed("allocate code") as tx:
+        bound = work(tx, now)
+        if bound is not None:
+            reveal(bound)
+        return bound
 
 
-def _mirror(pool: CodePool, tenant_id: str, bound: BoundCode, user_id: str) -> None:
+def _mirror(pool: AllocationPool, tenant_id: str, bound: BoundCode, user_id: str) -> None:
     """Write the binding into the code entry; if Redis misses it, MySQL's judge still holds."""
-    value = code_value(bound.campaign_id, bound.use_limit, 0, 0, user_id)
+    state = CachedCode(bound.code, bound.campaign_id, bound.use_limit, 0, CodeStatus.UNUSED,
+                       user_id)
     try:
-        pool.set_entries(tenant_id, [(bound.code, value)])
+        pool.write_states(tenant_id, [state])
     except CacheUnavailable as exc:
         log.warning("code bound in MySQL but not in Redis (the commit check covers it): %s", exc)
 
 
-def _exhausted(container: Container, tenant_id: str, campaign_id: str) -> Exception:
-    def work() -> bool:
-        with container.engine.connect() as conn:
-            return store.campaign_exists(conn, tenant_id, campaign_id)
-
-    if not guarded("read campaign", work):
+def _exhausted(store: Storage, tenant_id: str, campaign_id: str) -> Exception:
+    with store.read("read campaign") as tx:
+        exists = tx.campaign_exists(tenant_id, campaign_id)
+    if not exists:
         return UnknownCampaign(f"tenant {tenant_id} has no campaign {campaign_id}")
     return PoolExhausted(
         f"campaign {campaign_id} of tenant {tenant_id} has no code left to allocate: every "

@@ -10,17 +10,12 @@ answers ALREADY_EXISTS (finishing an interrupted generation), other content CONF
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
-from sqlalchemy.exc import IntegrityError
 
-from core.adapters.mysql import campaign_store, code_store
-from core.adapters.mysql.campaign_store import CampaignRecord
-from core.adapters.mysql.engine import guarded
-from core.adapters.mysql.tenant_store import get_tenant
-from core.adapters.redis.code_loader import CodeLoader
-from core.bootstrap import Container
+from core.campaign_tenant import choose_tenant
 from core.codes import assert_code_space
 from core.errors import (
     CodeSpaceTooSmall,
@@ -33,9 +28,10 @@ from core.errors import (
     UnknownCampaign,
     UnknownTenant,
 )
-from core.generation import ProgressFn, check_tenant, open_batch, run_batch
-from core.generation.batches import campaign_cache_entry
+from core.generation import Generation, ProgressFn, check_tenant, open_batch
 from core.metrics import CAMPAIGNS_CREATED
+from core.records import ROLLED_BACK, RUNNING, CampaignRecord
+from core.service_ports import CodeCache, Storage
 from schemas.base import naive_utc
 from schemas.campaign import (
     CampaignOutcome,
@@ -60,71 +56,110 @@ def request_hash(request: CreateCampaignRequest) -> str:
     return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def create_campaign(
-    container: Container, request: CreateCampaignRequest, progress: ProgressFn | None = None
-) -> CreateCampaignResult:
-    """Create the campaign and its codes; business failures come back as result outcomes.
+@dataclass(frozen=True)
+class Campaigns:
+    """Campaign creation and status changes over the storage and cache ports."""
 
-    Transient failures (``RetryableError``) are raised for the caller to retry.
-    """
-    try:
-        outcome, generated, message = _create(container, request, progress)
-    except (DomainRuleViolation, NotFound) as exc:
-        mapped = next((o for t, o in _OUTCOMES if isinstance(exc, t)), None)
-        if mapped is None:
-            raise
-        outcome, generated, message = mapped, 0, str(exc)
-    CAMPAIGNS_CREATED.labels(outcome=outcome.value).inc()
-    return CreateCampaignResult(campaign_id=request.campaign_id, tenant_id=request.tenant_id,
-                                outcome=outcome, codes_generated=generated,
-                                message=message[:512])
+    store: Storage
+    cache: CodeCache
+    generation: Generation
 
-
-def _create(
-    container: Container, request: CreateCampaignRequest, progress: ProgressFn | None
-) -> tuple[CampaignOutcome, int, str]:
-    if request.code_count:
-        assert_code_space(request.rule.code, request.code_count)
-    digest = request_hash(request)
-    campaign, batch_id, created = guarded(
-        "register campaign", lambda: _register(container, request, digest)
-    )
-    CodeLoader(container.redis, container.keys).write_campaign(campaign_cache_entry(campaign))
-    if batch_id is not None:
-        run_batch(container, batch_id, progress=progress)
-    total = _codes_of(container, campaign)
-    if created:
-        return CampaignOutcome.CREATED, total, f"campaign created with {total:,} codes"
-    return CampaignOutcome.ALREADY_EXISTS, total, "campaign already exists with this content"
-
-
-def _register(
-    container: Container, request: CreateCampaignRequest, digest: str
-) -> tuple[CampaignRecord, str | None, bool]:
-    """(campaign, batch to run or None, created?) — one transaction under the tenant lock."""
-    with container.engine.begin() as conn:
-        tenant = get_tenant(conn, request.tenant_id, lock=True)
-        existing = campaign_store.get_campaign(conn, request.campaign_id)
-        if existing is not None:
-            if existing.request_hash != digest or existing.tenant_id != request.tenant_id:
-                raise ConflictingCampaign(
-                    f"campaign {request.campaign_id} exists with different content"
-                )
-            running = [b for b in code_store.campaign_batches(
-                conn, existing.tenant_id, existing.campaign_id) if b.status == code_store.RUNNING]
-            return existing, (running[0].batch_id if running else None), False
-        tenant = check_tenant(tenant, request.tenant_id)
-        record = _record(request, digest, tenant.name, tenant.type)
+    def create(
+        self, request: CreateCampaignRequest, progress: ProgressFn | None = None
+    ) -> CreateCampaignResult:
+        """Create the campaign and its codes; business failures come back as result
+        outcomes. Transient failures (``RetryableError``) are raised for the caller to retry.
+        """
         try:
-            campaign_store.insert_campaign(conn, record)
-        except IntegrityError as exc:
-            raise ConflictingCampaign(f"campaign {request.campaign_id} is taken") from exc
-        batch_id = None
+            outcome, generated, message = self._create(request, progress)
+        except (DomainRuleViolation, NotFound) as exc:
+            mapped = next((o for t, o in _OUTCOMES if isinstance(exc, t)), None)
+            if mapped is None:
+                raise
+            outcome, generated, message = mapped, 0, str(exc)
+        CAMPAIGNS_CREATED.labels(outcome=outcome.value).inc()
+        return CreateCampaignResult(campaign_id=request.campaign_id, tenant_id=request.tenant_id,
+                                    outcome=outcome, codes_generated=generated,
+                                    message=message[:512])
+
+    def _create(
+        self, request: CreateCampaignRequest, progress: ProgressFn | None
+    ) -> tuple[CampaignOutcome, int, str]:
         if request.code_count:
-            batch = open_batch(conn, tenant, request.campaign_id, request.code_count,
-                               request.account_id, request.rule.code)
-            batch_id = batch.batch_id
-        return record, batch_id, True
+            assert_code_space(request.rule.code, request.code_count)
+        digest = request_hash(request)
+        campaign, batch_id, created = self._register(request, digest)
+        self.cache.write_campaign(campaign)
+        if batch_id is not None:
+            self.generation.run_batch(batch_id, progress=progress)
+        total = self._codes_of(campaign)
+        if created:
+            return CampaignOutcome.CREATED, total, f"campaign created with {total:,} codes"
+        return CampaignOutcome.ALREADY_EXISTS, total, "campaign already exists with this content"
+
+    def _register(
+        self, request: CreateCampaignRequest, digest: str
+    ) -> tuple[CampaignRecord, str | None, bool]:
+        """(campaign, batch to run or None, created?) — one transaction under the tenant
+        lock."""
+        with self.store.begin("register campaign") as tx:
+            tenant = tx.get_tenant(request.tenant_id, lock=True)
+            existing = tx.get_campaign(request.campaign_id)
+            if existing is not None:
+                if existing.request_hash != digest or existing.tenant_id != request.tenant_id:
+                    raise ConflictingCampaign(
+                        f"campaign {request.campaign_id} exists with different content"
+                    )
+                running = [b for b in tx.campaign_batches(existing.tenant_id,
+                                                          existing.campaign_id)
+                           if b.status == RUNNING]
+                return existing, (running[0].batch_id if running else None), False
+            tenant = check_tenant(tenant, request.tenant_id)
+            record = _record(request, digest, tenant.name, tenant.type)
+            if not tx.insert_campaign(record):
+                raise ConflictingCampaign(f"campaign {request.campaign_id} is taken")
+            batch_id = None
+            if request.code_count:
+                batch = open_batch(tx, tenant, request.campaign_id, request.code_count,
+                                   request.account_id, request.rule.code)
+                batch_id = batch.batch_id
+            return record, batch_id, True
+
+    def _codes_of(self, campaign: CampaignRecord) -> int:
+        with self.store.read("count campaign codes") as tx:
+            batches = tx.campaign_batches(campaign.tenant_id, campaign.campaign_id)
+        return sum(b.inserted for b in batches if b.status != ROLLED_BACK)
+
+    def get(self, tenant_id: str, campaign_id: str) -> CampaignRecord:
+        """A tenant's campaign (UnknownCampaign when it has none of that id)."""
+        with self.store.read("read campaign") as tx:
+            campaign = tx.get_campaign(campaign_id, tenant_id=tenant_id)
+        if campaign is None:
+            raise UnknownCampaign(f"tenant {tenant_id} has no campaign {campaign_id}")
+        return campaign
+
+    def set_status(
+        self, tenant_id: str, campaign_id: str, status: CampaignStatus | str
+    ) -> CampaignRecord:
+        """Change a campaign's status in MySQL, then rewrite its Redis hash at once."""
+        value = CampaignStatus(status).value
+        now = datetime.now(UTC).replace(tzinfo=None)
+        with self.store.begin("update campaign status") as tx:
+            changed = tx.update_campaign_status(tenant_id, campaign_id, value, now)
+        if not changed:
+            raise UnknownCampaign(f"tenant {tenant_id} has no campaign {campaign_id}")
+        campaign = self.get(tenant_id, campaign_id)
+        self.cache.write_campaign(campaign)
+        return campaign
+
+    def tenant_of(self, campaign_id: str, tenant_id: str | None = None) -> str:
+        """``tenant_id`` when given, else the tenant the campaign id belongs to (see
+        ``core.campaign_tenant``)."""
+        if tenant_id:
+            return tenant_id
+        with self.store.read("find the campaign's tenant") as tx:
+            tenants = tx.tenants_of_campaign(campaign_id)
+        return choose_tenant(campaign_id, tenants)
 
 
 def _record(
@@ -142,43 +177,3 @@ def _record(
         codes_requested=request.code_count, created_by=request.account_id,
         created_at=naive_utc(now), updated_at=naive_utc(now),
     )
-
-
-def _codes_of(container: Container, campaign: CampaignRecord) -> int:
-    def work() -> int:
-        with container.engine.connect() as conn:
-            batches = code_store.campaign_batches(conn, campaign.tenant_id, campaign.campaign_id)
-        return sum(b.inserted for b in batches if b.status != code_store.ROLLED_BACK)
-
-    return guarded("count campaign codes", work)
-
-
-def get_campaign(container: Container, tenant_id: str, campaign_id: str) -> CampaignRecord:
-    """A tenant's campaign (UnknownCampaign when it has none of that id)."""
-
-    def work() -> CampaignRecord | None:
-        with container.engine.connect() as conn:
-            return campaign_store.get_campaign(conn, campaign_id, tenant_id=tenant_id)
-
-    campaign = guarded("read campaign", work)
-    if campaign is None:
-        raise UnknownCampaign(f"tenant {tenant_id} has no campaign {campaign_id}")
-    return campaign
-
-
-def set_campaign_status(
-    container: Container, tenant_id: str, campaign_id: str, status: CampaignStatus | str
-) -> CampaignRecord:
-    """Change a campaign's status in MySQL, then rewrite its Redis hash at once."""
-    value = CampaignStatus(status).value
-    now = datetime.now(UTC).replace(tzinfo=None)
-
-    def work() -> bool:
-        with container.engine.begin() as conn:
-            return campaign_store.update_status(conn, tenant_id, campaign_id, value, now)
-
-    if not guarded("update campaign status", work):
-        raise UnknownCampaign(f"tenant {tenant_id} has no campaign {campaign_id}")
-    campaign = get_campaign(container, tenant_id, campaign_id)
-    CodeLoader(container.redis, container.keys).write_campaign(campaign_cache_entry(campaign))
-    return campaign

@@ -22,7 +22,7 @@ and redemption are untouched. Run it again after a failure: finished rows are sk
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,7 +160,7 @@ def _batch(container: Container, protector: CodeProtector, action: str, tenant: 
 
 
 def _protect_rows(conn: Connection, protector: CodeProtector, tenant: str, campaign: str,
-                  rows: list[Any]) -> list[tuple[str, str]]:
+                  rows: Sequence[Any]) -> list[tuple[str, str]]:
     plains = [str(r[1]) for r in rows]
     protected = protector.protect(tenant, plains)
     conn.execute(text(
@@ -187,7 +187,7 @@ def _rewrite_dependents(conn: Connection, tenant: str, pairs: list[tuple[str, st
 
 
 def _reseal_rows(conn: Connection, protector: CodeProtector, tenant: str, campaign: str,
-                 rows: list[Any]) -> None:
+                 rows: Sequence[Any]) -> None:
     """Open every seal first (an error names the row, nothing written), then write."""
     updates = []
     for row_id, lookup, key_id, sealed in rows:

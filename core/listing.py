@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from core.adapters.mysql import code_admin_store as store
-from core.adapters.mysql.engine import guarded
-from core.bootstrap import Container
+from core.codes.status import CODE_STATUS_NAMES
 from core.errors import UnknownCampaign
 from core.masking import mask_code
+from core.records import CodeListing
+from core.service_ports import Storage
 
-STATUS_NAMES = {0: "unused", 1: "claimed", 2: "granted", 3: "voided"}
+STATUS_NAMES = CODE_STATUS_NAMES
 STATUS_CODES = {name: code for code, name in STATUS_NAMES.items()}
 MAX_PAGE = 1_000
 
@@ -61,7 +61,7 @@ class CodePage:
 
 
 def list_codes(
-    container: Container,
+    store: Storage,
     tenant_id: str,
     campaign_id: str,
     *,
@@ -75,23 +75,16 @@ def list_codes(
         raise ValueError(f"status must be one of {', '.join(STATUS_CODES)}")
     size = max(1, min(limit, MAX_PAGE))
 
-    def work() -> tuple[bool, list[store.CodeListing]]:
-        with container.engine.connect() as conn:
-            if not store.campaign_exists(conn, tenant_id, campaign_id):
-                return False, []
-            rows = store.list_codes(conn, tenant_id, campaign_id,
-                                    status=STATUS_CODES.get(status or ""),
-                                    exported=exported, after_id=after_id, limit=size)
-            return True, rows
-
-    found, rows = guarded("list codes", work)
-    if not found:
-        raise UnknownCampaign(f"tenant {tenant_id} has no campaign {campaign_id}")
+    with store.read("list codes") as tx:
+        if not tx.campaign_exists(tenant_id, campaign_id):
+            raise UnknownCampaign(f"tenant {tenant_id} has no campaign {campaign_id}")
+        rows = tx.list_codes(tenant_id, campaign_id, status=STATUS_CODES.get(status or ""),
+                             exported=exported, after_id=after_id, limit=size)
     views = [_view(r) for r in rows]
     return CodePage(views, views[-1].id if len(views) == size else None)
 
 
-def _view(row: store.CodeListing) -> CodeView:
+def _view(row: CodeListing) -> CodeView:
     return CodeView(
         id=row.row_id, masked_code=mask_code(row.code),
         status=STATUS_NAMES.get(row.status, str(row.status)), used=row.used_count,

@@ -18,16 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from core.adapters.mysql import code_admin_store as store
-from core.adapters.mysql import export_store
-from core.adapters.mysql.engine import guarded
-from core.adapters.redis.keys import code_value
-from core.adapters.redis.pool import CodePool
-from core.bootstrap import Container
 from core.codes.normalise import clean
 from core.codes.protection import is_lookup
+from core.codes.status import CodeStatus
 from core.errors import CacheUnavailable, NotFound, UnknownCampaign
 from core.masking import mask_code
+from core.records import CachedCode, VoidCandidate
+from core.service_ports import AllocationPool, CodePorts, Storage
 
 CHUNK = 5_000
 
@@ -47,7 +44,7 @@ class VoidResult:
 
 
 def void_codes(
-    container: Container,
+    ports: CodePorts,
     tenant_id: str,
     *,
     code: str | None = None,
@@ -61,50 +58,46 @@ def void_codes(
     if len(given) != 1:
         raise ValueError("give exactly one of code, export_batch_id, campaign_id")
     by, value = given[0]
-    plain = None
-    shown = value
+    store, pool = ports.store, ports.pool
+    plain, shown = None, value
     if by == "code" and is_lookup(value):  # a stored lookup (the back office's row)
         shown = "(by row)"
-    elif by == "code":  # found by its lookup; shown masked (core/codes/protection.py)
+    elif by == "code":  # found by its lookup, shown masked (core/codes/protection.py)
         plain = clean(value)
-        value = container.settings.code_protector.lookup(tenant_id, plain)
-        shown = mask_code(plain)
-    scope = _scope(container, tenant_id, by, value, plain, shown)
+        value, shown = ports.protector.lookup(tenant_id, plain), mask_code(plain)
+    scope = _scope(store, tenant_id, by, value, plain, shown)
     result = VoidResult(tenant_id, f"{by} {shown}")
     stamp = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
     note = f"voided {stamp} UTC: {reason.strip() or 'no reason given'}"
     after = 0
     while True:
-        done = _void_chunk(container, tenant_id, by, value, scope, after, note, plain)
+        done = _void_chunk(store, tenant_id, by, value, scope, after, note, plain)
         if not done:
             break
         result.voided += len(done)
         result.campaigns.update(c.campaign_id for c in done)
-        result.cache_synced = _sync_cache(container, tenant_id, done) and result.cache_synced
+        result.cache_synced = _sync_cache(pool, tenant_id, done) and result.cache_synced
         after = done[-1].row_id
-    census = guarded("count codes",
-                     lambda: _census(container, tenant_id, by, value, scope, plain))
+    with store.read("count codes") as tx:
+        census = tx.void_census(tenant_id, by, value, scope, plain)
     result.already_voided = census["already_voided"] - result.voided
     result.partly_used, result.used = census["partly_used"], census["used"]
     return result
 
 
-def _scope(container: Container, tenant_id: str, by: str, value: str, plain: str | None,
+def _scope(store: Storage, tenant_id: str, by: str, value: str, plain: str | None,
            shown: str) -> str | None:
     """Check the target exists; for an export batch, its campaign (used to narrow scans)."""
-
-    def work() -> tuple[bool, str | None]:
-        with container.engine.connect() as conn:
-            if by == "campaign":
-                return store.campaign_exists(conn, tenant_id, value), None
-            if by == "export":
-                batch = export_store.get_export_batch(conn, value)
-                ok = batch is not None and batch.tenant_id == tenant_id
-                return ok, batch.campaign_id if batch and ok else None
-            census = store.void_census(conn, tenant_id, "code", value, plain=plain)
-            return census["matched"] > 0, None
-
-    found, campaign = guarded("find void target", work)
+    campaign = None
+    with store.read("find void target") as tx:
+        if by == "campaign":
+            found = tx.campaign_exists(tenant_id, value)
+        elif by == "export":
+            batch = tx.get_export_batch(value)
+            found = batch is not None and batch.tenant_id == tenant_id
+            campaign = batch.campaign_id if batch and found else None
+        else:
+            found = tx.void_census(tenant_id, "code", value, plain=plain)["matched"] > 0
     if not found:
         if by == "campaign":
             raise UnknownCampaign(f"tenant {tenant_id} has no campaign {value}")
@@ -113,30 +106,20 @@ def _scope(container: Container, tenant_id: str, by: str, value: str, plain: str
     return campaign
 
 
-def _void_chunk(container: Container, tenant_id: str, by: str, value: str,
+def _void_chunk(store: Storage, tenant_id: str, by: str, value: str,
                 scope: str | None, after: int, note: str,
-                plain: str | None) -> list[store.VoidCandidate]:
-    def work() -> list[store.VoidCandidate]:
-        with container.engine.begin() as conn:
-            rows = store.lock_voidable(conn, tenant_id, by, value, after, CHUNK, scope, plain)
-            store.void_rows(conn, tenant_id, rows, note)
-            return rows
-
-    return guarded("void codes", work)
+                plain: str | None) -> list[VoidCandidate]:
+    with store.begin("void codes") as tx:
+        rows = tx.lock_voidable(tenant_id, by, value, after, CHUNK, scope, plain)
+        tx.void_rows(tenant_id, rows, note)
+        return rows
 
 
-def _census(container: Container, tenant_id: str, by: str, value: str,
-            scope: str | None, plain: str | None) -> dict[str, int]:
-    with container.engine.connect() as conn:
-        return store.void_census(conn, tenant_id, by, value, scope, plain)
-
-
-def _sync_cache(container: Container, tenant_id: str, rows: list[store.VoidCandidate]) -> bool:
-    pool = CodePool(container.redis, container.keys)
-    entries = [(r.code, code_value(r.campaign_id, r.use_limit, 0, 3, r.bound_user or ""))
-               for r in rows]
+def _sync_cache(pool: AllocationPool, tenant_id: str, rows: list[VoidCandidate]) -> bool:
+    states = [CachedCode(r.code, r.campaign_id, r.use_limit, 0, CodeStatus.VOIDED,
+                         r.bound_user or "") for r in rows]
     try:
-        pool.set_entries(tenant_id, entries)
+        pool.write_states(tenant_id, states)
         for campaign in {r.campaign_id for r in rows}:
             pool.remove(tenant_id, campaign, [r.code for r in rows if r.campaign_id == campaign])
     except CacheUnavailable:

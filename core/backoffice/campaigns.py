@@ -23,7 +23,6 @@ from core.backoffice.counts import CountsCache
 from core.backoffice.errors import AccessDenied, InvalidInput
 from core.backoffice.model import Permission, Principal
 from core.bootstrap import Container
-from core.campaigns import create_campaign, set_campaign_status
 from core.errors import UnknownCampaign
 from schemas.campaign import CampaignOutcome, CampaignStatus, CreateCampaignRequest
 
@@ -90,7 +89,7 @@ def create_from_form(container: Container, audit: Audit, principal: Principal,
     require(principal, Permission.WORK)
     tenant_id = principal.tenant_id or form.get("tenant_id", "").strip()
     request = _request(form, tenant_id, principal.operator_id)
-    result = create_campaign(container, request)
+    result = container.campaigns.create(request)
     if result.outcome is not CampaignOutcome.CREATED:
         raise InvalidInput(result.message or result.outcome.value,
                            field=_FIELD_OF_OUTCOME.get(result.outcome, "campaign_id"))
@@ -137,7 +136,7 @@ def change_status(container: Container, audit: Audit, principal: Principal, camp
     campaign = campaign_for(container, principal, campaign_id)
     if campaign.status == "ENDED":
         raise InvalidInput("an ended campaign cannot change", field="status")
-    updated = set_campaign_status(container, campaign.tenant_id, campaign.campaign_id, status)
+    updated = container.campaigns.set_status(campaign.tenant_id, campaign.campaign_id, status)
     audit.record(principal, "campaign_status", target=campaign.campaign_id,
                  detail=f"{campaign.status} -> {status}", tenant_id=campaign.tenant_id)
     return updated

@@ -46,7 +46,7 @@ def codes_page(container: Container, operators: OperatorStore, principal: Princi
     campaign = campaign_for(container, principal, campaign_id)
     after_id = max(0, after_id)
     if status is None and exported is None:
-        page = list_codes(container, campaign.tenant_id, campaign.campaign_id, limit=limit,
+        page = list_codes(container.storage, campaign.tenant_id, campaign.campaign_id, limit=limit,
                           after_id=after_id)
         codes, next_after, scanned, highest = page.codes, page.next_after_id, None, None
     else:

@@ -77,7 +77,7 @@ def export_for_download(container: Container, audit: Audit, principal: Principal
     name = f"{campaign.campaign_id}-{stamp}.{form.file_format}"
     directory = Path(tempfile.mkdtemp(prefix="redeemflow-export-"))
     try:
-        result = export_codes(container, campaign.tenant_id, campaign.campaign_id,
+        result = export_codes(container.exporter, campaign.tenant_id, campaign.campaign_id,
                               principal.operator_id, count, ExportFormat(form.file_format),
                               directory / name, override_owner=form.override_owner)
     except ExportRefused as exc:

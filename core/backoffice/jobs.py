@@ -26,7 +26,6 @@ from core.backoffice.errors import InvalidInput
 from core.backoffice.model import Permission, Principal
 from core.bootstrap import Container
 from core.errors import DomainRuleViolation, NotFound, RedeemflowError
-from core.generation import generate_codes
 from schemas.campaign import MAX_CODES_PER_REQUEST
 from schemas.code_rule import CodeGenerateRule
 
@@ -124,7 +123,7 @@ class GenerationJobs:
             job.done = done
 
         try:
-            result = generate_codes(self._container, job.tenant_id, job.campaign_id,
+            result = self._container.generation.generate_codes(job.tenant_id, job.campaign_id,
                                     job.requested, rule=rule, account_id=account_id,
                                     progress=progress, chunk_size=chunk_for(job.requested))
         except DomainRuleViolation as exc:

@@ -24,6 +24,7 @@ from core.backoffice.ports import OperatorStore
 from core.bootstrap import Container
 from core.codes.normalise import clean
 from core.codes.protection import is_lookup
+from core.codes.status import RedemptionStatus
 from core.errors import NotFound
 from core.listing import STATUS_NAMES
 from core.masking import mask_code
@@ -148,7 +149,8 @@ def _redemption(row: views.RedemptionRow, recorded: dict[str, Any]) -> Redemptio
     grants_data = orjson.loads(raw) if isinstance(raw, str | bytes) else (raw or [])
     grants = [_grant(element, recorded) for element in
               (grants_data if isinstance(grants_data, list) else [])]
-    return RedemptionView(row.user_id, row.channel, row.claimed_at, row.status == 2,
+    return RedemptionView(row.user_id, row.channel, row.claimed_at,
+                          row.status == RedemptionStatus.GRANTED,
                           row.granted_at, grants)
 
 
@@ -172,7 +174,7 @@ def void_row(container: Container, audit: Audit, principal: Principal, campaign_
     if record is None:
         raise NotFound("no such code in this campaign")
     try:
-        result = void_codes(container, campaign.tenant_id, code=record.code,
+        result = void_codes(container.code_ports, campaign.tenant_id, code=record.code,
                             reason=f"{reason} (by {principal.email})")
     except NotFound:  # gone meanwhile; its message would quote the full code
         raise NotFound("no such code in this campaign") from None

@@ -101,14 +101,14 @@ def replay_letters(container: Container, audit: Audit, principal: Principal, top
 def compensate(container: Container, audit: Audit, principal: Principal, *, dry_run: bool,
                older_than_seconds: int | None = None) -> CompensationReport:
     """Run a compensation job here (the principal's tenant, or all for a platform admin)."""
-    from core.compensation import build_compensator, new_job
+    from core.compensation import new_job
 
     require(principal, Permission.OPS)
     job = new_job(tenant_id=principal.tenant_id,
                   older_than_seconds=older_than_seconds
                   or container.settings.compensation_threshold_seconds,
                   dry_run=dry_run, requested_by=principal.operator_id)
-    report = asyncio.run(build_compensator(container).run(job))
+    report = asyncio.run(container.compensator().run(job))
     audit.record(principal, "compensation_dry_run" if dry_run else "compensation_run",
                  target=job.job_id,
                  detail=f"examined {report.examined}, marked granted {report.marked_granted},"

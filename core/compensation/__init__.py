@@ -4,7 +4,7 @@
 compensate --inline`` all call it. See ``docs/compensation.md``.
 """
 
-from core.compensation.jobs import build_compensator, new_job, parse_duration, sweep_job
+from core.compensation.jobs import new_job, parse_duration, sweep_job
 from core.compensation.service import Compensator
 
-__all__ = ["Compensator", "build_compensator", "new_job", "parse_duration", "sweep_job"]
+__all__ = ["Compensator", "new_job", "parse_duration", "sweep_job"]

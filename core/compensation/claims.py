@@ -19,6 +19,7 @@ from typing import TypeVar
 from core.adapters.redis.client import REDIS_ERRORS, SyncRedisClient, mget_any, scan_page
 from core.adapters.redis.keys import RedisKeys, code_value
 from core.adapters.redis.scripts import run_script_sync
+from core.codes.status import cached_status
 from core.errors import CacheUnavailable
 from core.redemption.model import CodeState
 
@@ -64,8 +65,7 @@ def state_value(state: CodeState | None) -> str:
     """The Redis code entry for MySQL's state ('' = no such code), as claim.lua reads it."""
     if state is None:
         return ""
-    exhausted = state.used_count >= state.use_limit
-    status = 3 if state.status == 3 else (1 if exhausted else 0)
+    status = cached_status(state.status, state.used_count, state.use_limit)
     return code_value(
         state.campaign_id, state.use_limit, state.used_count, status, state.bound_user or ""
     )

@@ -1,4 +1,5 @@
-"""Compensation jobs: building them (ops, CLI, the periodic sweep) and wiring the runner."""
+"""Compensation jobs: building them (ops, CLI, the periodic sweep). The runner, a
+``Compensator``, is built by ``Container.compensator`` (core/bootstrap.py)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,7 @@ import re
 import uuid
 from datetime import datetime
 
-from core.adapters.kafka.publisher import KafkaPublisher
-from core.adapters.mysql.compensation_store import CompensationStore
-from core.adapters.mysql.redemption_store import RedemptionStore
-from core.bootstrap import Container
-from core.compensation.claims import ClaimRecords
-from core.compensation.service import Compensator
 from core.errors import InvalidMessage
-from core.ports import EventPublisher
 from core.settings import Settings
 from schemas.events import CompensationJob
 
@@ -61,15 +55,4 @@ def sweep_job(settings: Settings, now: datetime) -> CompensationJob:
         older_than_seconds=settings.compensation_threshold_seconds,
         requested_by="sweep",
         job_id=f"sweep-{interval}-{slot}",
-    )
-
-
-def build_compensator(container: Container, publisher: EventPublisher | None = None) -> Compensator:
-    """A Compensator over the container's MySQL, Redis and (by default) Kafka producer."""
-    return Compensator(
-        container.settings,
-        CompensationStore(container.engine),
-        RedemptionStore(container.engine),
-        ClaimRecords(container.redis, container.keys),
-        publisher or KafkaPublisher(container.producer),
     )

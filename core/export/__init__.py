@@ -3,6 +3,7 @@
 from core.export.files import read_chunks
 from core.export.service import (
     DEFAULT_CHUNK,
+    Exporter,
     ExportJob,
     ExportResult,
     NotEnoughCodes,
@@ -16,6 +17,7 @@ __all__ = [
     "ExportFormat",
     "ExportJob",
     "ExportResult",
+    "Exporter",
     "NotEnoughCodes",
     "export_codes",
     "read_chunks",

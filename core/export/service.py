@@ -33,13 +33,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy.engine import Connection
-
-from core.adapters.mysql import export_store as store
-from core.adapters.mysql.campaign_store import get_campaign
-from core.adapters.mysql.engine import guarded
-from core.adapters.redis.pool import CodePool
-from core.bootstrap import Container
 from core.codes.protection import CodeProtector
 from core.errors import (
     CacheUnavailable,
@@ -52,6 +45,8 @@ from core.errors import (
 from core.export import files
 from core.export.pipe import BackgroundWriter, InlineWriter, chunk_sink
 from core.export.writers import ExportFormat, open_writer
+from core.records import ExportBatchRecord, ExportRow
+from core.service_ports import AllocationPool, Storage, StoreTx
 from schemas.campaign import CampaignRule
 
 ProgressFn = Callable[[int, int], None]
@@ -65,6 +60,20 @@ class NotEnoughCodes(ExportRefused):
         super().__init__(message)
         self.requested = requested
         self.available = available
+
+
+@dataclass(frozen=True)
+class Exporter:
+    """The ports an export uses (built by ``core.bootstrap``)."""
+
+    store: Storage
+    bulk: Storage
+    """The export transaction's storage (on the bulk engine: the C driver when installed)."""
+    pool: AllocationPool
+    writer_thread: bool
+    """Write the file on a thread of its own (``export_writer_thread``)."""
+    protector: CodeProtector
+    """Opens each exported code's seal (MySQL keeps no code in clear)."""
 
 
 @dataclass(frozen=True)
@@ -117,7 +126,7 @@ class _Progress:
 
 
 def export_codes(
-    container: Container,
+    ports: Exporter,
     tenant_id: str,
     campaign_id: str,
     account_id: str,
@@ -137,16 +146,16 @@ def export_codes(
     job = ExportJob(tenant_id, campaign_id, account_id, count, ExportFormat(file_format),
                     Path(output).resolve(), override_owner, chunk_size)
     started = time.perf_counter()
-    reward = _reward_text(container, job)
-    _preflight(container, job)
+    reward = _reward_text(ports, job)
+    _preflight(ports, job)
     export_id = f"exp-{uuid.uuid4().hex}"
     temp = files.temp_path(job.output, export_id)
     state = _Progress()
     try:
-        sha = _run(container, job, export_id, reward, temp, state, progress)
+        sha = _run(ports, job, export_id, reward, temp, state, progress)
     except BaseException:
         files.discard(temp)
-        _repair_pool(container, job, state)
+        _repair_pool(ports, job, state)
         raise
     files.publish(temp, job.output)
     return ExportResult(export_id, tenant_id, campaign_id, account_id, count,
@@ -154,22 +163,19 @@ def export_codes(
                         time.perf_counter() - started, state.pool_synced)
 
 
-def _reward_text(container: Container, job: ExportJob) -> str:
-    def work() -> object:
-        with container.engine.connect() as conn:
-            return get_campaign(conn, job.campaign_id, tenant_id=job.tenant_id)
-
-    campaign = guarded("read campaign", work)
+def _reward_text(ports: Exporter, job: ExportJob) -> str:
+    with ports.store.read("read campaign") as tx:
+        campaign = tx.get_campaign(job.campaign_id, tenant_id=job.tenant_id)
     if campaign is None:
         raise UnknownCampaign(f"tenant {job.tenant_id} has no campaign {job.campaign_id}")
-    rule = CampaignRule.model_validate(campaign.rule)  # type: ignore[attr-defined]
+    rule = CampaignRule.model_validate(campaign.rule)
     return "; ".join(
         f"{r.type.value}:{r.id}" + (f" x{r.quantity}" if r.quantity > 1 else "")
         for r in rule.reward_rules
     )
 
 
-def _preflight(container: Container, job: ExportJob) -> None:
+def _preflight(ports: Exporter, job: ExportJob) -> None:
     if job.count < 1:
         raise ExportRefused("an export needs a count of at least 1")
     if job.output.exists():
@@ -177,16 +183,10 @@ def _preflight(container: Container, job: ExportJob) -> None:
     if not job.output.parent.is_dir():
         raise ExportRefused(f"directory {job.output.parent} does not exist")
 
-    def work() -> tuple[int, int]:
-        with container.engine.connect() as conn:
-            total = store.count_exportable(conn, job.tenant_id, job.campaign_id, None)
-            if job.override_owner:
-                return total, total
-            return total, store.count_exportable(
-                conn, job.tenant_id, job.campaign_id, job.account_id
-            )
-
-    total, mine = guarded("count exportable codes", work)
+    with ports.store.read("count exportable codes") as tx:
+        total = tx.count_exportable(job.tenant_id, job.campaign_id, None)
+        mine = total if job.override_owner else tx.count_exportable(
+            job.tenant_id, job.campaign_id, job.account_id)
     if mine >= job.count:
         return
     message = (f"cannot export {job.count:,} codes of campaign {job.campaign_id}: only "
@@ -201,33 +201,27 @@ def _preflight(container: Container, job: ExportJob) -> None:
     raise NotEnoughCodes(message, requested=job.count, available=mine)
 
 
-def _run(container: Container, job: ExportJob, export_id: str, reward: str, temp: Path,
+def _run(ports: Exporter, job: ExportJob, export_id: str, reward: str, temp: Path,
          state: _Progress, progress: ProgressFn | None) -> str:
     """The transaction; on an ambiguous commit error the audit row tells what happened."""
     sha: list[str] = []
 
-    def work() -> None:
-        with container.bulk_engine.connect() as raw:
-            conn = raw.execution_options(isolation_level="READ COMMITTED")
-            with conn.begin():
-                sha.append(_fill(conn, container, job, export_id, reward, temp, state,
-                                 progress))
-        # leaving begin() committed; the audit row is now durable with the file's hash
-
     try:
-        guarded("export codes", work)
+        with ports.bulk.begin_read_committed("export codes") as tx:
+            sha.append(_fill(tx, ports, job, export_id, reward, temp, state, progress))
+        # leaving the block committed; the audit row is now durable with the file's hash
     except StorageUnavailable:
-        if not sha or not _committed(container, export_id):
+        if not sha or not _committed(ports, export_id):
             raise
     return sha[0]
 
 
-def _fill(conn: Connection, container: Container, job: ExportJob, export_id: str,
+def _fill(tx: StoreTx, ports: Exporter, job: ExportJob, export_id: str,
           reward: str, temp: Path, state: _Progress, progress: ProgressFn | None) -> str:
     now = datetime.now(UTC).replace(tzinfo=None)
-    threaded = container.settings.export_writer_thread
+    threaded = ports.writer_thread
     with chunk_sink(open_writer(job.file_format, temp), threaded=threaded) as sink:
-        _stream(conn, container, job, export_id, reward, sink, state, now, progress)
+        _stream(tx, ports, job, export_id, reward, sink, state, now, progress)
         sink.finish()
     if state.written < job.count:
         raise NotEnoughCodes(
@@ -236,39 +230,39 @@ def _fill(conn: Connection, container: Container, job: ExportJob, export_id: str
             "right now); nothing was exported",
             requested=job.count, available=state.written)
     sha = files.fsync_and_hash(temp)
-    store.insert_export_batch(conn, store.ExportBatchRecord(
+    tx.insert_export_batch(ExportBatchRecord(
         export_id, job.tenant_id, job.campaign_id, job.account_id, job.override_owner,
         state.written, job.file_format.value, _file_name(job.output), sha, now))
     return sha
 
 
-def _stream(conn: Connection, container: Container, job: ExportJob, export_id: str,
+def _stream(tx: StoreTx, ports: Exporter, job: ExportJob, export_id: str,
             reward: str, sink: BackgroundWriter | InlineWriter, state: _Progress, now: datetime,
             progress: ProgressFn | None) -> None:
     """Lock a chunk, hand it to the file, mark it, until ``job.count`` or nothing is left."""
-    pool = CodePool(container.redis, container.keys)
     campaign = job.campaign_id
     after = 0
     while state.written < job.count:
         want = min(job.chunk_size, job.count - state.written)
-        rows = store.lock_chunk(conn, job.tenant_id, campaign, job.owner_filter, after, want)
+        rows = tx.lock_chunk(job.tenant_id, campaign, job.owner_filter, after, want)
         if not rows:
             return
-        codes = _reveal(container.settings.code_protector, job.tenant_id, export_id, rows)
+        codes = _reveal(ports.protector, job.tenant_id, export_id, rows)
         sink.submit([(code, campaign, reward, r.valid_from, r.expired_at)
                      for code, r in zip(codes, rows, strict=True)])
         ids = [r.row_id for r in rows]
-        store.mark_exported(conn, job.tenant_id, campaign, ids, job.account_id, export_id, now)
+        tx.mark_exported(job.tenant_id, campaign, ids, job.account_id, export_id, now)
         state.low_id = state.low_id or ids[0]
         state.written, after = state.written + len(rows), ids[-1]
         state.high_id = after
-        state.pool_synced = _leave_pool(pool, job, [r.code for r in rows]) and state.pool_synced
+        synced = _leave_pool(ports.pool, job, [r.code for r in rows])
+        state.pool_synced = synced and state.pool_synced
         if progress is not None:
             progress(state.written, job.count)
 
 
 def _reveal(protector: CodeProtector, tenant_id: str, export_id: str,
-            rows: list[store.ExportRow]) -> list[str]:
+            rows: list[ExportRow]) -> list[str]:
     """The full codes of a chunk (one AES-GCM open per code). A seal that does not open
     (KeyMaterialError, TamperedCode) fails the export, naming the row: the transaction rolls
     back and the file is discarded, so nothing is written."""
@@ -282,7 +276,7 @@ def _reveal(protector: CodeProtector, tenant_id: str, export_id: str,
         raise
 
 
-def _leave_pool(pool: CodePool, job: ExportJob, codes: list[str]) -> bool:
+def _leave_pool(pool: AllocationPool, job: ExportJob, codes: list[str]) -> bool:
     """Take exported codes out of the allocation pool (best effort: allocation re-checks)."""
     try:
         pool.remove(job.tenant_id, job.campaign_id, codes)
@@ -291,32 +285,28 @@ def _leave_pool(pool: CodePool, job: ExportJob, codes: list[str]) -> bool:
     return True
 
 
-def _repair_pool(container: Container, job: ExportJob, state: _Progress) -> None:
+def _repair_pool(ports: Exporter, job: ExportJob, state: _Progress) -> None:
     """After a rollback, put the still-free codes this export took out back into the pool."""
     if not state.high_id:
         return
-    pool = CodePool(container.redis, container.keys)
     after = state.low_id - 1
     try:
         while True:
-            with container.engine.connect() as conn:
-                page = store.free_codes_page(conn, job.tenant_id, job.campaign_id, after,
-                                             state.high_id, DEFAULT_CHUNK)
+            with ports.store.read("repair pool") as tx:
+                page = tx.free_codes_page(job.tenant_id, job.campaign_id, after,
+                                          state.high_id, DEFAULT_CHUNK)
             if not page:
                 return
-            pool.add(job.tenant_id, job.campaign_id, [code for _, code in page])
+            ports.pool.add(job.tenant_id, job.campaign_id, [code for _, code in page])
             after = page[-1][0]
     except Exception:  # noqa: BLE001 - best effort: the MySQL fallback still finds them
         return
 
 
-def _committed(container: Container, export_id: str) -> bool:
-    def work() -> bool:
-        with container.engine.connect() as conn:
-            return store.get_export_batch(conn, export_id) is not None
-
+def _committed(ports: Exporter, export_id: str) -> bool:
     try:
-        return guarded("check export commit", work)
+        with ports.store.read("check export commit") as tx:
+            return tx.get_export_batch(export_id) is not None
     except StorageUnavailable:
         return False
 

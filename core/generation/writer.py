@@ -20,15 +20,10 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from sqlalchemy.engine import Connection, Engine
-
-from core.adapters.mysql import code_store
-from core.adapters.mysql.code_store import RowTemplate
-from core.adapters.mysql.engine import guarded
-from core.adapters.mysql.tenant_store import add_codes_issued
-from core.adapters.redis.code_loader import CodeLoader
 from core.codes.protection import CodeProtector, ProtectedCode
 from core.errors import CodeSpaceTooSmall, PermanentError
+from core.records import RUNNING, RowTemplate
+from core.service_ports import BatchLedger, CodeCache, Storage
 
 #: Called with (codes done, codes requested) after each chunk reaches MySQL and Redis.
 ProgressFn = Callable[[int, int], None]
@@ -64,19 +59,15 @@ class WriteOutcome:
     collisions: int
 
 
-def reserve_ids(engine: Engine, count: int) -> int:
+def reserve_ids(store: Storage, count: int) -> int:
     """The first of ``count`` fresh row ids, in a transaction of its own (so concurrent
     batches never wait on the counter for a whole chunk)."""
-
-    def work() -> int:
-        with engine.begin() as conn:
-            return code_store.reserve_code_ids(conn, count)
-
-    return guarded("reserve code ids", work)
+    with store.begin("reserve code ids") as tx:
+        return tx.reserve_code_ids(count)
 
 
 def commit_chunk(
-    engine: Engine, plan: BatchPlan, first_id: int, codes: list[str], replace: ReplaceFn
+    store: Storage, plan: BatchPlan, first_id: int, codes: list[str], replace: ReplaceFn
 ) -> tuple[list[str], int]:
     """Commit one complete chunk in one transaction, its rows taking the ids from
     ``first_id`` on; returns (lookups stored, collisions).
@@ -93,52 +84,48 @@ def commit_chunk(
         return sorted(plan.protector.protect(template.tenant_id, batch))
 
     ordered = protect(codes)
-
-    def work() -> tuple[list[str], int]:
-        with engine.begin() as conn:
-            _check_running(conn, template.batch_id)
-            stored, collisions = _insert_complete(
-                conn, template, first_id, ordered, lambda n: protect(replace(n)))
-            if not code_store.count_chunk(conn, template.batch_id, len(stored)):
-                _check_running(conn, template.batch_id, lock=True)
-                raise PermanentError(
-                    f"batch {template.batch_id} would exceed {plan.requested} codes: "
-                    "is another process writing it?"
-                )
-            add_codes_issued(conn, template.tenant_id, len(stored))
-            return stored, collisions
-
-    return guarded("commit code chunk", work)
+    with store.begin("commit code chunk") as tx:
+        _check_running(tx, template.batch_id)
+        stored, collisions = _insert_complete(tx, template, first_id, ordered,
+                                              lambda n: protect(replace(n)))
+        if not tx.count_chunk(template.batch_id, len(stored)):
+            _check_running(tx, template.batch_id, lock=True)
+            raise PermanentError(
+                f"batch {template.batch_id} would exceed {plan.requested} codes: "
+                "is another process writing it?"
+            )
+        tx.add_codes_issued(template.tenant_id, len(stored))
+        return stored, collisions
 
 
-def _check_running(conn: Connection, batch_id: str, *, lock: bool = False) -> None:
+def _check_running(tx: BatchLedger, batch_id: str, *, lock: bool = False) -> None:
     """PermanentError unless the batch is RUNNING (a rolled-back batch stops its writer);
     ``lock`` reads the latest committed row rather than the transaction's snapshot."""
-    batch = code_store.get_batch(conn, batch_id, lock=lock)
-    if batch is None or batch.status != code_store.RUNNING:
+    batch = tx.get_batch(batch_id, lock=lock)
+    if batch is None or batch.status != RUNNING:
         state = batch.status if batch else "missing"
         raise PermanentError(f"batch {batch_id} is {state}, not RUNNING")
 
 
 def _insert_complete(
-    conn: Connection, template: RowTemplate, first_id: int, codes: list[ProtectedCode],
+    tx: BatchLedger, template: RowTemplate, first_id: int, codes: list[ProtectedCode],
     replace: _ProtectedFn,
 ) -> tuple[list[str], int]:
     """Insert ``codes`` with ids from ``first_id`` on; the ones the tenant already had are
     replaced by fresh codes, which take the ids their rows left unused. Returns the lookups
     stored (a lookup collision is a duplicate like any other, see core/codes/protection)."""
     ids = range(first_id, first_id + len(codes))
-    if code_store.load_codes(conn, template, zip(ids, codes, strict=True)) == len(codes):
+    if tx.load_codes(template, zip(ids, codes, strict=True)) == len(codes):
         return [p.lookup for p in codes], 0
     collisions = 0
     for _round in range(MAX_REPLACEMENT_ROUNDS):
-        stored = code_store.rows_in_range(conn, template, ids[0], ids[-1])
+        stored = tx.rows_in_range(template, ids[0], ids[-1])
         missing = len(codes) - len(stored)
         if missing <= 0:
             return [code for _id, code in stored], collisions
         collisions += missing
         free = sorted(set(ids).difference(row_id for row_id, _code in stored))
-        code_store.load_codes(conn, template, zip(free, replace(missing), strict=True))
+        tx.load_codes(template, zip(free, replace(missing), strict=True))
     raise CodeSpaceTooSmall(
         f"could not find {len(codes)} new codes for tenant {template.tenant_id}: "
         "the code space is nearly used up"
@@ -152,7 +139,7 @@ class _Pipeline:
     chunks' order even when two transactions commit out of order.
     """
 
-    def __init__(self, loader: CodeLoader, plan: BatchPlan, progress: ProgressFn | None,
+    def __init__(self, loader: CodeCache, plan: BatchPlan, progress: ProgressFn | None,
                  cache: ThreadPoolExecutor) -> None:
         self._loader, self._plan, self._progress, self._cache = loader, plan, progress, cache
         self.in_db: deque[Future[tuple[list[str], int]]] = deque()
@@ -181,8 +168,8 @@ class _Pipeline:
 
 
 def write_chunks(
-    engine: Engine,
-    loader: CodeLoader,
+    store: Storage,
+    loader: CodeCache,
     plan: BatchPlan,
     chunks: Iterable[list[str]],
     replace: ReplaceFn,
@@ -192,14 +179,14 @@ def write_chunks(
     owed = plan.requested - plan.already
     # one id range for the whole run: a reservation per chunk would put a commit (a log
     # flush) on the critical path of every chunk
-    next_id = reserve_ids(engine, owed) if owed > 0 else 0
+    next_id = reserve_ids(store, owed) if owed > 0 else 0
     with ThreadPoolExecutor(MYSQL_WRITERS, "rf-mysql") as db, \
             ThreadPoolExecutor(1, "rf-redis") as cache:
         flow = _Pipeline(loader, plan, progress, cache)
         for chunk in chunks:
             flow.settle_db(MYSQL_WRITERS - 1)
             flow.settle_cache(MYSQL_WRITERS)
-            flow.in_db.append(db.submit(commit_chunk, engine, plan, next_id, chunk, replace))
+            flow.in_db.append(db.submit(commit_chunk, store, plan, next_id, chunk, replace))
             next_id += len(chunk)
         flow.settle_db(0)
         flow.settle_cache(0)

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from core.adapters.mysql.redemption_store import OpenCommit, RedemptionStore
 from core.adapters.redis.claims import ClaimCache
+from core.codes.status import RedemptionStatus
 from core.metrics import observe_batch
 from core.ports import EventPublisher, OutboundMessage
 from core.redemption.formats import TenantCodeFormats
@@ -187,7 +188,7 @@ class RedemptionService:
             if attempt.outcome is RedeemOutcome.REDEEMED:
                 attempt.code = record.code
                 attempt.redemption_id, attempt.grants = record.redemption_id, record.grants
-                attempt.grants_pending = record.status == 1
+                attempt.grants_pending = record.status == RedemptionStatus.PENDING
         return fresh
 
     async def _refuse_inactive_tenants(self, attempts: list[Attempt]) -> None:

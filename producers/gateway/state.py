@@ -14,7 +14,6 @@ from core.adapters.redis.pending_marks import PendingMarks
 from core.apikeys import ApiKeyResolver
 from core.bootstrap import Container
 from core.redemption.tenant_status import TenantStatuses
-from core.tenants import tenant_statuses
 from core.tokens import TokenVerifier
 from core.topics import Topic
 from producers.gateway.auth import Authenticator, Unauthorized
@@ -58,7 +57,7 @@ class GatewayState:
         master = settings.token_master_secret.get_secret_value().encode()
         tokens = TokenVerifier(signing_keys, master, settings.api_key_cache_seconds)
         tenants = TenantStatuses(  # the workers' cache: one refresh period everywhere
-            lambda ids: tenant_statuses(container.engine, ids),
+            lambda ids: container.tenants.statuses(ids),
             settings.tenant_status_refresh_seconds,
         )
         auth = Authenticator(keys, tokens, executor, tenants)

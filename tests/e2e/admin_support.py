@@ -17,7 +17,6 @@ from sqlalchemy import text
 
 from admin.app import create_app
 from core.bootstrap import Container
-from core.tenants import apply_tenant_update
 from schemas.events import TenantStatus, TenantType, TenantUpdated
 from tests.code_support import PLAIN_CODE, reveal
 from tests.conftest import unique_id
@@ -84,7 +83,7 @@ def new_context(browser: Browser, base_url: str, lang: str = "en") -> BrowserCon
 def make_tenant(container: Container, tenant_id: str | None = None) -> str:
     """An ACTIVE tenant with a large quota, written through the tenant service."""
     tenant = tenant_id or unique_id("T")[:20]
-    apply_tenant_update(container.engine, TenantUpdated(
+    container.tenants.apply_update(TenantUpdated(
         tenant_id=tenant, name=f"Tenant {tenant}", type=TenantType.CHANNEL,
         status=TenantStatus.ACTIVE, code_quota=50_000_000, version=1))
     return tenant
@@ -151,11 +150,10 @@ RULE = {"codeType": "RANDOM_ALPHANUM", "length": 12, "validDays": 30,
 def make_campaign(container: Container, tenant_id: str, codes: int = 200,
                   account_id: str = "system") -> str:
     """A campaign with ``codes`` codes, made through the core service (not the browser)."""
-    from core.campaigns import create_campaign
     from schemas.campaign import CreateCampaignRequest
 
     campaign = unique_id("c")
-    result = create_campaign(container, CreateCampaignRequest.model_validate({
+    result = container.campaigns.create(CreateCampaignRequest.model_validate({
         "campaign_id": campaign, "tenant_id": tenant_id, "product_code": "APP_A",
         "name": "seeded", "rule": RULE, "code_count": codes, "account_id": account_id}))
     assert result.outcome == "CREATED", result.message

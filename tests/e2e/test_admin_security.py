@@ -169,9 +169,8 @@ def test_script_payloads_are_escaped_everywhere(office, browser) -> None:
     campaign = page.url.rsplit("/", 1)[1]
     assert count_rows(container, "campaigns", "campaign_id = :c AND name = :n", c=campaign,
                       n=PAYLOAD) == 1
-    from core.generation import generate_codes
 
-    generate_codes(container, tenant, campaign, 5, account_id=account.operator_id)
+    container.generation.generate_codes(tenant, campaign, 5, account_id=account.operator_id)
     page.goto(f"/campaigns/{campaign}/codes")
     page.locator(".void-form input[name=reason]").first.fill(PAYLOAD)
     page.locator(".void-form button").first.click()

@@ -22,7 +22,6 @@ from consumers.tenant_agent import register_tenant_agent
 from core.adapters.kafka.producer import EventProducer
 from core.bootstrap import bootstrap
 from core.settings import Settings
-from core.tenants import get_tenant
 from core.topics import Topic
 from schemas.campaign import CampaignRule, CreateCampaignRequest, CreateCampaignResult
 from schemas.events import TenantStatus, TenantType, TenantUpdated
@@ -98,7 +97,7 @@ async def test_campaign_flow_over_kafka(e2e_settings: Settings, tmp_path: Path) 
                 await producer.produce_and_wait(
                     settings.topic(Topic.TENANT_UPDATED), tenant, b'{"tenant_id": 1}'
                 )
-                await wait_for(lambda: get_tenant(container.engine, tenant) is not None, 30)
+                await wait_for(lambda: container.tenants.get(tenant) is not None, 30)
                 first = request(tenant, campaign, 2_000)
                 for body in (
                     first.to_bytes(),

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import text
 
 from core.bootstrap import bootstrap
-from core.tenants import get_tenant
 from core.topics import Topic
 from schemas.events import RedeemOutcome as O
 from schemas.events import RedeemResult, TenantUpdated
@@ -27,7 +26,7 @@ def _status_event(tenant_id: str, status: str, version: int) -> tuple[bytes, byt
 
 def _wait_for_status(container, tenant_id: str, status: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
-    while (record := get_tenant(container.engine, tenant_id)) is None or record.status != status:
+    while (record := container.tenants.get(tenant_id)) is None or record.status != status:
         assert time.monotonic() < deadline, f"tenant never became {status}"
         time.sleep(0.1)
 

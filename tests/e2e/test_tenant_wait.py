@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from core.bootstrap import bootstrap
-from core.tenants import get_tenant
 from tests.conftest import unique_id
 from tests.e2e.harness import WorkerProcess, settings_env
 
@@ -36,14 +35,14 @@ def test_wait_returns_once_a_worker_applied_the_update(e2e_settings, tmp_path) -
         version = summary["event"]["version"]
         assert summary["applied"] is True and summary["stored_version"] == version
         with bootstrap(e2e_settings) as container:
-            row = get_tenant(container.engine, tenant)
+            row = container.tenants.get(tenant)
         assert row is not None and (row.version, row.status) == (version, "ACTIVE")
 
         second = _update(env, tenant, "--status", "SUSPENDED", "--timeout", "90")
         assert second.exit_code == 0, second.output
         assert "applied by a worker" in second.stdout and "SUSPENDED" in second.stdout
         with bootstrap(e2e_settings) as container:
-            row = get_tenant(container.engine, tenant)
+            row = container.tenants.get(tenant)
         assert row is not None and row.status == "SUSPENDED" and row.version > version
     finally:
         assert worker.stop() == 0, worker.log_text()[-3000:]
@@ -64,12 +63,11 @@ def test_wait_without_a_worker_fails_with_the_reason_after_the_timeout(e2e_setti
 
 
 def test_wait_refuses_a_version_the_registry_would_ignore(e2e_settings) -> None:
-    from core.tenants import apply_tenant_update
     from schemas.events import TenantStatus, TenantType, TenantUpdated
 
     tenant = unique_id("tw")
     with bootstrap(e2e_settings) as container:
-        apply_tenant_update(container.engine, TenantUpdated(
+        container.tenants.apply_update(TenantUpdated(
             tenant_id=tenant, name="Shop", type=TenantType.CHANNEL, status=TenantStatus.ACTIVE,
             code_quota=10, version=5))
     result = _update(settings_env(e2e_settings), tenant, "--version", "3", "--timeout", "60")

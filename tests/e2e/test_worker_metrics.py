@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 from cli.main import app
 from core.adapters.kafka.broker import find_free_port
 from core.bootstrap import bootstrap
-from core.generation import generated_code_counts
 from tests.e2e.harness import WorkerProcess, settings_env
 from tests.integration.test_generation import make_campaign, make_tenant
 
@@ -51,7 +50,7 @@ def test_two_workers_on_free_ports_both_export_cli_generated_codes(
                   "--count", "25", "--code-type", "RANDOM_NUM", "--length", "11", "--json"],
             env=settings_env(e2e_settings))
         assert result.exit_code == 0, result.output
-        stored = generated_code_counts(container)
+        stored = container.generation.generated_code_counts()
     assert stored["RANDOM_NUM"] >= 25
 
     workers = [WorkerProcess(e2e_settings, tmp_path, f"m{i}", metrics_port=0, loglevel="info")

@@ -29,7 +29,8 @@ def fill_pool(container, seeded, codes: list[str] | None = None) -> None:
 def allocate_many(settings: dict, tenant: str, campaign: str, worker: int, n: int) -> list[str]:
     """Runs in a child process: its own container, ``n`` allocations to distinct users."""
     with bootstrap(Settings(**settings)) as built:
-        return [allocate_code(built, tenant, campaign, f"w{worker}-u{i}") for i in range(n)]
+        return [allocate_code(built.code_ports, tenant, campaign,
+                              f"w{worker}-u{i}") for i in range(n)]
 
 
 def bound_rows(container, tenant: str, campaign: str) -> list[tuple[str, str]]:
@@ -58,32 +59,32 @@ def test_two_processes_allocate_distinct_codes(container, base_settings) -> None
                                {"t": seeded.tenant_id}).scalar()
     assert audited == 1000
     with pytest.raises(PoolExhausted, match="no code left to allocate"):
-        allocate_code(container, seeded.tenant_id, seeded.campaign_id, "late-user")
+        allocate_code(container.code_ports, seeded.tenant_id, seeded.campaign_id, "late-user")
 
 
 def test_fallback_when_pool_lost_and_stale_members_skipped(container, tmp_path: Path) -> None:
     seeded = seed_campaign(container, count=4)
     out = tmp_path / "two.csv"
-    exported = export_codes(container, seeded.tenant_id, seeded.campaign_id, "tester", 2,
+    exported = export_codes(container.exporter, seeded.tenant_id, seeded.campaign_id, "tester", 2,
                             "csv", out)
     assert exported.count == 2
     exported_codes = {line.split(",")[0] for line in out.read_text().splitlines()[1:]}
     fill_pool(container, seeded, sorted(exported_codes))  # stale: exported meanwhile
-    first = allocate_code(container, seeded.tenant_id, seeded.campaign_id, "alice")
-    second = allocate_code(container, seeded.tenant_id, seeded.campaign_id, "bob")
+    first = allocate_code(container.code_ports, seeded.tenant_id, seeded.campaign_id, "alice")
+    second = allocate_code(container.code_ports, seeded.tenant_id, seeded.campaign_id, "bob")
     assert {first, second} == set(seeded.codes) - exported_codes
     with pytest.raises(PoolExhausted):
-        allocate_code(container, seeded.tenant_id, seeded.campaign_id, "carol")
+        allocate_code(container.code_ports, seeded.tenant_id, seeded.campaign_id, "carol")
     with pytest.raises(UnknownCampaign):
-        allocate_code(container, seeded.tenant_id, "cp-no-such", "carol")
+        allocate_code(container.code_ports, seeded.tenant_id, "cp-no-such", "carol")
 
 
 def test_allocated_code_is_never_exported(container, tmp_path: Path) -> None:
     seeded = seed_campaign(container, count=3)
     fill_pool(container, seeded)
-    given = allocate_code(container, seeded.tenant_id, seeded.campaign_id, "dave")
+    given = allocate_code(container.code_ports, seeded.tenant_id, seeded.campaign_id, "dave")
     out = tmp_path / "rest.csv"
-    export_codes(container, seeded.tenant_id, seeded.campaign_id, "tester", 2, "csv", out)
+    export_codes(container.exporter, seeded.tenant_id, seeded.campaign_id, "tester", 2, "csv", out)
     assert given not in out.read_text()
     assert CodePool(container.redis, container.keys).size(
         seeded.tenant_id, seeded.campaign_id) == 0, "exported codes left the pool"
@@ -92,7 +93,7 @@ def test_allocated_code_is_never_exported(container, tmp_path: Path) -> None:
 async def test_allocated_code_redeems_only_for_its_user(container) -> None:
     seeded = seed_campaign(container, count=2)
     fill_pool(container, seeded)
-    code = allocate_code(container, seeded.tenant_id, seeded.campaign_id, "erin")
+    code = allocate_code(container.code_ports, seeded.tenant_id, seeded.campaign_id, "erin")
     raw = container.redis.get(code_key(container, seeded.tenant_id, code))
     assert raw.endswith("|erin")
     service, _ = make_service(container)
@@ -104,7 +105,7 @@ async def test_allocated_code_redeems_only_for_its_user(container) -> None:
 
 async def test_binding_holds_when_redis_missed_it(container) -> None:
     seeded = seed_campaign(container, count=1)
-    code = allocate_code(container, seeded.tenant_id, seeded.campaign_id, "frank")
+    code = allocate_code(container.code_ports, seeded.tenant_id, seeded.campaign_id, "frank")
     container.redis.delete(code_key(container, seeded.tenant_id, code))
     service, _ = make_service(container)
     [stranger] = await service.process([request(seeded, code, user="mallory")])

@@ -10,14 +10,6 @@ from core.adapters.mysql import code_store
 from core.adapters.mysql.redemption_store import RedemptionStore
 from core.bootstrap import Container
 from core.codes import CodeCodec
-from core.generation import (
-    generate_codes,
-    generated_code_counts,
-    resume_batch,
-    rollback_batch,
-    run_batch,
-    start_batch,
-)
 from core.redemption.formats import TenantCodeFormats
 from schemas.code_rule import CodeGenerateRule
 from tests.code_support import PLAIN_CODE, reveal
@@ -48,8 +40,8 @@ def test_a_batch_stores_its_rule_and_the_offline_check_accepts_its_codes(
 ) -> None:
     tenant = make_tenant(container)
     campaign = make_campaign(container, tenant, 10)
-    plain = generate_codes(container, tenant, campaign, 20, rule=OVERRIDE)
-    signed = generate_codes(container, tenant, campaign, 20, rule=SIGNED)
+    plain = container.generation.generate_codes(tenant, campaign, 20, rule=OVERRIDE)
+    signed = container.generation.generate_codes(tenant, campaign, 20, rule=SIGNED)
     with container.engine.connect() as conn:
         stored = code_store.get_batch(conn, plain.batch_id)
     assert stored is not None and stored.rule is not None
@@ -74,9 +66,9 @@ def test_a_rolled_back_batch_rule_no_longer_passes_the_offline_check(
 ) -> None:
     tenant = make_tenant(container)
     campaign = make_campaign(container, tenant, 5)
-    batch = generate_codes(container, tenant, campaign, 5, rule=OVERRIDE)
+    batch = container.generation.generate_codes(tenant, campaign, 5, rule=OVERRIDE)
     code = _batch_codes(container, batch.batch_id)[0]
-    rollback_batch(container, batch.batch_id)
+    container.generation.rollback_batch(batch.batch_id)
     formats = TenantCodeFormats(RedemptionStore(container.hot_engine).tenant_code_rules,
                                 container.settings.code_secret_for)
     formats.load(tenant)
@@ -86,12 +78,12 @@ def test_a_rolled_back_batch_rule_no_longer_passes_the_offline_check(
 def test_resume_continues_in_the_rule_the_batch_started_with(container: Container) -> None:
     tenant = make_tenant(container)
     campaign = make_campaign(container, tenant)
-    batch = start_batch(container, tenant, campaign, 3_000, "ops", OVERRIDE)
+    batch = container.generation.start_batch(tenant, campaign, 3_000, "ops", OVERRIDE)
     override = _codec(container, tenant, OVERRIDE)
     with pytest.raises(RuntimeError):
-        run_batch(container, batch.batch_id, chunks=_crashing(override, 1_000, 1),
+        container.generation.run_batch(batch.batch_id, chunks=_crashing(override, 1_000, 1),
                   chunk_size=1_000)
-    result = resume_batch(container, batch.batch_id)
+    result = container.generation.resume_batch(batch.batch_id)
     assert (result.inserted, result.status) == (3_000, "DONE")
     codes = _batch_codes(container, batch.batch_id)
     assert len(set(codes)) == 3_000
@@ -101,11 +93,11 @@ def test_resume_continues_in_the_rule_the_batch_started_with(container: Containe
 def test_generated_counts_are_stored_per_batch_and_survive_a_rollback(
     container: Container,
 ) -> None:
-    before = generated_code_counts(container)
+    before = container.generation.generated_code_counts()
     tenant = make_tenant(container)
     campaign = make_campaign(container, tenant, 30)  # campaign rule: RANDOM_ALPHANUM
-    batch = generate_codes(container, tenant, campaign, 40, rule=OVERRIDE)
-    rollback_batch(container, batch.batch_id)
-    after = generated_code_counts(container)
+    batch = container.generation.generate_codes(tenant, campaign, 40, rule=OVERRIDE)
+    container.generation.rollback_batch(batch.batch_id)
+    after = container.generation.generated_code_counts()
     assert after["RANDOM_ALPHANUM"] - before.get("RANDOM_ALPHANUM", 0) == 30
     assert after["RANDOM_NUM"] - before.get("RANDOM_NUM", 0) == 40

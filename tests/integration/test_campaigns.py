@@ -10,8 +10,7 @@ import pytest
 
 import core.campaigns
 from core.bootstrap import Container
-from core.campaigns import create_campaign, set_campaign_status
-from core.tenants import apply_tenant_update
+from core.generation import Generation
 from schemas.campaign import CampaignOutcome, CampaignRule, CreateCampaignRequest
 from schemas.events import TenantStatus, TenantType, TenantUpdated
 from tests.conftest import unique_id
@@ -33,7 +32,7 @@ def request(tenant: str, count: int, campaign: str | None = None, **rule: object
 def test_the_seed_rule_creates_a_campaign_with_its_codes(container: Container) -> None:
     tenant = make_tenant(container)
     req = request(tenant, 500)
-    result = create_campaign(container, req)
+    result = container.campaigns.create(req)
     assert (result.outcome, result.codes_generated) == (CampaignOutcome.CREATED, 500)
     (name, type_, status, hours, hash_), = rows(
         container, "SELECT tenant_name, tenant_type, status,"
@@ -51,11 +50,11 @@ def test_same_request_again_already_exists_other_content_conflicts(
 ) -> None:
     tenant = make_tenant(container)
     req = request(tenant, 100)
-    assert create_campaign(container, req).outcome == CampaignOutcome.CREATED
+    assert container.campaigns.create(req).outcome == CampaignOutcome.CREATED
     again = req.model_copy(update={"requested_at": req.requested_at.replace(year=2030)})
-    repeat = create_campaign(container, again)
+    repeat = container.campaigns.create(again)
     assert (repeat.outcome, repeat.codes_generated) == (CampaignOutcome.ALREADY_EXISTS, 100)
-    other = create_campaign(container, request(tenant, 200, req.campaign_id))
+    other = container.campaigns.create(request(tenant, 200, req.campaign_id))
     assert other.outcome == CampaignOutcome.CONFLICT and req.campaign_id in other.message
     assert len(codes_of(container, tenant, req.campaign_id)) == 100
     assert issued(container, tenant) == 100
@@ -71,30 +70,30 @@ def test_an_interrupted_creation_is_finished_by_the_repeat(
         raise RuntimeError("worker killed")
 
     with monkeypatch.context() as patch:
-        patch.setattr(core.campaigns, "run_batch", crash)
+        patch.setattr(Generation, "run_batch", crash)
         with pytest.raises(RuntimeError):
-            create_campaign(container, req)
-    repeat = create_campaign(container, req)
+            container.campaigns.create(req)
+    repeat = container.campaigns.create(req)
     assert (repeat.outcome, repeat.codes_generated) == (CampaignOutcome.ALREADY_EXISTS, 3_000)
     assert len(set(codes_of(container, tenant, req.campaign_id))) == 3_000
 
 
 def test_unknown_and_suspended_tenants_are_refused(container: Container) -> None:
-    unknown = create_campaign(container, request(unique_id("t"), 10))
+    unknown = container.campaigns.create(request(unique_id("t"), 10))
     assert unknown.outcome == CampaignOutcome.UNKNOWN_TENANT
     tenant = unique_id("t")
-    apply_tenant_update(container.engine, TenantUpdated(
+    container.tenants.apply_update(TenantUpdated(
         tenant_id=tenant, name="S", type=TenantType.CHANNEL, status=TenantStatus.SUSPENDED,
         code_quota=1000, version=1))
-    suspended = create_campaign(container, request(tenant, 10))
+    suspended = container.campaigns.create(request(tenant, 10))
     assert suspended.outcome == CampaignOutcome.TENANT_SUSPENDED
     assert "SUSPENDED" in suspended.message
 
 
 def test_quota_refusal_names_the_numbers(container: Container) -> None:
     tenant = make_tenant(container, quota=1_000)
-    assert create_campaign(container, request(tenant, 700)).outcome == CampaignOutcome.CREATED
-    refused = create_campaign(container, request(tenant, 400))
+    assert container.campaigns.create(request(tenant, 700)).outcome == CampaignOutcome.CREATED
+    refused = container.campaigns.create(request(tenant, 400))
     assert refused.outcome == CampaignOutcome.QUOTA_EXCEEDED
     for number in ("1,000", "700", "400"):
         assert number in refused.message
@@ -104,7 +103,7 @@ def test_quota_refusal_names_the_numbers(container: Container) -> None:
 def test_concurrent_creations_never_exceed_the_quota(container: Container) -> None:
     tenant = make_tenant(container, quota=1_000)
     with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda _: create_campaign(container, request(tenant, 400)),
+        results = list(pool.map(lambda _: container.campaigns.create(request(tenant, 400)),
                                 range(4)))
     outcomes = sorted(r.outcome.value for r in results)
     assert outcomes == ["CREATED", "CREATED", "QUOTA_EXCEEDED", "QUOTA_EXCEEDED"]
@@ -113,7 +112,7 @@ def test_concurrent_creations_never_exceed_the_quota(container: Container) -> No
 
 def test_a_rule_with_a_too_small_code_space_is_invalid(container: Container) -> None:
     tenant = make_tenant(container)
-    result = create_campaign(container, request(tenant, 5_000, codeType="RANDOM_NUM",
+    result = container.campaigns.create(request(tenant, 5_000, codeType="RANDOM_NUM",
                                                 length=5))
     assert result.outcome == CampaignOutcome.INVALID_RULE and "5,000" in result.message
 
@@ -121,13 +120,13 @@ def test_a_rule_with_a_too_small_code_space_is_invalid(container: Container) -> 
 def test_pause_is_reflected_in_redis_at_once(container: Container) -> None:
     tenant = make_tenant(container)
     req = request(tenant, 10)
-    create_campaign(container, req)
+    container.campaigns.create(req)
     key = container.keys.campaign(tenant, req.campaign_id)
-    set_campaign_status(container, tenant, req.campaign_id, "PAUSED")
+    container.campaigns.set_status(tenant, req.campaign_id, "PAUSED")
     assert container.redis.hget(key, "status") == "PAUSED"
     assert rows(container, "SELECT status FROM campaigns WHERE campaign_id = :c",
                 c=req.campaign_id) == [("PAUSED",)]
     container.redis.delete(key)
-    set_campaign_status(container, tenant, req.campaign_id, "ACTIVE")
+    container.campaigns.set_status(tenant, req.campaign_id, "ACTIVE")
     camp = container.redis.hgetall(key)
     assert camp["status"] == "ACTIVE" and camp["pul"] == "1" and camp["until"]

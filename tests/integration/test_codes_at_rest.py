@@ -22,7 +22,6 @@ from core.bootstrap import Container, bootstrap
 from core.code_keys import pending_rows, run_key_job
 from core.errors import KeyMaterialError, TamperedCode, UnknownCodeKey
 from core.export import export_codes
-from core.generation import generate_codes
 from core.settings import Settings
 from core.voiding import void_codes
 from schemas.events import RedeemOutcome as O
@@ -129,15 +128,16 @@ async def test_no_code_in_any_table_key_value_or_message(own_db, tmp_path: Path)
             [request(seeded, codes[4])])  # type: ignore[arg-type]
     report = await compensate(container, log, tenant)
     assert report.examined >= 1 and report.failed == 0
-    exported = export_codes(container, tenant, campaign, "ops", 10, "csv", tmp_path / "e.csv",
+    exported = export_codes(container.exporter, tenant, campaign, "ops", 10, "csv",
+                            tmp_path / "e.csv",
                             override_owner=True)
     text_ = (tmp_path / "e.csv").read_text()
     assert exported.count == 10 and sum(c in text_ for c in codes) == 10, "export has codes"
-    given = {allocate_code(container, tenant, campaign, f"user{n}") for n in range(2)}
+    given = {allocate_code(container.code_ports, tenant, campaign, f"user{n}") for n in range(2)}
     assert given <= set(codes) and len(given) == 2, "allocation hands out full codes"
     target = next(c for c in codes[5:] if c not in given and c not in text_)
     typed = "-".join(target[i:i + 4] for i in range(0, len(target), 4)).lower()
-    assert void_codes(container, tenant, code=typed, reason="lost").voided == 1
+    assert void_codes(container.code_ports, tenant, code=typed, reason="lost").voided == 1
 
     dump, cache = _mysqldump(container), _redis_dump(container)
     messages = "\n".join(m.value.decode(errors="replace") + m.key.decode(errors="replace")
@@ -190,7 +190,7 @@ def test_rotation_reseals_to_the_active_key_and_old_ids_stay_readable(own_db,
     codes = _codes(old, tenant, campaign)
     only_new = own_db(**_keyset(2, active=2))
     with pytest.raises(UnknownCodeKey, match="'k1'"):
-        export_codes(only_new, tenant, campaign, "ops", 5, "csv", tmp_path / "x.csv",
+        export_codes(only_new.exporter, tenant, campaign, "ops", 5, "csv", tmp_path / "x.csv",
                      override_owner=True)
     assert not (tmp_path / "x.csv").exists()
     assert rows(old, "SELECT COUNT(*) FROM redeem_codes WHERE export_status = 1") == [(0,)]
@@ -198,7 +198,7 @@ def test_rotation_reseals_to_the_active_key_and_old_ids_stay_readable(own_db,
     both = own_db(**_keyset(1, 2, active=2))
     first = run_key_job(both, "rotate", batch_size=10, max_batches=2)
     assert first.rows == 20 and pending_rows(both, "rotate") == 10
-    half = export_codes(both, tenant, campaign, "ops", 30, "csv", tmp_path / "half.csv",
+    half = export_codes(both.exporter, tenant, campaign, "ops", 30, "csv", tmp_path / "half.csv",
                         override_owner=True)
     assert half.count == 30, "both key ids readable during the rotation"
     rest = run_key_job(both, "rotate", batch_size=10)
@@ -217,7 +217,7 @@ def test_a_wrong_key_file_is_refused_before_anything_is_written(own_db, tmp_path
                                       "keys": {"k1": _key(9)}}).decode())
     wrong = own_db(code_keys_file=str(key_file))
     with pytest.raises(KeyMaterialError, match="encryption key 'k1'"):
-        generate_codes(wrong, tenant, campaign, 5)
+        wrong.generation.generate_codes(tenant, campaign, 5)
     assert rows(good, "SELECT COUNT(*) FROM redeem_codes") == [(5,)]
     other_lookup = own_db(code_lookup_key=_key(8), code_keys={"k1": _key(1)}, code_key_id="k1")
     with pytest.raises(KeyMaterialError, match="the lookup key"):
@@ -238,16 +238,16 @@ def test_a_tampered_or_moved_seal_is_refused_and_nothing_is_written(own_db,
         conn.execute(text("UPDATE redeem_codes SET code_sealed = :s WHERE id = :id"),
                      {"s": sealed_a, "id": b})  # a's seal on b's row
     with pytest.raises(TamperedCode, match=f"row {a}, export"):
-        export_codes(container, tenant, campaign, "ops", 3, "csv", tmp_path / "t.csv",
+        export_codes(container.exporter, tenant, campaign, "ops", 3, "csv", tmp_path / "t.csv",
                      override_owner=True)
     container.redis.delete(container.keys.pool(tenant, campaign))  # MySQL fallback: row a
     with pytest.raises(TamperedCode, match="does not authenticate"):
-        allocate_code(container, tenant, campaign, "someone")
+        allocate_code(container.code_ports, tenant, campaign, "someone")
     with container.engine.begin() as conn:
         conn.execute(text("UPDATE redeem_codes SET code_sealed = :s WHERE id = :id"),
                      {"s": sealed_a, "id": a})
     with pytest.raises(TamperedCode, match=f"row {b}, export"):  # a's seal on b's row
-        export_codes(container, tenant, campaign, "ops", 3, "csv", tmp_path / "t.csv",
+        export_codes(container.exporter, tenant, campaign, "ops", 3, "csv", tmp_path / "t.csv",
                      override_owner=True)
     assert not (tmp_path / "t.csv").exists()
     assert rows(container, "SELECT COUNT(*) FROM redeem_codes WHERE export_status = 1"

@@ -16,7 +16,7 @@ from core.adapters.mysql.stored_grants import stored_grant_ids
 from core.adapters.redis.claims import ClaimCache
 from core.bootstrap import Container
 from core.cache_rebuild import cache_mismatches
-from core.compensation import build_compensator, new_job
+from core.compensation import new_job
 from core.ports import OutboundMessage
 from core.redemption.service import RedemptionService
 from schemas.events import CompensationReport, RedeemOutcome, RedeemResult, RewardGrant
@@ -74,7 +74,7 @@ def worker(container: Container, log: CrashPublisher, crash_at: str | None = Non
 
 async def compensate(container: Container, log, tenant_id, **job) -> CompensationReport:
     fields = {"tenant_id": tenant_id, "older_than_seconds": 0, **job}
-    return await build_compensator(container, log).run(new_job(**fields))
+    return await container.compensator(log).run(new_job(**fields))
 
 
 def assert_converged(container: Container, tenant: str, request_ids, log) -> None:
@@ -180,10 +180,10 @@ async def test_dry_run_then_run_then_replay(container) -> None:
     assert (dry.dry_run, dry.examined, dry.regranted) == (True, 3, 3)
     assert log.on("reward.grants") == []
     job = new_job(tenant_id=seeded.tenant_id, older_than_seconds=0)
-    first = await build_compensator(container, log).run(job)
+    first = await container.compensator(log).run(job)
     assert (first.examined, first.regranted, first.marked_granted, first.failed) == (3, 3, 0, 0)
     assert len(log.on("reward.grants")) == 3
-    replay = await build_compensator(container, log).run(job)
+    replay = await container.compensator(log).run(job)
     assert replay == first, "the same job_id returns its stored report"
     second = await compensate(container, log, seeded.tenant_id)
     assert (second.examined, second.regranted) == (0, 0)

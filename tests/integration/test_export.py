@@ -12,10 +12,10 @@ import openpyxl
 import pytest
 from sqlalchemy import text
 
+from core.adapters.mysql import export_store
 from core.bootstrap import bootstrap
 from core.errors import ExportRefused
 from core.export import HEADER, NotEnoughCodes, export_codes, xlsx_stream
-from core.export import service as export_service
 from tests.integration.redeem_support import seed_campaign
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
@@ -46,7 +46,8 @@ def read_csv(path: Path) -> list[list[str]]:
 def test_csv_export_writes_and_marks(container, tmp_path: Path) -> None:
     seeded = seed_campaign(container, count=30)
     out = tmp_path / "codes.csv"
-    result = export_codes(container, seeded.tenant_id, seeded.campaign_id, OWNER, 10, "csv", out)
+    result = export_codes(container.exporter, seeded.tenant_id, seeded.campaign_id, OWNER, 10,
+                          "csv", out)
     rows = read_csv(out)
     assert tuple(rows[0]) == HEADER
     assert len(rows) == 11
@@ -66,7 +67,7 @@ def test_csv_export_writes_and_marks(container, tmp_path: Path) -> None:
 def test_xlsx_export_is_a_real_workbook(container, tmp_path: Path) -> None:
     seeded = seed_campaign(container, count=12)
     out = tmp_path / "codes.xlsx"
-    export_codes(container, seeded.tenant_id, seeded.campaign_id, OWNER, 12, "xlsx", out)
+    export_codes(container.exporter, seeded.tenant_id, seeded.campaign_id, OWNER, 12, "xlsx", out)
     book = openpyxl.load_workbook(out, read_only=True)
     rows = list(book.active.iter_rows(values_only=True))
     assert rows[0] == HEADER
@@ -81,7 +82,8 @@ def test_xlsx_export_over_several_sheets_round_trips(container, tmp_path: Path,
     monkeypatch.setattr(xlsx_stream, "ROWS_PER_SHEET", 10)
     seeded = seed_campaign(container, count=40)
     out = tmp_path / "codes.xlsx"
-    result = export_codes(container, seeded.tenant_id, seeded.campaign_id, OWNER, 33, "xlsx",
+    result = export_codes(container.exporter, seeded.tenant_id, seeded.campaign_id, OWNER, 33,
+                          "xlsx",
                           out, chunk_size=7)
     book = openpyxl.load_workbook(out, read_only=True)
     sheets = {ws.title: list(ws.iter_rows(values_only=True)) for ws in book.worksheets}
@@ -108,7 +110,8 @@ def test_export_on_either_driver_and_writer(container, tmp_path: Path, driver: s
         update={"export_mysql_driver": driver, "export_writer_thread": threaded})
     with bootstrap(settings) as other:
         assert other.bulk_engine.dialect.driver == driver
-        result = export_codes(other, seeded.tenant_id, seeded.campaign_id, OWNER, 9, "csv", out)
+        result = export_codes(other.exporter, seeded.tenant_id, seeded.campaign_id, OWNER, 9,
+                              "csv", out)
     rows = read_csv(out)
     assert sorted(r[0] for r in rows[1:]) == sorted(seeded.codes)
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", r[3]) for r in rows[1:])
@@ -119,13 +122,14 @@ def test_second_export_takes_other_codes_then_refuses(container, tmp_path: Path)
     seeded = seed_campaign(container, count=8)
     first = tmp_path / "a.csv"
     second = tmp_path / "b.csv"
-    export_codes(container, seeded.tenant_id, seeded.campaign_id, OWNER, 5, "csv", first)
+    export_codes(container.exporter, seeded.tenant_id, seeded.campaign_id, OWNER, 5, "csv", first)
     with pytest.raises(NotEnoughCodes, match=r"only 3 unexported") as info:
-        export_codes(container, seeded.tenant_id, seeded.campaign_id, OWNER, 4, "csv", second)
+        export_codes(container.exporter, seeded.tenant_id, seeded.campaign_id, OWNER, 4, "csv",
+                     second)
     assert (info.value.requested, info.value.available) == (4, 3)
     assert not second.exists()
     assert len(exported_rows(container, seeded.tenant_id, seeded.campaign_id)) == 5
-    export_codes(container, seeded.tenant_id, seeded.campaign_id, OWNER, 3, "csv", second)
+    export_codes(container.exporter, seeded.tenant_id, seeded.campaign_id, OWNER, 3, "csv", second)
     codes_a = {r[0] for r in read_csv(first)[1:]}
     codes_b = {r[0] for r in read_csv(second)[1:]}
     assert not codes_a & codes_b
@@ -136,9 +140,11 @@ def test_owner_rule_and_override(container, tmp_path: Path) -> None:
     seeded = seed_campaign(container, count=4)
     out = tmp_path / "x.csv"
     with pytest.raises(ExportRefused, match="--override-owner"):
-        export_codes(container, seeded.tenant_id, seeded.campaign_id, "intruder", 1, "csv", out)
+        export_codes(container.exporter, seeded.tenant_id, seeded.campaign_id, "intruder", 1,
+                     "csv", out)
     assert not out.exists()
-    result = export_codes(container, seeded.tenant_id, seeded.campaign_id, "admin", 2, "csv",
+    result = export_codes(container.exporter, seeded.tenant_id, seeded.campaign_id, "admin", 2,
+                          "csv",
                           out, override_owner=True)
     assert audit_row(container, result.export_id)[:2] == ("admin", 1)
     assert {r[1] for r in exported_rows(container, seeded.tenant_id, seeded.campaign_id)} == {
@@ -153,9 +159,10 @@ def test_failed_commit_leaves_no_file_and_no_marks(container, tmp_path: Path,
     def boom(*_args, **_kwargs):
         raise RuntimeError("disk full while writing the audit row (simulated)")
 
-    monkeypatch.setattr(export_service.store, "insert_export_batch", boom)
+    monkeypatch.setattr(export_store, "insert_export_batch", boom)
     with pytest.raises(RuntimeError):
-        export_codes(container, seeded.tenant_id, seeded.campaign_id, OWNER, 6, "xlsx", out)
+        export_codes(container.exporter, seeded.tenant_id, seeded.campaign_id, OWNER, 6,
+                     "xlsx", out)
     assert list(tmp_path.iterdir()) == []
     assert exported_rows(container, seeded.tenant_id, seeded.campaign_id) == []
 
@@ -165,7 +172,7 @@ def test_existing_output_is_never_overwritten(container, tmp_path: Path) -> None
     out = tmp_path / "taken.csv"
     out.write_text("precious")
     with pytest.raises(ExportRefused, match="already exists"):
-        export_codes(container, seeded.tenant_id, seeded.campaign_id, OWNER, 1, "csv", out)
+        export_codes(container.exporter, seeded.tenant_id, seeded.campaign_id, OWNER, 1, "csv", out)
     assert out.read_text() == "precious"
 
 
@@ -175,7 +182,8 @@ def test_concurrent_exports_never_share_a_code(container, tmp_path: Path) -> Non
 
     def run(job: tuple[int, Path]) -> object:
         try:
-            return export_codes(container, seeded.tenant_id, seeded.campaign_id, OWNER, 1400,
+            return export_codes(container.exporter, seeded.tenant_id, seeded.campaign_id,
+                                OWNER, 1400,
                                 "csv", job[1], chunk_size=200)
         except NotEnoughCodes as exc:
             return exc
@@ -196,7 +204,8 @@ def test_concurrent_exports_beyond_stock_fail_cleanly(container, tmp_path: Path)
 
     def run(path: Path) -> object:
         try:
-            return export_codes(container, seeded.tenant_id, seeded.campaign_id, OWNER, 1200,
+            return export_codes(container.exporter, seeded.tenant_id, seeded.campaign_id,
+                                OWNER, 1200,
                                 "csv", path, chunk_size=100)
         except NotEnoughCodes as exc:
             return exc

@@ -11,20 +11,9 @@ from core.adapters.mysql import code_store
 from core.adapters.mysql.code_store import RowTemplate
 from core.adapters.redis.keys import code_value
 from core.bootstrap import Container
-from core.campaigns import create_campaign
 from core.codes import CodeCodec
 from core.errors import CodeSpaceTooSmall, DomainRuleViolation
-from core.generation import (
-    campaign_stats,
-    generate_codes,
-    generated_code_counts,
-    resume_batch,
-    rollback_batch,
-    run_batch,
-    start_batch,
-)
 from core.generation.batches import utc_now_naive
-from core.tenants import apply_tenant_update
 from schemas.campaign import CampaignOutcome, CampaignRule, CreateCampaignRequest
 from schemas.code_rule import CodeGenerateRule
 from schemas.events import TenantStatus, TenantType, TenantUpdated
@@ -40,7 +29,7 @@ RULE = {"codeType": "RANDOM_ALPHANUM", "length": 12, "validDays": 30, "useLimit"
 def make_tenant(container: Container, quota: int = 10_000_000) -> str:
     """A fresh ACTIVE tenant."""
     tenant = unique_id("t")
-    apply_tenant_update(container.engine, TenantUpdated(
+    container.tenants.apply_update(TenantUpdated(
         tenant_id=tenant, name="Tenant", type=TenantType.CHANNEL, status=TenantStatus.ACTIVE,
         code_quota=quota, version=1))
     return tenant
@@ -49,7 +38,7 @@ def make_tenant(container: Container, quota: int = 10_000_000) -> str:
 def make_campaign(container: Container, tenant: str, count: int = 0, **rule: object) -> str:
     """A fresh campaign of ``tenant`` with ``count`` codes."""
     campaign = unique_id("c")
-    result = create_campaign(container, CreateCampaignRequest(
+    result = container.campaigns.create(CreateCampaignRequest(
         campaign_id=campaign, tenant_id=tenant, product_code="APP_A",
         rule=CampaignRule.model_validate({**RULE, **rule}), code_count=count))
     assert result.outcome == CampaignOutcome.CREATED, result.message
@@ -99,7 +88,7 @@ def test_every_code_type_is_persisted(container: Container, rule: dict) -> None:
 
 def test_200k_codes_are_unique_in_one_tenant(container: Container) -> None:
     tenant = make_tenant(container)
-    before = generated_code_counts(container).get("RANDOM_NUM", 0)
+    before = container.generation.generated_code_counts().get("RANDOM_NUM", 0)
     campaign = make_campaign(container, tenant, 200_000, codeType="RANDOM_NUM", length=12)
     total, distinct = rows(container, "SELECT COUNT(*), COUNT(DISTINCT code) FROM redeem_codes"
                            " WHERE tenant_id = :t", t=tenant)[0]
@@ -109,7 +98,7 @@ def test_200k_codes_are_unique_in_one_tenant(container: Container) -> None:
     assert (status, inserted) == ("DONE", 200_000)
     assert issued(container, tenant) == 200_000
     assert container.redis.scard(container.keys.pool(tenant, campaign)) == 200_000
-    assert generated_code_counts(container)["RANDOM_NUM"] - before == 200_000
+    assert container.generation.generated_code_counts()["RANDOM_NUM"] - before == 200_000
 
 
 def _template(tenant: str, batch: str) -> RowTemplate:
@@ -131,10 +120,10 @@ def test_a_collision_with_an_existing_code_is_replaced(container: Container) -> 
     first = make_campaign(container, tenant, 10)
     taken = codes_of(container, tenant, first)[0]
     second = make_campaign(container, tenant)
-    batch = start_batch(container, tenant, second, 5, "ops")
+    batch = container.generation.start_batch(tenant, second, 5, "ops")
     codec = CodeCodec(CodeGenerateRule(), container.settings.code_secret_for(tenant), tenant)
     injected = [taken, *codec.generate_many(4)]
-    result = run_batch(container, batch.batch_id, chunks=[injected])
+    result = container.generation.run_batch(batch.batch_id, chunks=[injected])
     assert (result.inserted, result.collisions, result.status) == (5, 1, "DONE")
     mine = codes_of(container, tenant, second)
     assert len(set(mine)) == 5 and taken not in mine and set(injected[1:]) <= set(mine)
@@ -156,15 +145,15 @@ def test_resume_after_an_interrupted_batch_completes_without_duplicates(
 ) -> None:
     tenant = make_tenant(container)
     campaign = make_campaign(container, tenant)
-    batch = start_batch(container, tenant, campaign, 30_000, "ops")
+    batch = container.generation.start_batch(tenant, campaign, 30_000, "ops")
     codec = CodeCodec(CodeGenerateRule(), container.settings.code_secret_for(tenant), tenant)
     with pytest.raises(RuntimeError):
-        run_batch(container, batch.batch_id, chunks=_crashing(codec, 10_000, 2),
+        container.generation.run_batch(batch.batch_id, chunks=_crashing(codec, 10_000, 2),
                   chunk_size=10_000)
     with container.engine.connect() as conn:
         half = code_store.get_batch(conn, batch.batch_id)
     assert half is not None and half.status == "RUNNING" and half.inserted in (10_000, 20_000)
-    result = resume_batch(container, batch.batch_id)
+    result = container.generation.resume_batch(batch.batch_id)
     assert (result.inserted, result.status) == (30_000, "DONE")
     codes = codes_of(container, tenant, campaign)
     assert len(codes) == len(set(codes)) == 30_000
@@ -173,19 +162,19 @@ def test_resume_after_an_interrupted_batch_completes_without_duplicates(
     assert container.redis.scard(keys.pool(tenant, campaign)) == 30_000
     assert issued(container, tenant) == 30_000
     with pytest.raises(DomainRuleViolation):
-        generate_codes(container, tenant, campaign, 0)
+        container.generation.generate_codes(tenant, campaign, 0)
 
 
 def test_rollback_removes_rows_and_cache_entries(container: Container) -> None:
     tenant = make_tenant(container)
     campaign = make_campaign(container, tenant, 1_000)
-    result = generate_codes(container, tenant, campaign, 5_000)
+    result = container.generation.generate_codes(tenant, campaign, 5_000)
     added = set(codes_of(container, tenant, campaign)) - set(
         reveal(container, c) for (c,) in rows(
             container, f"SELECT {PLAIN_CODE} FROM redeem_codes WHERE gen_batch_id <> :b"
             " AND tenant_id = :t", b=result.batch_id, t=tenant))
     assert len(added) == 5_000 and issued(container, tenant) == 6_000
-    undone = rollback_batch(container, result.batch_id)
+    undone = container.generation.rollback_batch(result.batch_id)
     assert undone.status == "ROLLED_BACK" and undone.written_now == 5_000
     assert len(codes_of(container, tenant, campaign)) == 1_000
     keys = container.keys
@@ -193,7 +182,7 @@ def test_rollback_removes_rows_and_cache_entries(container: Container) -> None:
     assert container.redis.scard(keys.pool(tenant, campaign)) == 1_000
     assert issued(container, tenant) == 1_000
     assert container.redis.get(keys.ready(tenant)) == "1"
-    assert rollback_batch(container, result.batch_id).written_now == 0
+    assert container.generation.rollback_batch(result.batch_id).written_now == 0
 
 
 def test_rollback_is_refused_once_a_code_was_used(container: Container) -> None:
@@ -205,7 +194,7 @@ def test_rollback_is_refused_once_a_code_was_used(container: Container) -> None:
         (batch_id,), = conn.execute(text("SELECT batch_id FROM code_batches"
                                          " WHERE campaign_id = :c"), {"c": campaign}).all()
     with pytest.raises(DomainRuleViolation, match="redeemed"):
-        rollback_batch(container, batch_id)
+        container.generation.rollback_batch(batch_id)
     assert len(codes_of(container, tenant, campaign)) == 100
 
 
@@ -214,7 +203,7 @@ def test_a_too_small_code_space_is_refused(container: Container) -> None:
     campaign = make_campaign(container, tenant, 0, codeType="RANDOM_NUM", length=5,
                              checkChar=False)
     with pytest.raises(CodeSpaceTooSmall):
-        generate_codes(container, tenant, campaign, 5_000)
+        container.generation.generate_codes(tenant, campaign, 5_000)
     assert codes_of(container, tenant, campaign) == []
 
 
@@ -224,6 +213,6 @@ def test_stats_count_codes_and_guess_odds(container: Container) -> None:
     with container.engine.begin() as conn:
         conn.execute(text("UPDATE redeem_codes SET status = 2, export_status = 1"
                           " WHERE tenant_id = :t LIMIT 10"), {"t": tenant})
-    stats = campaign_stats(container, tenant, campaign)
+    stats = container.generation.campaign_stats(tenant, campaign)
     assert (stats.issued, stats.unused, stats.granted, stats.exported) == (1_000, 990, 10, 10)
     assert stats.code_space == 10**8 and stats.guess_odds == pytest.approx(1e-5)

@@ -29,11 +29,11 @@ def row(container, tenant: str, code: str):
 
 def test_listing_is_masked_paginated_and_filtered(container, tmp_path: Path) -> None:
     seeded = seed_campaign(container, count=7)
-    export_codes(container, seeded.tenant_id, seeded.campaign_id, "tester", 2, "csv",
+    export_codes(container.exporter, seeded.tenant_id, seeded.campaign_id, "tester", 2, "csv",
                  tmp_path / "e.csv")
     seen, after = [], 0
     while True:
-        page = list_codes(container, seeded.tenant_id, seeded.campaign_id, limit=3,
+        page = list_codes(container.storage, seeded.tenant_id, seeded.campaign_id, limit=3,
                           after_id=after)
         seen += page.codes
         if page.next_after_id is None:
@@ -45,19 +45,21 @@ def test_listing_is_masked_paginated_and_filtered(container, tmp_path: Path) -> 
         assert view.masked_code not in full and "*" in view.masked_code
         assert view.generated_by == "tester" and view.generated_at is not None
         assert all(code not in str(view.as_dict()) for code in full)
-    exported = list_codes(container, seeded.tenant_id, seeded.campaign_id, exported=True).codes
+    exported = list_codes(container.storage, seeded.tenant_id, seeded.campaign_id,
+                          exported=True).codes
     assert len(exported) == 2
     assert all(v.exported_by == "tester" and v.exported_at for v in exported)
-    assert len(list_codes(container, seeded.tenant_id, seeded.campaign_id,
+    assert len(list_codes(container.storage, seeded.tenant_id, seeded.campaign_id,
                           exported=False, status="unused").codes) == 5
     with pytest.raises(UnknownCampaign):
-        list_codes(container, "tn-nobody", seeded.campaign_id)
+        list_codes(container.storage, "tn-nobody", seeded.campaign_id)
 
 
 async def test_voided_code_redeems_as_not_found(container) -> None:
     seeded = seed_campaign(container, count=2)
     target, other = seeded.codes
-    result = void_codes(container, seeded.tenant_id, code=target.lower(), reason="leaked")
+    result = void_codes(container.code_ports, seeded.tenant_id, code=target.lower(),
+                        reason="leaked")
     assert result.voided == 1
     status, remark = row(container, seeded.tenant_id, target)
     assert status == 3 and "leaked" in remark
@@ -70,12 +72,12 @@ async def test_voided_code_redeems_as_not_found(container) -> None:
     assert res.outcome is O.NOT_FOUND
     [ok] = await service.process([request(seeded, other)])
     assert ok.outcome is O.REDEEMED
-    again = void_codes(container, seeded.tenant_id, code=target)
+    again = void_codes(container.code_ports, seeded.tenant_id, code=target)
     assert (again.voided, again.already_voided) == (0, 1)
-    used = void_codes(container, seeded.tenant_id, code=other)
+    used = void_codes(container.code_ports, seeded.tenant_id, code=other)
     assert (used.voided, used.used) == (0, 1)
     with pytest.raises(NotFound):
-        void_codes(container, seeded.tenant_id, code="NOSUCHCODE1")
+        void_codes(container.code_ports, seeded.tenant_id, code="NOSUCHCODE1")
 
 
 async def test_void_campaign_skips_used_and_partly_used(container) -> None:
@@ -86,7 +88,7 @@ async def test_void_campaign_skips_used_and_partly_used(container) -> None:
     service, _ = make_service(container)
     [res] = await service.process([request(seeded, seeded.codes[0], user="u1")])
     assert res.outcome is O.REDEEMED
-    result = void_codes(container, seeded.tenant_id, campaign_id=seeded.campaign_id,
+    result = void_codes(container.code_ports, seeded.tenant_id, campaign_id=seeded.campaign_id,
                         reason="campaign cancelled")
     assert (result.voided, result.partly_used) == (5, 1)
     pool_key = container.keys.pool(seeded.tenant_id, seeded.campaign_id)
@@ -97,22 +99,23 @@ async def test_void_campaign_skips_used_and_partly_used(container) -> None:
     for code in seeded.codes[1:]:
         [res] = await service.process([request(seeded, code)])
         assert res.outcome is O.NOT_FOUND
-    assert len(list_codes(container, seeded.tenant_id, seeded.campaign_id,
+    assert len(list_codes(container.storage, seeded.tenant_id, seeded.campaign_id,
                           status="voided").codes) == 5
 
 
 async def test_void_export_batch_keeps_bound_user(container, tmp_path: Path) -> None:
     seeded = seed_campaign(container, count=5)
-    batch = export_codes(container, seeded.tenant_id, seeded.campaign_id, "tester", 3, "csv",
+    batch = export_codes(container.exporter, seeded.tenant_id, seeded.campaign_id, "tester", 3,
+                         "csv",
                          tmp_path / "b.csv")
-    mine = allocate_code(container, seeded.tenant_id, seeded.campaign_id, "gina")
-    result = void_codes(container, seeded.tenant_id, export_batch_id=batch.export_id)
+    mine = allocate_code(container.code_ports, seeded.tenant_id, seeded.campaign_id, "gina")
+    result = void_codes(container.code_ports, seeded.tenant_id, export_batch_id=batch.export_id)
     assert result.voided == 3
-    statuses = list_codes(container, seeded.tenant_id, seeded.campaign_id).codes
+    statuses = list_codes(container.storage, seeded.tenant_id, seeded.campaign_id).codes
     assert sorted(v.status for v in statuses) == ["unused", "unused"] + ["voided"] * 3
     with pytest.raises(NotFound):
-        void_codes(container, "tn-other", export_batch_id=batch.export_id)
-    void_codes(container, seeded.tenant_id, code=mine, reason="fraud")
+        void_codes(container.code_ports, "tn-other", export_batch_id=batch.export_id)
+    void_codes(container.code_ports, seeded.tenant_id, code=mine, reason="fraud")
     raw = container.redis.get(code_key(container, seeded.tenant_id, mine))
     assert raw.split("|")[3:] == ["3", "gina"]
     service, _ = make_service(container)

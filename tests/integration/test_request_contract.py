@@ -172,18 +172,17 @@ def _tenant_event(tenant_id: str, status: str, version: int):
 
 async def test_a_suspended_or_closed_tenant_cannot_redeem(base_settings) -> None:
     from core.bootstrap import bootstrap
-    from core.tenants import apply_tenant_update
 
     quick = base_settings.model_copy(update={"tenant_status_refresh_seconds": 0.2})
     with bootstrap(quick) as container:
         seeded = seed_campaign(container, count=4)
         tenant = seeded.tenant_id
-        apply_tenant_update(container.engine, _tenant_event(tenant, "ACTIVE", 1))
+        container.tenants.apply_update(_tenant_event(tenant, "ACTIVE", 1))
         service, publisher = make_service(container)
         [first] = await service.process([request(seeded, seeded.codes[0])])
         assert first.outcome is O.REDEEMED
         for version, status in [(2, "SUSPENDED"), (3, "CLOSED")]:
-            apply_tenant_update(container.engine, _tenant_event(tenant, status, version))
+            container.tenants.apply_update(_tenant_event(tenant, status, version))
             await asyncio.sleep(0.3)
             refused = request(seeded, seeded.codes[version - 1])
             [answer] = await service.process([refused])
@@ -191,7 +190,7 @@ async def test_a_suspended_or_closed_tenant_cannot_redeem(base_settings) -> None
             assert "suspended or closed" in answer.message
             assert _code_status(container, tenant, seeded.codes[version - 1]) == (0, 0)
             assert not container.redis.exists(container.keys.request(tenant, refused.request_id))
-        apply_tenant_update(container.engine, _tenant_event(tenant, "ACTIVE", 4))
+        container.tenants.apply_update(_tenant_event(tenant, "ACTIVE", 4))
         await asyncio.sleep(0.3)
         [back] = await service.process([request(seeded, seeded.codes[3])])
         assert back.outcome is O.REDEEMED

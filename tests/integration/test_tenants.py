@@ -8,7 +8,6 @@ import threading
 import pytest
 
 from core.bootstrap import Container
-from core.tenants import apply_tenant_update, get_tenant
 from schemas.events import TenantStatus, TenantType, TenantUpdated
 from tests.conftest import unique_id
 from tests.integration.test_generation import make_campaign, rows
@@ -26,32 +25,32 @@ def event(tenant: str, version: int, **changes: object) -> TenantUpdated:
 
 def test_out_of_order_events_end_in_the_newest_state(container: Container) -> None:
     tenant = unique_id("t")
-    applied = [apply_tenant_update(container.engine, event(tenant, v)) for v in (3, 1, 2)]
+    applied = [container.tenants.apply_update(event(tenant, v)) for v in (3, 1, 2)]
     assert applied == [True, False, False]
-    stored = get_tenant(container.engine, tenant)
+    stored = container.tenants.get(tenant)
     assert stored is not None
     assert (stored.name, stored.version, stored.code_quota) == ("name-v3", 3, 3000)
 
 
 def test_a_duplicate_event_changes_nothing(container: Container) -> None:
     tenant = unique_id("t")
-    assert apply_tenant_update(container.engine, event(tenant, 3))
-    assert not apply_tenant_update(
-        container.engine, event(tenant, 3, name="other", status=TenantStatus.CLOSED)
+    assert container.tenants.apply_update(event(tenant, 3))
+    assert not container.tenants.apply_update(
+        event(tenant, 3, name="other", status=TenantStatus.CLOSED)
     )
-    stored = get_tenant(container.engine, tenant)
+    stored = container.tenants.get(tenant)
     assert stored is not None and (stored.name, stored.status) == ("name-v3", "ACTIVE")
 
 
 def test_a_newer_event_updates_the_campaigns_redundant_fields(container: Container) -> None:
     tenant = unique_id("t")
-    apply_tenant_update(container.engine, event(tenant, 1))
+    container.tenants.apply_update(event(tenant, 1))
     campaign = make_campaign(container, tenant, 0)
-    apply_tenant_update(container.engine, event(tenant, 2, name="Renamed",
+    container.tenants.apply_update(event(tenant, 2, name="Renamed",
                                                 type=TenantType.PLATFORM))
     assert rows(container, "SELECT tenant_name, tenant_type FROM campaigns WHERE"
                 " campaign_id = :c", c=campaign) == [("Renamed", "PLATFORM")]
-    apply_tenant_update(container.engine, event(tenant, 1, name="Stale"))
+    container.tenants.apply_update(event(tenant, 1, name="Stale"))
     assert rows(container, "SELECT tenant_name FROM campaigns WHERE campaign_id = :c",
                 c=campaign) == [("Renamed",)]
 
@@ -66,7 +65,7 @@ def test_concurrent_deliveries_keep_the_highest_version(container: Container) ->
         for v in chunk:
             for _attempt in range(20):
                 try:
-                    apply_tenant_update(container.engine, event(tenant, v))
+                    container.tenants.apply_update(event(tenant, v))
                     break
                 except Exception as exc:  # noqa: BLE001 - deadlocks are retried below
                     errors.append(exc)
@@ -75,5 +74,5 @@ def test_concurrent_deliveries_keep_the_highest_version(container: Container) ->
         t.start()
     for t in threads:
         t.join()
-    stored = get_tenant(container.engine, tenant)
+    stored = container.tenants.get(tenant)
     assert stored is not None and (stored.version, stored.name) == (30, "name-v30")

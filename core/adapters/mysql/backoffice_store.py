@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from core.adapters.mysql.code_admin_store import CodeListing
+from core.codes.status import CodeStatus
 
 
 @dataclass(frozen=True)
@@ -138,8 +139,11 @@ def campaign_counts(conn: Connection, tenant_id: str | None,
         params["c"] = campaign_id
     rows = conn.execute(text(
         "SELECT tenant_id, campaign_id, COUNT(*), SUM(export_status = 1),"
-        " SUM(user_id IS NOT NULL), SUM(status IN (1, 2) OR used_count > 0), SUM(status = 3),"
-        " SUM(status = 0 AND used_count = 0 AND export_status = 0 AND user_id IS NULL)"
+        " SUM(user_id IS NOT NULL),"
+        f" SUM(status IN ({CodeStatus.CLAIMED:d}, {CodeStatus.GRANTED:d}) OR used_count > 0),"
+        f" SUM(status = {CodeStatus.VOIDED:d}),"
+        f" SUM(status = {CodeStatus.UNUSED:d} AND used_count = 0 AND export_status = 0"
+        " AND user_id IS NULL)"
         f" FROM redeem_codes WHERE {where} GROUP BY tenant_id, campaign_id"
         " ORDER BY tenant_id, campaign_id"), params).all()
     return [CampaignCounts(r[0], r[1], *(int(v or 0) for v in r[2:])) for r in rows]

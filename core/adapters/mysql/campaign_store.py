@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -10,34 +9,13 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from core.records import CampaignRecord
+
 _COLUMNS = (
     "campaign_id, tenant_id, tenant_name, tenant_type, product_code, name, status, rule_json,"
     " request_hash, use_limit, per_user_limit, valid_from, valid_until, codes_requested,"
     " created_by, created_at, updated_at"
 )
-
-
-@dataclass(frozen=True)
-class CampaignRecord:
-    """One campaign row; ``rule`` is the stored rule JSON (a dict); times are naive UTC."""
-
-    campaign_id: str
-    tenant_id: str
-    tenant_name: str | None
-    tenant_type: str | None
-    product_code: str
-    name: str
-    status: str
-    rule: dict[str, Any]
-    request_hash: str
-    use_limit: int
-    per_user_limit: int
-    valid_from: datetime
-    valid_until: datetime | None
-    codes_requested: int
-    created_by: str
-    created_at: datetime
-    updated_at: datetime
 
 
 def _record(row: Any) -> CampaignRecord:

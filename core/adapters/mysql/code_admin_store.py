@@ -8,61 +8,18 @@ Rows are taken ``FOR UPDATE SKIP LOCKED`` so an allocation never waits behind an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-_FREE = "status = 0 AND used_count = 0 AND export_status = 0 AND user_id IS NULL"
+from core.codes.status import CodeStatus
+from core.records import BoundCode, CodeListing, VoidCandidate
 
-
-@dataclass(frozen=True)
-class BoundCode:
-    """A code just bound to a user (what the Redis entry needs, and its seal)."""
-
-    code: str
-    """The stored ``code``: its lookup (or the plaintext of a row not migrated yet)."""
-    campaign_id: str
-    use_limit: int
-    key_id: str | None = None
-    sealed: str | None = None
-
-
-@dataclass(frozen=True)
-class CodeListing:
-    """One code as an operator sees it (the code itself is masked by the caller)."""
-
-    row_id: int
-    code: str
-    status: int
-    use_limit: int
-    used_count: int
-    export_status: int
-    gen_account_id: str | None
-    gen_time: datetime
-    export_account_id: str | None
-    export_time: datetime | None
-    export_batch_id: str | None
-    bound_user: str | None
-    allocated_at: datetime | None
-    act_user_id: str | None
-    act_time: datetime | None
-    valid_from: datetime | None
-    expired_at: datetime | None
-    remark: str | None
-
-
-@dataclass(frozen=True)
-class VoidCandidate:
-    """A locked, voidable code (status 0, never redeemed)."""
-
-    row_id: int
-    code: str
-    campaign_id: str
-    use_limit: int
-    bound_user: str | None
+_FREE = (
+    f"status = {CodeStatus.UNUSED:d} AND used_count = 0 AND export_status = 0 AND user_id IS NULL"
+)
 
 
 def _bind(conn: Connection, tenant_id: str, campaign_id: str, row: Any, user_id: str,
@@ -157,7 +114,8 @@ def lock_voidable(conn: Connection, tenant_id: str, by: str, value: str, after_i
     (by code: ``value`` is the lookup, ``plain`` the code, for rows not migrated yet)."""
     rows = conn.execute(
         text("SELECT id, code, campaign_id, use_limit, user_id FROM redeem_codes"
-             f" WHERE tenant_id = :t AND {_selector(by)} AND status = 0 AND used_count = 0"
+             f" WHERE tenant_id = :t AND {_selector(by)} AND status = {CodeStatus.UNUSED:d}"
+             " AND used_count = 0"
              " AND id > :after ORDER BY id LIMIT :n FOR UPDATE"),
         {"t": tenant_id, "v": value, "p": plain or value, "c": campaign_id, "after": after_id,
          "n": limit},
@@ -172,9 +130,10 @@ def void_rows(conn: Connection, tenant_id: str, rows: list[VoidCandidate], note:
     for campaign in sorted({r.campaign_id for r in rows}):
         marks = ", ".join(str(int(r.row_id)) for r in rows if r.campaign_id == campaign)
         changed += int(conn.execute(
-            text("UPDATE redeem_codes SET status = 3, remark = CONCAT_WS('\\n', remark, :note)"
+            text(f"UPDATE redeem_codes SET status = {CodeStatus.VOIDED:d},"
+                 " remark = CONCAT_WS('\\n', remark, :note)"
                  f" WHERE tenant_id = :t AND campaign_id = :c AND id IN ({marks})"
-                 " AND status = 0 AND used_count = 0"),
+                 f" AND status = {CodeStatus.UNUSED:d} AND used_count = 0"),
             {"note": note, "t": tenant_id, "c": campaign},
         ).rowcount)
     return changed
@@ -184,8 +143,9 @@ def void_census(conn: Connection, tenant_id: str, by: str, value: str,
                 campaign_id: str | None = None, plain: str | None = None) -> dict[str, int]:
     """Codes matching the selector that were not voidable: voided, partly used, used."""
     row = conn.execute(
-        text("SELECT COUNT(*), COALESCE(SUM(status = 3), 0),"
-             " COALESCE(SUM(status = 0 AND used_count > 0), 0), COALESCE(SUM(status IN (1, 2)), 0)"
+        text(f"SELECT COUNT(*), COALESCE(SUM(status = {CodeStatus.VOIDED:d}), 0),"
+             f" COALESCE(SUM(status = {CodeStatus.UNUSED:d} AND used_count > 0), 0),"
+             f" COALESCE(SUM(status IN ({CodeStatus.CLAIMED:d}, {CodeStatus.GRANTED:d})), 0)"
              f" FROM redeem_codes WHERE tenant_id = :t AND {_selector(by)}"),
         {"t": tenant_id, "v": value, "p": plain or value, "c": campaign_id},
     ).one()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,48 +23,20 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from core.codes.protection import ProtectedCode
-
-RUNNING, DONE, ROLLED_BACK = "RUNNING", "DONE", "ROLLED_BACK"
+from core.codes.status import CodeStatus
+from core.records import (  # noqa: F401 - the batch states are re-exported
+    DONE,
+    ROLLED_BACK,
+    RUNNING,
+    BatchRecord,
+    RowTemplate,
+)
 
 _BATCH_COLUMNS = (
     "batch_id, tenant_id, campaign_id, requested, inserted, status, account_id, created_at,"
     " finished_at, rule_json"
 )
 _SCRATCH_DIR = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-
-
-@dataclass(frozen=True)
-class BatchRecord:
-    """One generation batch: how many codes were asked for and how many are committed."""
-
-    batch_id: str
-    tenant_id: str
-    campaign_id: str
-    requested: int
-    inserted: int
-    status: str
-    account_id: str | None
-    created_at: datetime
-    finished_at: datetime | None
-    rule: dict[str, Any] | None = None
-    """The code rule JSON the batch generates with (None: its campaign's rule)."""
-
-
-@dataclass(frozen=True)
-class RowTemplate:
-    """The columns every code row of one chunk shares (naive UTC times)."""
-
-    tenant_id: str
-    product_code: str
-    campaign_id: str
-    batch_id: str
-    use_limit: int
-    account_id: str | None
-    gen_time: datetime
-    valid_from: datetime | None
-    expired_at: datetime | None
-    key_id: str | None = None
-    """Key id of the rows' sealed codes (None: ``insert_code_rows`` of plaintext codes)."""
 
 
 def _json(value: Any) -> Any:
@@ -289,7 +260,8 @@ def batch_codes_in_use(conn: Connection, batch: BatchRecord) -> int:
         text(
             "SELECT COUNT(*) FROM redeem_codes WHERE tenant_id = :t AND campaign_id = :c"
             " AND gen_batch_id = :b"
-            " AND (status <> 0 OR used_count > 0 OR export_status <> 0 OR user_id IS NOT NULL)"
+            f" AND (status <> {CodeStatus.UNUSED:d} OR used_count > 0 OR export_status <> 0"
+            " OR user_id IS NOT NULL)"
         ),
         {"t": batch.tenant_id, "c": batch.campaign_id, "b": batch.batch_id},
     ).scalar()

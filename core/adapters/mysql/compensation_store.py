@@ -24,6 +24,7 @@ from core.adapters.mysql.redemption_writes import (
     record_granted,
 )
 from core.adapters.mysql.stored_grants import RedemptionFacts
+from core.codes.status import CodeStatus, RedemptionStatus
 from schemas.events import CompensationJob, CompensationReport, RewardGrant
 
 
@@ -145,7 +146,8 @@ class CompensationStore:
         sql = (
             "SELECT redemption_id, tenant_id, code, claimed_at, grants_json, request_id,"
             " product_code, campaign_id, user_id FROM redemptions r"
-            " WHERE r.status = 1 AND r.claimed_at < :cutoff" + scope.sql("r")
+            f" WHERE r.status = {RedemptionStatus.PENDING:d} AND r.claimed_at < :cutoff"
+            + scope.sql("r")
         )
         params = {**scope.params(), "n": limit}
         if after is not None:
@@ -217,11 +219,12 @@ class CompensationStore:
             # the code table is ascii: convert the utf8mb4 side, or its unique key is not used
             " ON c.tenant_id = CONVERT(r.tenant_id USING ascii)"
             " AND c.code = CONVERT(r.code USING ascii)"
-            " WHERE r.status = 2 AND r.claimed_at < :cutoff"
+            f" WHERE r.status = {RedemptionStatus.GRANTED:d} AND r.claimed_at < :cutoff"
             + (" AND r.claimed_at >= :since" if scope.since is not None else "")
             + scope.sql("r")
-            + " AND c.status = 1 AND NOT EXISTS (SELECT 1 FROM redemptions p"
-            " WHERE p.tenant_id = c.tenant_id AND p.code = c.code AND p.status = 1)"
+            + f" AND c.status = {CodeStatus.CLAIMED:d} AND NOT EXISTS (SELECT 1 FROM redemptions p"
+            " WHERE p.tenant_id = c.tenant_id AND p.code = c.code"
+            f" AND p.status = {RedemptionStatus.PENDING:d})"
         )
         params = {**scope.params(), "n": limit}
         if after is not None:
@@ -239,9 +242,10 @@ class CompensationStore:
     def mark_codes_granted(self, codes: Sequence[StuckCode]) -> int:
         """Status 1 -> 2 for codes with no pending redemption left; rows changed."""
         statement = text(
-            "UPDATE redeem_codes c FORCE INDEX (uk_tenant_code) SET c.status = 2"
+            "UPDATE redeem_codes c FORCE INDEX (uk_tenant_code)"
+            f" SET c.status = {CodeStatus.GRANTED:d}"
             " WHERE c.tenant_id = :t AND c.code = :code"
-            f" AND c.status = 1 AND NOT EXISTS ({PENDING_OF_CODE})"
+            f" AND c.status = {CodeStatus.CLAIMED:d} AND NOT EXISTS ({PENDING_OF_CODE})"
         )
 
         def work() -> int:

@@ -14,15 +14,17 @@ scanned but not matched are not kept locked.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from core.codes.status import CodeStatus
+from core.records import ExportBatchRecord, ExportRow
+
 _ELIGIBLE = (
-    "tenant_id = :t AND campaign_id = :c AND status = 0 AND used_count = 0"
+    f"tenant_id = :t AND campaign_id = :c AND status = {CodeStatus.UNUSED:d} AND used_count = 0"
     " AND export_status = 0 AND user_id IS NULL"
 )
 _OWNED = " AND gen_account_id = :a"
@@ -36,37 +38,6 @@ _LINE = (
     " IFNULL(DATE_FORMAT(valid_from, '%Y-%m-%d %H:%i:%s'), ''), '\t',"
     " IFNULL(DATE_FORMAT(expired_at, '%Y-%m-%d %H:%i:%s'), ''))"
 )
-
-
-class ExportRow(NamedTuple):
-    """One code as written to an export file (times UTC, ``YYYY-MM-DD HH:MM:SS`` text).
-
-    A named tuple, not a dataclass: an export builds a million of them, and a frozen
-    dataclass costs several times more to create."""
-
-    row_id: int
-    code: str
-    """The stored ``code`` column: a lookup (or, for a row not migrated yet, the code)."""
-    valid_from: str | None
-    expired_at: str | None
-    key_id: str | None = None
-    sealed: str | None = None
-
-
-@dataclass(frozen=True)
-class ExportBatchRecord:
-    """The audit row of one export."""
-
-    export_id: str
-    tenant_id: str
-    campaign_id: str
-    account_id: str
-    owner_override: bool
-    code_count: int
-    file_format: str
-    file_name: str
-    file_sha256: str | None
-    created_at: datetime
 
 
 def _params(tenant_id: str, campaign_id: str, account_id: str | None) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from core.adapters.mysql import stored_grants
 from core.adapters.mysql.script import SqlScript, fetch_sets, marks
 from core.adapters.mysql.stored_grants import RedemptionFacts
+from core.codes.status import CodeStatus, RedemptionStatus
 from core.redemption.model import Attempt, CampaignInfo, CodeState
 from schemas.events import RedeemOutcome, RewardGrant
 from schemas.rewards import eligible
@@ -187,6 +188,9 @@ def _judge_tenant(
     )
 
 
+_USED_UP = (CodeStatus.CLAIMED, CodeStatus.GRANTED)
+
+
 def _judge(
     attempt: Attempt,
     state: CodeState | None,
@@ -195,9 +199,11 @@ def _judge(
     campaigns: dict[str, CampaignInfo],
 ) -> RedeemOutcome:
     user = attempt.request.user_id
-    if state is None or state.status == 3 or (state.bound_user and state.bound_user != user):
+    if state is None or state.status == CodeStatus.VOIDED or (
+        state.bound_user and state.bound_user != user
+    ):
         return RedeemOutcome.NOT_FOUND
-    if used[state.code] >= state.use_limit or state.status in (1, 2):
+    if used[state.code] >= state.use_limit or state.status in _USED_UP:
         return RedeemOutcome.ALREADY_USED
     campaign = campaigns.get(state.campaign_id)
     limit = campaign.per_user_limit if campaign else 1
@@ -257,7 +263,7 @@ def _write_codes(
             params += [
                 state.row_id,
                 count,
-                1 if count >= state.use_limit else 0,
+                int(CodeStatus.CLAIMED if count >= state.use_limit else CodeStatus.UNUSED),
                 last_user.get(state.code),
             ]
         first, rest = "SELECT %s AS id, %s AS n, %s AS s, %s AS u", "SELECT %s, %s, %s, %s"
@@ -291,7 +297,7 @@ def _redemption_row(attempt: Attempt, state: CodeState, now: datetime) -> tuple[
         facts.user_id,
         request.device_id,
         request.channel.value,
-        1,
+        int(RedemptionStatus.PENDING),
         stored_grants.pack(attempt.grants, facts),
         now,
     )
@@ -336,7 +342,8 @@ class GrantedRedemption:
 #: blocks (or deadlocks with) the commit of the next.
 PENDING_OF_CODE = (
     "SELECT 1 FROM redemptions r FORCE INDEX (idx_code)"
-    " WHERE r.tenant_id = c.tenant_id AND r.code = c.code AND r.status = 1"
+    " WHERE r.tenant_id = c.tenant_id AND r.code = c.code"
+    f" AND r.status = {RedemptionStatus.PENDING:d}"
 )
 
 
@@ -391,8 +398,9 @@ def record_script(redeemed: Sequence[GrantedRedemption], now: datetime) -> SqlSc
     script.add(
         # by primary key, forced: on a small table (a new deployment) the optimizer scans a
         # whole index instead, every row of it locked and checked against the next commit's
-        f"UPDATE redemptions FORCE INDEX (PRIMARY) SET status = 2, granted_at = %s"
-        f" WHERE redemption_id IN ({marks(ids)}) AND status = 1",
+        "UPDATE redemptions FORCE INDEX (PRIMARY)"
+        f" SET status = {RedemptionStatus.GRANTED:d}, granted_at = %s"
+        f" WHERE redemption_id IN ({marks(ids)}) AND status = {RedemptionStatus.PENDING:d}",
         [now, *ids],
     )
     by_tenant: dict[str, set[str]] = defaultdict(set)
@@ -401,8 +409,10 @@ def record_script(redeemed: Sequence[GrantedRedemption], now: datetime) -> SqlSc
     for tenant_id, code_set in sorted(by_tenant.items()):
         codes = sorted(code_set)
         script.add(
-            "UPDATE redeem_codes c FORCE INDEX (uk_tenant_code) SET c.status = 2"
-            f" WHERE c.tenant_id = %s AND c.code IN ({marks(codes)}) AND c.status = 1"
+            "UPDATE redeem_codes c FORCE INDEX (uk_tenant_code)"
+            f" SET c.status = {CodeStatus.GRANTED:d}"
+            f" WHERE c.tenant_id = %s AND c.code IN ({marks(codes)})"
+            f" AND c.status = {CodeStatus.CLAIMED:d}"
             # a single-use code has one redemption only (I1): this one, granted just above
             f" AND (c.use_limit = 1 OR NOT EXISTS ({PENDING_OF_CODE}))",
             [tenant_id, *codes],

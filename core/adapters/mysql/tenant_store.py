@@ -6,37 +6,21 @@ translated by the caller's ``guarded`` block.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
+from core.records import TenantRecord
 from schemas.base import naive_utc
 from schemas.events import TenantUpdated
 
 _COLUMNS = "tenant_id, name, type, status, code_quota, codes_issued, version, updated_at"
 
 
-@dataclass(frozen=True)
-class TenantRecord:
-    """One row of the tenant registry."""
-
-    tenant_id: str
-    name: str
-    type: str
-    status: str
-    code_quota: int
-    codes_issued: int
-    version: int
-    updated_at: datetime
-
-
 def _record(row: Any) -> TenantRecord:
     t = tuple(row)
     return TenantRecord(t[0], t[1], t[2], t[3], int(t[4]), int(t[5]), int(t[6]), t[7])
-
 
 
 def get_tenant(conn: Connection, tenant_id: str, *, lock: bool = False) -> TenantRecord | None:

@@ -11,6 +11,7 @@ from core.adapters.redis.client import REDIS_ERRORS, AsyncRedisClient, is_cluste
 from core.adapters.redis.keys import RedisKeys, campaign_fields, code_value
 from core.adapters.redis.layout import check_slot_layout
 from core.adapters.redis.scripts import ScriptRunner
+from core.codes.status import cached_status
 from core.errors import CacheUnavailable
 from core.redemption.model import Attempt, CampaignInfo, CodeState
 from core.settings import Settings
@@ -206,9 +207,7 @@ def _count(value: int | None) -> str:
 
 
 def _state_value(state: CodeState) -> str:
-    status = (
-        state.status if state.status == 3 else (1 if state.used_count >= state.use_limit else 0)
-    )
+    status = cached_status(state.status, state.used_count, state.use_limit)
     return code_value(
         state.campaign_id, state.use_limit, state.used_count, status, state.bound_user or ""
     )

@@ -27,8 +27,11 @@ from core.adapters.redis.client import (
     connection_pool_for,
     refresh_slots,
 )
-from core.adapters.redis.keys import RedisKeys, code_value, products_field
+from core.adapters.redis.keys import RedisKeys, code_value, eligibility_field, products_field
+from core.codes.status import CodeStatus
 from core.errors import CacheUnavailable
+from core.records import CampaignRecord
+from schemas.campaign import CampaignRule
 
 T = TypeVar("T")
 
@@ -49,6 +52,15 @@ class CampaignCacheEntry:
     per_user_limit: int
     eligibility: str = ""
     """The reward conditions as claim.lua tests them (``keys.eligibility_field``)."""
+
+
+def cache_entry(campaign: CampaignRecord) -> CampaignCacheEntry:
+    """The campaign hash fields of a campaign row."""
+    rule = CampaignRule.model_validate(campaign.rule)
+    return CampaignCacheEntry(campaign.tenant_id, campaign.campaign_id, campaign.status,
+                              campaign.valid_from, campaign.valid_until,
+                              list(rule.applicable_products), campaign.per_user_limit,
+                              eligibility_field(rule.reward_rules))
 
 
 def epoch_ms(value: datetime) -> int:
@@ -72,8 +84,9 @@ class CodeLoader:
         self._client = client
         self._keys = keys
 
-    def write_campaign(self, entry: CampaignCacheEntry) -> None:
+    def write_campaign(self, campaign: CampaignRecord) -> None:
         """Write the whole campaign hash (every field, so claim.lua never sees a partial one)."""
+        entry = cache_entry(campaign)
         until = epoch_ms(entry.valid_until) if entry.valid_until is not None else ""
         mapping: dict[Any, Any] = {
             "status": entry.status,
@@ -92,7 +105,7 @@ class CodeLoader:
         """MSET fresh entries for new codes and add them to the campaign's pool."""
         if not codes:
             return
-        value = code_value(campaign_id, use_limit, 0, 0, "").encode()
+        value = code_value(campaign_id, use_limit, 0, CodeStatus.UNUSED, "").encode()
         prefix = self._keys.code(tenant_id, "").encode()
         pool = self._keys.pool(tenant_id, campaign_id).encode()
         encoded = "\n".join(codes).encode().split(b"\n")
@@ -137,7 +150,7 @@ class CodeLoader:
         for code, status, used, user in rows:
             value = code_value(campaign_id, use_limit, used, status, user or "")
             pipe.set(self._keys.code(tenant_id, code), value, nx=True)
-            if status == 0 and used == 0 and not user:
+            if status == CodeStatus.UNUSED and used == 0 and not user:
                 unallocated.append(code)
         for part in _parts(unallocated):
             pipe.sadd(pool, *part)

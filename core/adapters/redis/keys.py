@@ -90,7 +90,7 @@ class RedisKeys:
 
 def code_value(campaign_id: str, use_limit: int, used: int, status: int, bound_user: str) -> str:
     """Encode a code entry the way claim.lua reads it."""
-    return f"{campaign_id}|{use_limit}|{used}|{status}|{bound_user}"
+    return f"{campaign_id}|{use_limit}|{used}|{status:d}|{bound_user}"
 
 
 def products_field(products: list[str]) -> str:

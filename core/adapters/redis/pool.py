@@ -16,8 +16,9 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
 from core.adapters.redis.client import REDIS_ERRORS, SyncRedisClient
-from core.adapters.redis.keys import RedisKeys
+from core.adapters.redis.keys import RedisKeys, code_value
 from core.errors import CacheUnavailable
+from core.records import CachedCode
 
 T = TypeVar("T")
 
@@ -70,6 +71,12 @@ class CodePool:
             pipe.execute()
 
         _guard("rewrite code entries", work)
+
+    def write_states(self, tenant_id: str, states: Iterable[CachedCode]) -> None:
+        """Rewrite the cache entries of codes with the given states (keeping any TTL)."""
+        self.set_entries(tenant_id, ((s.code, code_value(s.campaign_id, s.use_limit, s.used,
+                                                         s.status, s.bound_user))
+                                     for s in states))
 
     def _chunked(
         self, what: str, tenant_id: str, campaign_id: str, codes: Sequence[str], *, remove: bool

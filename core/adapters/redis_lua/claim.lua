@@ -17,6 +17,8 @@ local now = tonumber(ARGV[1])
 local request_ttl, user_fail_limit = tonumber(ARGV[2]), tonumber(ARGV[3])
 local device_fail_limit, prefix = tonumber(ARGV[4]), ARGV[5]
 local HOUR, DAY = 3600000, 86400000
+-- code statuses as stored (CodeStatus in core/codes/status.py)
+local UNUSED, CLAIMED, VOIDED = '0', '1', '3'
 
 -- a counter's current and previous window keys, and how far into the current one now is
 local windows = {}
@@ -136,7 +138,7 @@ local function claim(k, product, user, hour_limit, day_limit, code, tags, channe
   -- value: campaign_id|use_limit|used|status|bound_user
   local campaign, limit_s, used_s, status, bound =
     string.match(value, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
-  if campaign == nil or status == '3' then return fail('NOT_FOUND') end
+  if campaign == nil or status == VOIDED then return fail('NOT_FOUND') end
   if bound ~= '' and bound ~= user then return fail('NOT_FOUND') end
 
   local camp = campaign_facts(campaign)
@@ -158,8 +160,8 @@ local function claim(k, product, user, hour_limit, day_limit, code, tags, channe
   if not eligible(camp[6], tags, channel) then return {'NOT_ELIGIBLE', campaign, '0', '0'} end
 
   used = used + 1
-  local new_status = '0'
-  if used >= use_limit then new_status = '1' end
+  local new_status = UNUSED
+  if used >= use_limit then new_status = CLAIMED end
   redis.call('SET', k.code, campaign .. '|' .. limit_s .. '|' .. used .. '|' .. new_status .. '|' .. bound,
              'KEEPTTL')
   redis.call('HINCRBY', pu_key, user, 1)
