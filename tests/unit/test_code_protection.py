@@ -81,7 +81,7 @@ def test_a_changed_or_moved_seal_does_not_open(change: str) -> None:
 
 
 def test_a_missing_key_id_names_it() -> None:
-    with pytest.raises(UnknownCodeKey, match="'k9'.*configured: k1, k2"):
+    with pytest.raises(UnknownCodeKey, match=r"'k9'.*configured: k1, k2"):
         PROTECTOR.open("T1", "~x", "k9", "AAAA")
 
 
