@@ -102,18 +102,21 @@ def test_the_key_file_and_environment(tmp_path) -> None:
     assert load_code_keys("", "", {}, "") == dev_keys()
 
 
+def _file(lookup: str, keys: dict[str, str], active: str | None = "k1") -> str:
+    data: dict[str, object] = {"lookup_key": lookup, "keys": keys}
+    if active:
+        data["active_key_id"] = active
+    return orjson.dumps(data).decode()
+
+
 @pytest.mark.parametrize(("content", "message"), [
     (None, "cannot be read"),
     ("{not json", "is not JSON"),
     ('["a"]', "must be an object"),
-    ('{"lookup_key": "!!!", "active_key_id": "k1", "keys": {"k1": "%s"}}' % text(2),
-     "lookup key of code key file .* is not base64"),
-    ('{"lookup_key": "%s", "active_key_id": "k1", "keys": {"k1": "QUJD"}}' % text(1),
-     "code key 'k1' of code key file .* has 3 bytes"),
-    ('{"lookup_key": "%s", "keys": {"k1": "%s"}}' % (text(1), text(2)),
-     "no active code key id"),
-    ('{"lookup_key": "%s", "active_key_id": "k2", "keys": {"k1": "%s"}}' % (text(1), text(2)),
-     "active code key id 'k2' is not among"),
+    (_file("!!!", {"k1": text(2)}), "lookup key of code key file .* is not base64"),
+    (_file(text(1), {"k1": "QUJD"}), "code key 'k1' of code key file .* has 3 bytes"),
+    (_file(text(1), {"k1": text(2)}, None), "no active code key id"),
+    (_file(text(1), {"k1": text(2)}, "k2"), "active code key id 'k2' is not among"),
 ])
 def test_a_wrong_key_file_names_what_is_wrong(tmp_path, content, message) -> None:
     path = tmp_path / "keys.json"
