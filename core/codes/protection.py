@@ -125,6 +125,7 @@ class CodeProtector:
     material: CodeKeys
     _lookups: dict[str, _Hmac] = field(default_factory=dict, repr=False)
     _ciphers: dict[tuple[str, str], AESGCM] = field(default_factory=dict, repr=False)
+    _fingerprints: _Hmac | None = field(default=None, repr=False)
 
     @property
     def active_id(self) -> str:
@@ -138,6 +139,16 @@ class CodeProtector:
             mac = self._lookups[tenant_id] = _Hmac(
                 self.material.lookup_key, tenant_id.encode() + b"\0")
         return LOOKUP_MARK + _b64url(mac.digest(code.encode())[:LOOKUP_BYTES])[:22]
+
+    def fingerprint(self, tenant_id: str, user_id: str, product_code: str, code: str) -> str:
+        """A request's idempotency fingerprint (``request_outcomes.request_hash``): keyed,
+        so a dump is no offline oracle for the code a request carried (an unkeyed hash of a
+        12-digit code is brute-forced in minutes). 32 hex characters, as before."""
+        mac = self._fingerprints
+        if mac is None:
+            mac = self._fingerprints = _Hmac(self.material.lookup_key, b"rf-request\0")
+        message = "\0".join((tenant_id, user_id, product_code, code)).encode()
+        return mac.digest(message)[:16].hex()
 
     def protect(self, tenant_id: str, codes: Iterable[str]) -> list[ProtectedCode]:
         """Lookup, seal (active key) and mask of each code: one HMAC and one AEAD per code."""

@@ -90,6 +90,8 @@ class Attempt:
     cache_forget: bool = False
     cache_user_used: int | None = None
     plain: str | None = None
+    legacy_fingerprint: str = ""
+    """The unkeyed fingerprint outcomes were stored with before codes were protected."""
 
     def __post_init__(self) -> None:
         if not self.fingerprint:

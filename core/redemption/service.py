@@ -105,6 +105,8 @@ class RedemptionService:
             await ticket.enter("claim")
             now = self._clock()
             attempts = [Attempt.of(request) for request in requests]
+            for attempt in attempts:
+                self._key_fingerprint(attempt)
             by_request: dict[tuple[str, str, str], Attempt] = {}
             for attempt in attempts:  # a redelivery within the batch shares the first's
                 by_request.setdefault(attempt.request_key, attempt)
@@ -179,7 +181,8 @@ class RedemptionService:
                 fresh.append(attempt)
                 continue
             attempt.replayed = True
-            if record.request_hash is not None and record.request_hash != attempt.fingerprint:
+            if record.request_hash is not None and record.request_hash not in (
+                    attempt.fingerprint, attempt.legacy_fingerprint):
                 attempt.decide(RedeemOutcome.REQUEST_CONFLICT)  # the id of another request
                 attempt.message = None
                 continue
@@ -190,6 +193,14 @@ class RedemptionService:
                 attempt.redemption_id, attempt.grants = record.redemption_id, record.grants
                 attempt.grants_pending = record.status == RedemptionStatus.PENDING
         return fresh
+
+    def _key_fingerprint(self, attempt: Attempt) -> None:
+        """Replace the request's fingerprint by its keyed form (core/codes/protection.py);
+        the unkeyed one still matches outcomes stored before."""
+        r = attempt.request
+        attempt.legacy_fingerprint = attempt.fingerprint
+        attempt.fingerprint = self._protector.fingerprint(r.tenant_id, r.user_id,
+                                                         r.product_code, r.code)
 
     async def _refuse_inactive_tenants(self, attempts: list[Attempt]) -> None:
         """TENANT_INACTIVE for the requests of SUSPENDED or CLOSED tenants, before any

@@ -22,6 +22,7 @@ from core.bootstrap import Container, bootstrap
 from core.code_keys import pending_rows, run_key_job
 from core.errors import KeyMaterialError, TamperedCode, UnknownCodeKey
 from core.export import export_codes
+from core.redemption.ids import request_fingerprint
 from core.settings import Settings
 from core.voiding import void_codes
 from schemas.events import RedeemOutcome as O
@@ -254,3 +255,26 @@ def test_a_tampered_or_moved_seal_is_refused_and_nothing_is_written(own_db,
                 " OR user_id IS NOT NULL") == [(0,)]
     assert rows(container, "SELECT COUNT(*) FROM code_allocations") == [(0,)]
     assert rows(container, "SELECT COUNT(*) FROM export_batches") == [(0,)]
+
+
+async def test_stored_request_fingerprints_are_keyed_and_old_ones_still_replay(
+        container: Container) -> None:
+    seeded = seed_campaign(container, count=2)
+    service, _ = make_service(container)
+    wanted = request(seeded, seeded.codes[0])
+    [first] = await service.process([wanted])
+    [(stored,)] = rows(container, "SELECT request_hash FROM request_outcomes WHERE"
+                       " tenant_id = :t AND request_id = :r", t=seeded.tenant_id,
+                       r=wanted.request_id)
+    unkeyed = request_fingerprint(wanted.user_id, wanted.product_code, wanted.code)
+    assert stored != unkeyed, "an unkeyed hash of the code is an offline oracle"
+    assert stored == container.settings.code_protector.fingerprint(
+        wanted.tenant_id, wanted.user_id, wanted.product_code, wanted.code)
+    with container.engine.begin() as conn:  # as stored before codes were protected
+        conn.execute(text("UPDATE request_outcomes SET request_hash = :h WHERE tenant_id = :t"
+                          " AND request_id = :r"),
+                     {"h": unkeyed, "t": seeded.tenant_id, "r": wanted.request_id})
+    [again] = await service.process([wanted])
+    assert again.to_bytes() == first.to_bytes(), "a redelivery replays, no REQUEST_CONFLICT"
+    [other] = await service.process([wanted.model_copy(update={"code": seeded.codes[1]})])
+    assert other.outcome is O.REQUEST_CONFLICT
