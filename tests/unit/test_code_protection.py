@@ -135,3 +135,12 @@ def test_settings_read_the_keys_from_the_environment(monkeypatch) -> None:
     env = settings.to_env()
     assert orjson.loads(env["REDEEMFLOW_CODE_KEYS"]) == {"a": text(5)}
     assert env["REDEEMFLOW_CODE_LOOKUP_KEY"] == text(4)
+
+
+@pytest.mark.parametrize("code", ["ABCD2345EFGH", "ABCDE", "ABC", "VIP1234567890123"])
+def test_the_bulk_path_equals_the_single_ones(code: str) -> None:
+    from core.masking import mask_code
+
+    [row] = PROTECTOR.protect("T9", [code])
+    assert row.lookup == PROTECTOR.lookup("T9", code) and row.mask == mask_code(code)
+    assert PROTECTOR.open("T9", row.lookup, "k2", row.sealed) == code
