@@ -209,8 +209,11 @@ def _move_entries(container: Container, tenant: str, campaign: str,
     try:
         pipe = container.redis.pipeline(transaction=False)
         for plain, lookup in pairs:
-            pipe.eval(_MOVE_ENTRY, 4, keys.code(tenant, plain), keys.code(tenant, lookup),
-                      keys.negative(tenant, lookup), pool, plain, lookup)
+            # EVAL by name: a cluster pipeline has no eval(), but routes the command by its
+            # keys (one tenant's keys: one slot)
+            pipe.execute_command("EVAL", _MOVE_ENTRY, 4, keys.code(tenant, plain),
+                                 keys.code(tenant, lookup), keys.negative(tenant, lookup),
+                                 pool, plain, lookup)
         pipe.execute()
     except REDIS_ERRORS:
         return False

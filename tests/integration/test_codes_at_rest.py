@@ -152,6 +152,7 @@ async def test_no_code_in_any_table_key_value_or_message(own_db, tmp_path: Path)
             assert not leaked and code not in flat, f"{where} holds code {code}: {leaked}"
 
 
+@pytest.mark.redis_cluster
 async def test_half_migrated_database_redeems_from_both_halves(container: Container) -> None:
     seeded = seed_campaign(container, count=6, protected=False)
     tenant, codes = seeded.tenant_id, seeded.codes
