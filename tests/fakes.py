@@ -1,7 +1,8 @@
 """Fakes behind the same ports as the real adapters (unit and service tests only).
 
 ``tests/integration/test_publisher_contract.py`` runs one contract against this fake and the
-real Kafka producer, so the fake cannot drift from what the adapter guarantees.
+real Kafka producer, so the fake cannot drift from what the adapter guarantees. The
+redemption store and claim cache fakes live in :mod:`tests.fakes_redemption`.
 """
 
 from __future__ import annotations

@@ -62,6 +62,35 @@ class CodeState:
     bound_user: str | None
 
 
+@dataclass(frozen=True)
+class KnownOutcome:
+    """A request's recorded outcome; for redemptions also its status
+    (:class:`core.codes.status.RedemptionStatus`), grants and code. ``request_hash`` (None
+    for rows older than migration 9) tells a redelivery from a reuse of the id; ``message``
+    (None: the outcome's default) and ``processed_at`` reproduce the first answer exactly."""
+
+    outcome: str
+    redemption_id: str | None
+    status: int | None
+    grants: list[RewardGrant]
+    code: str | None
+    request_hash: str | None = None
+    message: str | None = None
+    processed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ClaimReply:
+    """The claim cache's answer for one attempt: a verdict (a RedeemOutcome value, or
+    CLAIMED, DUP (claimed by an earlier delivery) or MISS (the cache lacks the code)), the
+    campaign it names, and the code's uses after the claim."""
+
+    verdict: str
+    campaign_id: str
+    used: int
+    use_limit: int
+
+
 @dataclass
 class Attempt:
     """One request travelling through a batch: its canonical code, verdict and grants.
@@ -86,9 +115,6 @@ class Attempt:
     grants: list[RewardGrant] = field(default_factory=list)
     grants_pending: bool = False
     replayed: bool = False
-    cache_repair: CodeState | None = None
-    cache_forget: bool = False
-    cache_user_used: int | None = None
     plain: str | None = None
     legacy_fingerprint: str = ""
     """The unkeyed fingerprint outcomes were stored with before codes were protected."""

@@ -22,17 +22,17 @@ from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
-from core.adapters.mysql.redemption_store import OpenCommit, RedemptionStore
-from core.adapters.redis.claims import ClaimCache
 from core.codes.status import RedemptionStatus
 from core.metrics import observe_batch
 from core.ports import EventPublisher, OutboundMessage
 from core.redemption.formats import TenantCodeFormats
 from core.redemption.grants import build_grants
 from core.redemption.ids import redemption_id
-from core.redemption.model import Attempt, CampaignInfo
+from core.redemption.model import Attempt, CampaignInfo, ClaimReply
+from core.redemption.ports import ClaimCache, Clock, OpenCommit, RedemptionStore
 from core.redemption.stages import OpenCommits, OrderedStages
 from core.redemption.tenant_status import TenantStatuses
+from core.redemption.verdict import CacheCorrection, CommitPlan, LockedRows, decide_commit
 from core.settings import Settings
 from core.topics import Topic
 from schemas.base import naive_utc, utc_now
@@ -55,7 +55,7 @@ class RedemptionService:
         cache: ClaimCache,
         publisher: EventPublisher,
         executor: ThreadPoolExecutor | None = None,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -124,10 +124,11 @@ class RedemptionService:
                 commit = await self._begin_commit(claims, decided, now)
                 try:
                     await ticket.enter("commit")
-                    await commit.finish()
+                    corrections = await commit.finish()
                 finally:
                     await commit.close()
-            await self._cache.repair(claims)
+            if corrections:
+                await self._cache.repair(corrections)
             pending = [a for a in unique if a.grants_pending]
             results = [by_request[a.request_key].result(now) for a in attempts]
             await ticket.enter("grants")
@@ -162,7 +163,15 @@ class RedemptionService:
         campaigns = await self._campaign_infos({a.campaign_id or "" for a in claims})
         for attempt in claims:
             self._prepare_grants(attempt, campaigns, now)
-        return await self._store.begin_commit(claims, decided, campaigns, naive_utc(now), self._run)
+
+        def decide(
+            by_tenant: dict[str, list[Attempt]], locked: dict[str, LockedRows]
+        ) -> CommitPlan:
+            return decide_commit(by_tenant, locked, campaigns, now)
+
+        return await self._store.begin_commit(
+            claims, decided, naive_utc(now), self._run, decide
+        )
 
     async def _run(self, func: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -251,7 +260,7 @@ class RedemptionService:
         return [a for a in attempts if a.outcome is None]
 
     @staticmethod
-    def _apply_replies(attempts: list[Attempt], replies: Sequence[Any]) -> list[Attempt]:
+    def _apply_replies(attempts: list[Attempt], replies: Sequence[ClaimReply]) -> list[Attempt]:
         misses = []
         for attempt, reply in zip(attempts, replies, strict=True):
             if reply.verdict in CLAIMED:
@@ -327,8 +336,9 @@ class RedemptionService:
 class _NothingToCommit:
     """The commit of a batch with no outcome decided now (all replayed)."""
 
-    async def finish(self) -> None:
-        """Nothing to write."""
+    async def finish(self) -> list[CacheCorrection]:
+        """Nothing to write, nothing to correct."""
+        return []
 
     async def close(self) -> None:
         """Nothing to roll back."""

@@ -415,13 +415,13 @@ class _KilledBetweenSteps(RedemptionStore):
         self._admin = admin_engine
         self.killed = False
 
-    def _finish(self, conn, script, claims) -> None:
+    def _finish(self, conn, script) -> None:
         if not self.killed:
             self.killed = True
             victim = conn.exec_driver_sql("SELECT CONNECTION_ID()").scalar()
             with self._admin.begin() as admin:
                 admin.exec_driver_sql(f"KILL CONNECTION {int(victim)}")
-        super()._finish(conn, script, claims)
+        super()._finish(conn, script)
 
 
 async def test_a_commit_losing_its_connection_between_steps_writes_nothing(container) -> None:

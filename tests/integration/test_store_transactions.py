@@ -20,6 +20,7 @@ from core.bootstrap import bootstrap
 from core.errors import ConcurrentUpdate
 from core.redemption.ids import redemption_id
 from core.redemption.model import Attempt
+from core.redemption.verdict import decide_commit
 from schemas.base import naive_utc, utc_now
 from schemas.events import RedeemOutcome as O
 from tests.conftest import unique_id
@@ -44,9 +45,17 @@ def _claim(seeded, code: str, user: str) -> Attempt:
     return attempt
 
 
+def _decider(campaigns):
+    """The service's judgement of a commit, at the time of the call."""
+    now = utc_now()
+    return lambda by_tenant, locked: decide_commit(by_tenant, locked, campaigns, now)
+
+
 async def _begin(store: RedemptionStore, seeded, attempt: Attempt) -> OpenCommit:
     campaigns = await _run(store.campaigns, [seeded.campaign_id])
-    return await store.begin_commit([attempt], [], campaigns, naive_utc(utc_now()), _run)
+    return await store.begin_commit(
+        [attempt], [], naive_utc(utc_now()), _run, _decider(campaigns)
+    )
 
 
 def _usage(container, seeded, user: str) -> int | None:
@@ -130,11 +139,11 @@ class _SlowFirstWrites(RedemptionStore):
 
     delayed = False
 
-    def _finish(self, conn, script, claims) -> None:
+    def _finish(self, conn, script) -> None:
         if not self.delayed:
             self.delayed = True
             time.sleep(0.5)
-        super()._finish(conn, script, claims)
+        super()._finish(conn, script)
 
 
 async def test_overlapping_batches_of_one_user_are_judged_one_after_the_other(container) -> None:
@@ -237,7 +246,7 @@ async def test_a_commit_locks_only_its_own_users_usage_rows_on_an_empty_table(
     campaigns = await _run(store.campaigns, [seeded.campaign_id])
     try:
         commit = await asyncio.wait_for(
-            store.begin_commit(attempts, [], campaigns, naive_utc(utc_now()), _run),
+            store.begin_commit(attempts, [], naive_utc(utc_now()), _run, _decider(campaigns)),
             NO_WAIT_SECONDS,
         )
         await asyncio.wait_for(commit.finish(), NO_WAIT_SECONDS)

@@ -11,8 +11,7 @@ commit, the pipeline's longest stage, waited for it (measured: 55 ms of Python p
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +23,6 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from core.adapters.mysql import code_store, stored_grants, tenant_store
 from core.adapters.mysql.engine import guarded
 from core.adapters.mysql.redemption_writes import (
-    Locked,
     claims_by_tenant,
     commit_script,
     granted_attempts,
@@ -35,13 +33,12 @@ from core.adapters.mysql.redemption_writes import (
 from core.adapters.mysql.script import RenderedScript, SqlScript, marks
 from core.adapters.mysql.stored_grants import RedemptionFacts
 from core.errors import ConcurrentUpdate
-from core.redemption.model import Attempt, CampaignInfo, CodeState
+from core.redemption.model import Attempt, CampaignInfo, CodeState, KnownOutcome
+from core.redemption.ports import Decide, Runner
+from core.redemption.verdict import CacheCorrection, LockedRows
 from schemas.campaign import CampaignRule
 from schemas.code_rule import CodeGenerateRule
-from schemas.events import RedeemOutcome, RewardGrant
-
-#: Runs a blocking call in the executor: ``await run(func, *args)``.
-Runner = Callable[..., Awaitable[Any]]
+from schemas.events import RedeemOutcome
 
 _OUTCOMES_SQL = (
     "SELECT o.request_id, o.outcome, o.redemption_id, o.request_hash, o.message,"
@@ -66,23 +63,6 @@ _USAGE = text(_USAGE_SQL).bindparams(
 )
 
 
-@dataclass(frozen=True)
-class KnownOutcome:
-    """A request's recorded outcome; for redemptions also its status, grants and code.
-    ``request_hash`` (None for rows older than migration 9) tells a redelivery from a
-    reuse of the id; ``message`` (None: the outcome's default) and ``processed_at``
-    reproduce the first answer exactly."""
-
-    outcome: str
-    redemption_id: str | None
-    status: int | None
-    grants: list[RewardGrant]
-    code: str | None
-    request_hash: str | None = None
-    message: str | None = None
-    processed_at: datetime | None = None
-
-
 class OpenCommit:
     """A batch's commit transaction between its locked reads and its writes."""
 
@@ -91,28 +71,30 @@ class OpenCommit:
         store: RedemptionStore,
         conn: Connection,
         script: RenderedScript,
-        claims: list[Attempt],
+        corrections: list[CacheCorrection],
         run: Runner,
     ) -> None:
         self._store = store
         self._conn: Connection | None = conn
         self._script = script
-        self._claims = claims
+        self._corrections = corrections
         self._run = run
 
-    async def finish(self) -> None:
-        """Write and commit (in the executor). Raises ConcurrentUpdate when another worker
-        recorded one of these requests, or a first usage of one of these users, meanwhile
-        (the caller retries: a request is replayed, a usage judged again)."""
+    async def finish(self) -> list[CacheCorrection]:
+        """Write and commit (in the executor); returns the claim cache's corrections (claims
+        MySQL refused). Raises ConcurrentUpdate when another worker recorded one of these
+        requests, or a first usage of one of these users, meanwhile (the caller retries: a
+        request is replayed, a usage judged again; no correction is due then)."""
         conn = self._conn
         if conn is None:
             raise RuntimeError("this commit is already finished or closed")
         try:
-            await self._run(self._store._finish, conn, self._script, self._claims)
+            await self._run(self._store._finish, conn, self._script)
         except BaseException:
             await self.close()
             raise
         self._conn = None
+        return self._corrections
 
     async def close(self) -> None:
         """Roll back if not finished, and give the connection back (idempotent)."""
@@ -247,12 +229,13 @@ class RedemptionStore:
         self,
         claims: list[Attempt],
         decided: list[Attempt],
-        campaigns: dict[str, CampaignInfo],
         now: datetime,
         run: Runner,
+        decide: Decide,
     ) -> OpenCommit:
         """The first half of a batch's commit: a transaction with the claimed codes and
-        their users' usage rows locked, the claims judged against them and the writes built.
+        their users' usage rows locked (and their campaigns' status read), ``decide`` (the
+        domain's judgement) called with those rows, and the writes of its plan built.
         Nothing is written before :meth:`OpenCommit.finish`.
 
         The transaction reads READ COMMITTED (:func:`lock_rows` sets it): its locking reads
@@ -263,24 +246,24 @@ class RedemptionStore:
         row absent when read is inserted without ``ON DUPLICATE KEY``, so one created
         meanwhile fails the commit instead of being overwritten.
 
-        A claim MySQL disagrees with (code used, voided, user limit) is settled with MySQL's
-        answer and marked for a cache repair. Two round trips in the executor (here, and the
-        writes with the commit in ``finish``); the judging and the SQL in between are built
-        on the caller's thread.
+        Two round trips in the executor (here, and the writes with the commit in
+        ``finish``); the judging and the SQL in between run on the caller's thread.
         """
         by_tenant = claims_by_tenant(claims)
         conn, locked = await run(self._begin_locked, by_tenant)
         try:
-            script = commit_script(by_tenant, locked, decided, campaigns, now)
-            return OpenCommit(self, conn, self._rendered(script), claims, run)
+            plan = decide(by_tenant, locked)
+            ordered = [a for tenant in sorted(by_tenant) for a in by_tenant[tenant]]
+            script = commit_script(plan, [*ordered, *decided], now)
+            return OpenCommit(self, conn, self._rendered(script), plan.corrections, run)
         except BaseException:
             await run(self._abandon, conn)
             raise
 
     def _begin_locked(
         self, by_tenant: dict[str, list[Attempt]]
-    ) -> tuple[Connection, dict[str, Locked]]:
-        def work() -> tuple[Connection, dict[str, Locked]]:
+    ) -> tuple[Connection, dict[str, LockedRows]]:
+        def work() -> tuple[Connection, dict[str, LockedRows]]:
             conn = self._engine.connect()
             try:
                 conn.begin()
@@ -291,14 +274,12 @@ class RedemptionStore:
 
         return guarded("commit redemptions", work)
 
-    def _finish(self, conn: Connection, script: RenderedScript, claims: list[Attempt]) -> None:
+    def _finish(self, conn: Connection, script: RenderedScript) -> None:
         def work() -> None:
             try:
                 script.run(conn)
                 conn.commit()
             except IntegrityError as exc:
-                for attempt in claims:
-                    attempt.cache_repair = None
                 raise ConcurrentUpdate(
                     f"recorded concurrently (a request, or a user's first usage): {exc.orig}"
                 ) from exc

@@ -20,9 +20,9 @@ from core.adapters.mysql import stored_grants
 from core.adapters.mysql.script import SqlScript, fetch_sets, marks
 from core.adapters.mysql.stored_grants import RedemptionFacts
 from core.codes.status import CodeStatus, RedemptionStatus
-from core.redemption.model import Attempt, CampaignInfo, CodeState
+from core.redemption.model import Attempt, CodeState
+from core.redemption.verdict import CodeUse, CommitPlan, LockedRows, UsageCount
 from schemas.events import RedeemOutcome, RewardGrant
-from schemas.rewards import eligible
 
 _CODES_SQL = (
     "SELECT id, tenant_id, code, campaign_id, status, use_limit, used_count, user_id"
@@ -71,14 +71,6 @@ def _code_states(rows: Iterable[Any]) -> dict[str, CodeState]:
     }
 
 
-@dataclass
-class Locked:
-    """One tenant's locked rows: code states and per-user usage (campaign, user) -> used."""
-
-    states: dict[str, CodeState]
-    usage: dict[tuple[str, str], int]
-
-
 def claims_by_tenant(claims: Iterable[Attempt]) -> dict[str, list[Attempt]]:
     """Claims grouped by tenant (the unit of every locked read and write)."""
     by_tenant: dict[str, list[Attempt]] = defaultdict(list)
@@ -87,185 +79,99 @@ def claims_by_tenant(claims: Iterable[Attempt]) -> dict[str, list[Attempt]]:
     return dict(by_tenant)
 
 
-def commit_script(
-    by_tenant: dict[str, list[Attempt]],
-    locked: dict[str, Locked],
-    decided: list[Attempt],
-    campaigns: dict[str, CampaignInfo],
-    now: datetime,
-) -> SqlScript:
-    """The commit's writes, judged against the locked rows (no I/O): accepted claims update
-    their codes and usage and add redemptions; every outcome decided now is recorded.
-    Refused claims are settled with MySQL's answer and marked for a cache repair."""
+def commit_script(plan: CommitPlan, attempts: list[Attempt], now: datetime) -> SqlScript:
+    """The commit's writes as the domain planned them (no I/O, no judging): changed codes,
+    usage counts and new redemptions per tenant, then every outcome decided now."""
     script = SqlScript()
-    claims: list[Attempt] = []
-    for tenant_id in sorted(by_tenant):
-        _judge_tenant(script, tenant_id, by_tenant[tenant_id], locked[tenant_id], campaigns, now)
-        claims += by_tenant[tenant_id]
-    add_outcomes(script, [*claims, *decided], now)
+    for tenant_id in sorted(plan.tenants):
+        tenant = plan.tenants[tenant_id]
+        _write_codes(script, tenant_id, tenant.codes, now)
+        _write_usage(script, tenant_id, tenant.usage)
+        script.add_rows(
+            "INSERT INTO redemptions (redemption_id, request_id, tenant_id, code, campaign_id,"
+            " product_code, user_id, device_id, channel, status, grants_json, claimed_at)",
+            [_redemption_row(r.attempt, r.state, now) for r in tenant.redemptions],
+        )
+    add_outcomes(script, attempts, now)
     return script
 
 
 #: The commit transaction's isolation (why: ``RedemptionStore.begin_commit``), set by the
 #: statement before its first read.
 _READ_COMMITTED: tuple[str, list[object]] = ("SET TRANSACTION ISOLATION LEVEL READ COMMITTED", [])
+#: A plain (consistent, unlocked) read: the campaigns' status as committed now.
+_CAMPAIGN_STATUS_SQL = "SELECT campaign_id, status FROM campaigns WHERE campaign_id IN ({ids})"
 
 
-def lock_rows(conn: Connection, by_tenant: dict[str, list[Attempt]]) -> dict[str, Locked]:
+def lock_rows(conn: Connection, by_tenant: dict[str, list[Attempt]]) -> dict[str, LockedRows]:
     """The commit's first step, starting its transaction READ COMMITTED: the claimed codes
-    and their per-user usage, locked; one round trip (tenants and codes in sorted order).
-    Usage is read for the campaigns Redis named; a code whose MySQL campaign differs gets
-    its usage read in a second query. Without claims, nothing is sent (the transaction
-    only inserts outcomes, at any isolation)."""
+    and their per-user usage, locked, and their campaigns' status; one round trip (tenants
+    and codes in sorted order). Usage and status are read for the campaigns Redis named; a
+    code whose MySQL campaign differs gets them read in a second round trip. Without
+    claims, nothing is sent (the transaction only inserts outcomes, at any isolation)."""
     if not by_tenant:
         return {}
     queries: list[tuple[str, list[object]]] = [_READ_COMMITTED]
     for tenant_id in sorted(by_tenant):
         group = by_tenant[tenant_id]
+        named = sorted({a.campaign_id or "" for a in group})
         query = _codes_query(tenant_id, (a.code or "" for a in group), lock=True)
         assert query is not None
-        queries.append(query)
-        queries.append(
-            _usage_query(
-                tenant_id,
-                [a.campaign_id or "" for a in group],
-                [a.request.user_id for a in group],
-            )
-        )
+        queries += [
+            query,
+            _usage_query(tenant_id, named, [a.request.user_id for a in group]),
+            _status_query(named),
+        ]
     sets = iter(fetch_sets(conn, queries)[1:])
-    locked: dict[str, Locked] = {}
+    locked: dict[str, LockedRows] = {}
     for tenant_id in sorted(by_tenant):
-        states = _code_states(next(sets))
-        usage = {(r[0], r[1]): int(r[2]) for r in next(sets)}
-        named = {a.campaign_id for a in by_tenant[tenant_id]}
-        others = {s.campaign_id for s in states.values()} - named
+        rows = LockedRows(
+            _code_states(next(sets)),
+            {(r[0], r[1]): int(r[2]) for r in next(sets)},
+            {r[0]: r[1] for r in next(sets)},
+        )
+        others = {s.campaign_id for s in rows.states.values()} - set(rows.campaign_status)
         if others:
             users = [a.request.user_id for a in by_tenant[tenant_id]]
-            [rows] = fetch_sets(conn, [_usage_query(tenant_id, others, users)])
-            usage.update({(r[0], r[1]): int(r[2]) for r in rows})
-        locked[tenant_id] = Locked(states, usage)
+            usage, status = fetch_sets(
+                conn, [_usage_query(tenant_id, others, users), _status_query(others)]
+            )
+            rows.usage.update({(r[0], r[1]): int(r[2]) for r in usage})
+            rows.campaign_status.update({r[0]: r[1] for r in status})
+        locked[tenant_id] = rows
     return locked
 
 
-def _judge_tenant(
-    script: SqlScript,
-    tenant_id: str,
-    claims: list[Attempt],
-    locked: Locked,
-    campaigns: dict[str, CampaignInfo],
-    now: datetime,
-) -> None:
-    states, usage = locked.states, locked.usage
-    found = set(usage)  # usage rows that exist, locked; the others are inserted new
-    used = {code: s.used_count for code, s in states.items()}
-    touched_usage: set[tuple[str, str]] = set()
-    redemptions = []
-    for attempt in claims:
-        verdict = _judge(attempt, states.get(attempt.code or ""), used, usage, campaigns)
-        if verdict is not RedeemOutcome.REDEEMED:
-            attempt.decide(verdict)
-            attempt.cache_repair = states.get(attempt.code or "")
-            attempt.cache_forget = attempt.cache_repair is None
-            continue
-        state = states[attempt.code or ""]
-        used[state.code] += 1
-        key = (state.campaign_id, attempt.request.user_id)
-        usage[key] = usage.get(key, 0) + 1
-        touched_usage.add(key)
-        attempt.decide(RedeemOutcome.REDEEMED)
-        attempt.grants_pending = True
-        redemptions.append(_redemption_row(attempt, state, now))
-    for attempt in claims:
-        refused = attempt.cache_repair
-        if refused is not None:
-            attempt.cache_user_used = usage.get((refused.campaign_id, attempt.request.user_id), 0)
-    _write_codes(script, tenant_id, states, used, claims, now)
-    _write_usage(script, tenant_id, usage, sorted(touched_usage), found)
-    script.add_rows(
-        "INSERT INTO redemptions (redemption_id, request_id, tenant_id, code, campaign_id,"
-        " product_code, user_id, device_id, channel, status, grants_json, claimed_at)",
-        redemptions,
-    )
+def _status_query(campaigns: Iterable[str]) -> tuple[str, list[object]]:
+    ids = sorted(set(campaigns))
+    return _CAMPAIGN_STATUS_SQL.format(ids=marks(ids)), list(ids)
 
 
-_USED_UP = (CodeStatus.CLAIMED, CodeStatus.GRANTED)
-
-
-def _judge(
-    attempt: Attempt,
-    state: CodeState | None,
-    used: dict[str, int],
-    usage: dict[tuple[str, str], int],
-    campaigns: dict[str, CampaignInfo],
-) -> RedeemOutcome:
-    user = attempt.request.user_id
-    if state is None or state.status == CodeStatus.VOIDED or (
-        state.bound_user and state.bound_user != user
-    ):
-        return RedeemOutcome.NOT_FOUND
-    if used[state.code] >= state.use_limit or state.status in _USED_UP:
-        return RedeemOutcome.ALREADY_USED
-    campaign = campaigns.get(state.campaign_id)
-    limit = campaign.per_user_limit if campaign else 1
-    if usage.get((state.campaign_id, user), 0) >= limit:
-        return RedeemOutcome.USER_LIMIT_REACHED
-    request = attempt.request
-    if campaign and not eligible(
-        campaign.reward_rules, frozenset(request.user_tags), request.channel.value
-    ):
-        return RedeemOutcome.NOT_ELIGIBLE  # in claim.lua's order: the last check
-    return RedeemOutcome.REDEEMED
-
-
-def _write_usage(
-    script: SqlScript,
-    tenant_id: str,
-    usage: dict[tuple[str, str], int],
-    touched: list[tuple[str, str]],
-    found: set[tuple[str, str]],
-) -> None:
+def _write_usage(script: SqlScript, tenant_id: str, counts: list[UsageCount]) -> None:
     """The new per-user counts. A row read (and locked) is overwritten; a row that was
     absent is inserted plainly: the commit reads READ COMMITTED, which locks no gap, so
     another transaction may have inserted it since, and then the duplicate key fails this
     commit (to be judged again) rather than losing that transaction's count."""
     insert = "INSERT INTO campaign_user_usage (tenant_id, campaign_id, user_id, used)"
-    rows = [(tenant_id, c, u, usage[(c, u)]) for c, u in touched]
-    read = [row for row, key in zip(rows, touched, strict=True) if key in found]
-    new = [row for row, key in zip(rows, touched, strict=True) if key not in found]
+    read = [(tenant_id, c.campaign_id, c.user_id, c.used) for c in counts if c.existed]
+    new = [(tenant_id, c.campaign_id, c.user_id, c.used) for c in counts if not c.existed]
     script.add_rows(insert, read, " ON DUPLICATE KEY UPDATE used = VALUES(used)")
     script.add_rows(insert, new)
 
 
-def _write_codes(
-    script: SqlScript,
-    tenant_id: str,
-    states: dict[str, CodeState],
-    used: dict[str, int],
-    claims: list[Attempt],
-    now: datetime,
-) -> None:
+def _write_codes(script: SqlScript, tenant_id: str, uses: list[CodeUse], now: datetime) -> None:
     """One UPDATE per campaign for every changed code of the tenant, joined to a derived
     table of the new values. The campaign and the column names are stated once, not per
     row: MariaDB's cost per row of this statement grows with the text it parses (measured
     on batches of 1,000: 37 µs per row with both on every row, 22 without)."""
-    changed: dict[str, list[CodeState]] = defaultdict(list)
-    for code, state in states.items():
-        if used[code] != state.used_count:
-            changed[state.campaign_id].append(state)
-    if not changed:
-        return
-    last_user = {a.code: a.request.user_id for a in claims if a.outcome is RedeemOutcome.REDEEMED}
+    changed: dict[str, list[CodeUse]] = defaultdict(list)
+    for use in uses:
+        changed[use.state.campaign_id].append(use)
     for campaign_id in sorted(changed):
         rows = changed[campaign_id]
         params: list[object] = []
-        for state in rows:
-            count = used[state.code]
-            params += [
-                state.row_id,
-                count,
-                int(CodeStatus.CLAIMED if count >= state.use_limit else CodeStatus.UNUSED),
-                last_user.get(state.code),
-            ]
+        for use in rows:
+            params += [use.state.row_id, use.used, int(use.status), use.last_user]
         first, rest = "SELECT %s AS id, %s AS n, %s AS s, %s AS u", "SELECT %s, %s, %s, %s"
         values = " UNION ALL ".join([first] + [rest] * (len(rows) - 1))
         script.add(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from core.adapters.redis.client import REDIS_ERRORS, AsyncRedisClient, is_cluster
@@ -13,23 +12,14 @@ from core.adapters.redis.layout import check_slot_layout
 from core.adapters.redis.scripts import ScriptRunner
 from core.codes.status import cached_status
 from core.errors import CacheUnavailable
-from core.redemption.model import Attempt, CampaignInfo, CodeState
+from core.redemption.model import Attempt, CampaignInfo, ClaimReply, CodeState
+from core.redemption.verdict import CacheCorrection
 from core.settings import Settings
 from schemas.events import RedeemRequested
 
 REQUEST_TTL_MS = 24 * 3600 * 1000
 CLAIMS_PER_CALL = 200
 """Requests per claim.lua call: few enough that one call blocks Redis for a few ms only."""
-
-
-@dataclass(frozen=True)
-class ClaimReply:
-    """claim.lua's answer for one attempt."""
-
-    verdict: str
-    campaign_id: str
-    used: int
-    use_limit: int
 
 
 class ClaimCache:
@@ -167,20 +157,18 @@ class ClaimCache:
         except REDIS_ERRORS as exc:
             raise CacheUnavailable(f"redis fill: {exc}") from exc
 
-    async def repair(self, attempts: Sequence[Attempt]) -> None:
-        """Write MySQL's truth back for claims MySQL refused and return the user's count."""
+    async def repair(self, corrections: Sequence[CacheCorrection]) -> None:
+        """Write MySQL's view back for claims MySQL refused: the code's entry (or none), the
+        user's count (or one use given back), and the request's record forgotten."""
         calls = []
-        for attempt in attempts:
-            state = attempt.cache_repair
-            if state is None and not attempt.cache_forget:
-                continue
-            tenant, code = attempt.tenant_id, attempt.code or ""
-            value = "" if state is None else _state_value(state)
-            campaign = state.campaign_id if state else (attempt.campaign_id or "")
+        for fix in corrections:
+            value = "" if fix.state is None else _state_value(fix.state)
             calls.append(
                 (
-                    _release_keys(self._keys, tenant, code, campaign, attempt.request_id),
-                    [value, attempt.request.user_id, "1", _count(attempt.cache_user_used)],
+                    _release_keys(
+                        self._keys, fix.tenant_id, fix.code, fix.campaign_id, fix.request_id
+                    ),
+                    [value, fix.user_id, "1", _count(fix.user_used)],
                 )
             )
         if not calls:
