@@ -279,3 +279,33 @@ async def test_stored_request_fingerprints_are_keyed_and_old_ones_still_replay(
     assert again.to_bytes() == first.to_bytes(), "a redelivery replays, no REQUEST_CONFLICT"
     [other] = await service.process([wanted.model_copy(update={"code": seeded.codes[1]})])
     assert other.outcome is O.REQUEST_CONFLICT
+
+
+def test_keys_commands_report_progress_as_json_and_errors_in_one_line(own_db,
+                                                                     tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from tests.e2e.harness import settings_env
+
+    old = own_db(**_keyset(1, active=1))
+    tenant = make_tenant(old)
+    make_campaign(old, tenant, 12)
+    key_file = tmp_path / "keys.json"
+    key_file.write_text(orjson.dumps({"lookup_key": LOOKUP, "active_key_id": "k2",
+                                      "keys": {"k1": _key(1), "k2": _key(2)}}).decode())
+    env = {**settings_env(old.settings), "REDEEMFLOW_CODE_KEYS_FILE": str(key_file),
+           "REDEEMFLOW_CODE_KEYS": "{}", "REDEEMFLOW_CODE_LOOKUP_KEY": "",
+           "REDEEMFLOW_CODE_KEY_ID": ""}
+    result = CliRunner().invoke(app, ["keys", "rotate", "--batch-size", "5", "--json"], env=env)
+    assert result.exit_code == 0, result.stderr
+    report = orjson.loads(result.stdout[result.stdout.index("{"):])
+    assert (report["rows"], report["batches"], report["remaining"]) == (12, 3, 0)
+    assert report["active_key_id"] == "k2"
+    key_file.write_text(orjson.dumps({"lookup_key": LOOKUP, "active_key_id": "k2",
+                                      "keys": {"k2": _key(9)}}).decode())
+    result = CliRunner().invoke(app, ["keys", "migrate"], env=env)
+    assert result.exit_code == 2 and "encryption key 'k2'" in result.stdout + result.stderr
+    new = CliRunner().invoke(app, ["keys", "new", "--key-id", "a"], env=env)
+    fresh = orjson.loads(new.stdout)
+    assert fresh["active_key_id"] == "a" and len(base64.b64decode(fresh["keys"]["a"])) == 32
