@@ -10,6 +10,7 @@ test: setup
 lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/mypy
+	.venv/bin/lint-imports
 
 demo: setup
 	.venv/bin/redeemflow demo

@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, text
 
 from core.adapters.kafka.admin import create_topics
 from core.adapters.kafka.broker import EmbeddedBroker
+from core.adapters.mysql.engine import database_url
 from core.adapters.mysql.migrate import upgrade
 from core.adapters.redis.client import sync_client
 from core.settings import Settings
@@ -63,7 +64,7 @@ def delete_prefix(redis_url: str, prefix: str) -> int:
 
 
 def _drop_database(settings: Settings) -> None:
-    server = create_engine(settings.database._replace(database=None))
+    server = create_engine(database_url(settings)._replace(database=None))
     with server.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS `{settings.database.database}`"))
+        conn.execute(text(f"DROP DATABASE IF EXISTS `{database_url(settings).database}`"))
     server.dispose()

@@ -161,8 +161,8 @@ def run_on(args: argparse.Namespace, cluster: LocalRedisCluster | None) -> dict[
             results = wait_for_results(settings, work, timeout=600)
             processing = time.monotonic() - started
             job = new_job(older_than_seconds=0, requested_by="chaos")
-            with ReportWatcher(settings) as watcher:
-                publish_job(container, job)
+            with ReportWatcher(container.topic_reader, settings) as watcher:
+                publish_job(container.event_sink, settings, job)
                 report = watcher.wait(job.job_id, timeout=300)
         finally:
             codes = [w.stop() for w in workers]

@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench._cli import load_bench_args, printed_json
 from bench._innodb import settle
 from core.adapters.mysql.ddl import CODE_PARTITIONS
+from core.adapters.mysql.engine import database_url
 from core.codes import CodeCodec, iter_unique_batches
 from core.settings import load_settings
 from schemas.code_rule import CodeGenerateRule
@@ -95,7 +96,7 @@ def _load(engine: Engine, auto: bool, keys: str, paths: list[str]) -> float:
 
 def run(count: int, chunk_size: int) -> dict[str, float]:
     """Seconds per variant."""
-    url = load_settings().database
+    url = database_url(load_settings())
     name = f"rf_bench_table_{uuid.uuid4().hex[:8]}"
     server = create_engine(url._replace(database=None))
     with server.begin() as conn:

@@ -42,6 +42,7 @@ from bench._crypto import crypto_costs
 from bench._machine import cpu_probe_ms
 from bench._server_cpu import ServerCpu
 from core.adapters.mysql.code_store import reserve_code_ids
+from core.adapters.mysql.engine import database_url
 from core.adapters.mysql.migrate import upgrade
 from core.bootstrap import bootstrap
 from core.export import DEFAULT_CHUNK
@@ -54,7 +55,7 @@ ACCOUNT = "bench-admin"
 
 def _settings(run: str) -> Settings:
     base = load_settings()
-    url = base.database._replace(database=f"rf_bench_export_{run}")
+    url = database_url(base)._replace(database=f"rf_bench_export_{run}")
     return Settings(**{**base.model_dump(), "database_url": url.render_as_string(False),
                        "redis_key_prefix": f"rfbenchx{run}"})
 
@@ -131,9 +132,9 @@ def _export_child(settings: dict, tenant: str, campaign: str, count: int, fmt: s
 
 
 def _cleanup(settings: Settings) -> None:
-    server = create_engine(settings.database._replace(database=None))
+    server = create_engine(database_url(settings)._replace(database=None))
     with server.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS `{settings.database.database}`"))
+        conn.execute(text(f"DROP DATABASE IF EXISTS `{database_url(settings).database}`"))
     server.dispose()
     with bootstrap(settings) as container:
         keys = list(container.redis.scan_iter(match=f"{settings.redis_key_prefix}:*"))

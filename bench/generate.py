@@ -35,6 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench._cli import load_bench_args, printed_json
 from bench._crypto import crypto_costs
 from bench._innodb import settle
+from core.adapters.mysql.engine import database_url
 from core.adapters.mysql.migrate import upgrade
 from core.bootstrap import bootstrap
 from core.codes import CodeCodec, iter_unique_batches
@@ -51,7 +52,7 @@ RULE = {"ruleId": "bench", "codeType": "RANDOM_ALPHANUM", "length": 12, "validDa
 
 def _settings(run: str) -> Settings:
     base = load_settings()
-    url = base.database._replace(database=f"rf_bench_{run}")
+    url = database_url(base)._replace(database=f"rf_bench_{run}")
     return Settings(**{**base.model_dump(), "database_url": url.render_as_string(False),
                        "redis_key_prefix": f"rfbench{run}"})
 
@@ -117,9 +118,9 @@ def _floor(container: object, chunks: list[list[ProtectedCode]], tenant: str) ->
 
 
 def _cleanup(settings: Settings) -> None:
-    server = create_engine(settings.database._replace(database=None))
+    server = create_engine(database_url(settings)._replace(database=None))
     with server.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS `{settings.database.database}`"))
+        conn.execute(text(f"DROP DATABASE IF EXISTS `{database_url(settings).database}`"))
     server.dispose()
     with bootstrap(settings) as container:
         keys = list(container.redis.scan_iter(match=f"{settings.redis_key_prefix}:*",

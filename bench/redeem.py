@@ -51,6 +51,7 @@ from bench._machine import cpu_probe_ms
 from bench._stack import throwaway_stack
 from bench.seed import seed_codes
 from core.adapters.kafka.producer import EventProducer
+from core.adapters.mysql.engine import database_url
 from core.adapters.redis.local_cluster import LocalRedisCluster
 from core.bootstrap import bootstrap
 from core.settings import Settings
@@ -264,7 +265,7 @@ def run_worker_phase(
     worker_settings = settings.model_copy(update=update)
     worker = WorkerProcess(worker_settings, log_dir, f"worker-b{batch}").start()
     watcher = ResultWatcher(settings, fetch_wait_ms)
-    engine = create_engine(settings.database)
+    engine = create_engine(database_url(settings))
     try:
         with EventProducer(settings, linger_ms=2) as producer:
             warm_up(settings, producer, watcher, tenant, codes[0])
@@ -313,7 +314,7 @@ def _processes(settings: Settings, worker_pid: int) -> dict[str, list[int]]:
 def _settle(settings: Settings) -> None:
     """Start each phase once InnoDB has flushed what the one before left dirty (seeding, or
     20,000 redemptions), so a phase does not pay for its predecessor's writes."""
-    engine = create_engine(settings.database)
+    engine = create_engine(database_url(settings))
     try:
         settle(engine)
     finally:

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
-from cli.common import JSON_OPTION, container, emit_json, out, reports_errors
+from cli.common import (
+    JSON_OPTION,
+    container,
+    emit_json,
+    emit_rows,
+    out,
+    reports_errors,
+    revoke_command,
+)
+from core.adapters.mysql.apikey_store import ApiKeyStore
 
 app = typer.Typer(help="Gateway API keys (stored hashed; shown once).", no_args_is_help=True)
 
@@ -17,7 +28,6 @@ def create(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a key and print it once (only its sha256 is stored)."""
-    from core.adapters.mysql.apikey_store import ApiKeyStore
     from core.apikeys import issue_key
 
     with container() as built:
@@ -37,7 +47,6 @@ def list_keys(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List keys (ids, tenants, state; never the keys)."""
-    from core.adapters.mysql.apikey_store import ApiKeyStore
 
     with container() as built:
         records = ApiKeyStore(built.engine).list_keys(tenant_id)
@@ -47,26 +56,16 @@ def list_keys(
          "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None}
         for r in records
     ]
-    if as_json:
-        emit_json(rows)
-        return
-    for row in rows:
-        state = f"revoked {row['revoked_at']}" if row["revoked_at"] else "active"
-        out.print(f"{row['key_id']}  {row['tenant_id']:<24} {state:<36} {row['name']}")
+    emit_rows(rows, as_json, _line)
 
 
-@app.command("revoke")
-@reports_errors
-def revoke(
-    key_id: str = typer.Option(..., "--key-id", help="The key id shown by create/list."),
-    as_json: bool = JSON_OPTION,
-) -> None:
-    """Revoke a key (gateways stop accepting it within api_key_cache_seconds)."""
-    from core.adapters.mysql.apikey_store import ApiKeyStore
+def _line(row: dict[str, Any]) -> str:
+    state = f"revoked {row['revoked_at']}" if row["revoked_at"] else "active"
+    return f"{row['key_id']}  {row['tenant_id']:<24} {state:<36} {row['name']}"
 
-    with container() as built:
-        record = ApiKeyStore(built.engine).revoke(key_id)
-    if as_json:
-        emit_json({"key_id": record.key_id, "revoked_at": str(record.revoked_at)})
-    else:
-        out.print(f"revoked {record.key_id} (tenant {record.tenant_id})")
+
+app.command("revoke")(revoke_command(
+    lambda built: ApiKeyStore(built.engine),
+    "Revoke a key (gateways stop accepting it within api_key_cache_seconds).",
+    "The key id shown by create/list.",
+))

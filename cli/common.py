@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 import orjson
 import typer
@@ -15,6 +15,7 @@ from rich.console import Console
 from core.bootstrap import Container, bootstrap
 from core.errors import PermanentError, RedeemflowError, RetryableError
 from core.settings import load_settings
+from core.stored_keys import KeyRecord
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -36,6 +37,42 @@ def emit_json(payload: Any) -> None:
     """Write one JSON document to stdout."""
     sys.stdout.write(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode() + "\n")
     sys.stdout.flush()
+
+
+def emit_rows(
+    rows: list[dict[str, Any]], as_json: bool, line: Callable[[dict[str, Any]], str]
+) -> None:
+    """The rows as one JSON list, or one printed ``line(row)`` each."""
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        out.print(line(row))
+
+
+class Revoker(Protocol):
+    """A key store that revokes by key id."""
+
+    def revoke(self, key_id: str) -> KeyRecord: ...
+
+
+def revoke_command(store: Callable[[Container], Revoker], doc: str, key_help: str) -> Any:
+    """A ``revoke --key-id ID [--json]`` command over ``store`` (API keys, signing keys):
+    revokes the key and prints its id, its tenant and when."""
+
+    def revoke(
+        key_id: str = typer.Option(..., "--key-id", help=key_help),
+        as_json: bool = JSON_OPTION,
+    ) -> None:
+        with container() as built:
+            record = store(built).revoke(key_id)
+        if as_json:
+            emit_json({"key_id": record.key_id, "revoked_at": str(record.revoked_at)})
+        else:
+            out.print(f"revoked {record.key_id} (tenant {record.tenant_id})")
+
+    revoke.__doc__ = doc
+    return reports_errors(revoke)
 
 
 def reports_errors(func: Callable[P, R]) -> Callable[P, R]:

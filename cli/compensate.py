@@ -68,8 +68,8 @@ def _via_worker(built: object, job: CompensationJob, timeout: float) -> Compensa
     from core.compensation.reports import ReportWatcher, publish_job
 
     assert isinstance(built, Container)
-    with ReportWatcher(built.settings) as watcher:
-        publish_job(built, job)
+    with ReportWatcher(built.topic_reader, built.settings) as watcher:
+        publish_job(built.event_sink, built.settings, job)
         with console.status(f"job {job.job_id} published; waiting for its report..."):
             return watcher.wait(job.job_id, timeout)
 

@@ -22,7 +22,7 @@ def list_(
     from core.dlq import read_dead_letters
 
     with container() as built, console.status(f"reading {topic}.dlq..."):
-        letters = read_dead_letters(built.settings, topic, limit)
+        letters = read_dead_letters(built.topic_reader, built.settings, topic, limit)
     if as_json:
         emit_json([d.as_dict() for d in letters])
         return
@@ -51,10 +51,10 @@ def replay_(
         console.print("[red]error:[/red] give --offset (repeatable) or --all")
         raise typer.Exit(2)
     with container() as built:
-        letters = read_dead_letters(built.settings, topic)
+        letters = read_dead_letters(built.topic_reader, built.settings, topic)
         chosen = letters if replay_all else select(letters, offset)
         targets = [original_topic(built.settings, topic, d) for d in chosen]
-        sent = 0 if dry_run else replay(built.settings, topic, chosen)
+        sent = 0 if dry_run else replay(built.event_sink, built.settings, topic, chosen)
     if as_json:
         emit_json({"dry_run": dry_run, "replayed": sent,
                    "selected": [{"ref": d.ref, "to": t} for d, t in zip(chosen, targets,

@@ -6,6 +6,23 @@ import inspect
 
 import typer
 
+from cli import admin as admin_cli
+from cli import apikey as apikey_cli
+from cli import cache as cache_cli
+from cli import campaign as campaign_cli
+from cli import codes as codes_cli
+from cli import codes_ops  # noqa: F401  (registers export/allocate/list/void)
+from cli import compensate as compensate_cli
+from cli import demo as demo_cli
+from cli import dlq as dlq_cli
+from cli import gateway as gateway_cli
+from cli import keys as keys_cli
+from cli import operator as operator_cli
+from cli import redeem as redeem_cli
+from cli import tenant as tenant_cli
+from cli import token as token_cli
+from cli import up as up_cli
+from cli import worker as worker_cli
 from cli.infra import broker_app, db_app, schemas_app, topics_app
 
 app = typer.Typer(
@@ -41,39 +58,25 @@ attach(schemas_app, "schemas")
 attach(db_app, "db")
 
 
-def _register_optional() -> None:
-    """Attach the command groups of the other packages (each owns its module)."""
-    import importlib
-
-    for module, name in (
-        ("cli.codes", "codes"),
-        ("cli.tenant", "tenant"),
-        ("cli.campaign", "campaign"),
-        ("cli.redeem", "redeem"),
-        ("cli.worker", "worker"),
-        ("cli.demo", "demo"),
-        ("cli.up", "up"),
-        ("cli.compensate", "compensate"),
-        ("cli.cache", "cache"),
-        ("cli.dlq", "dlq"),
-        ("cli.gateway", "gateway"),
-        ("cli.apikey", "apikey"),
-        ("cli.token", "token"),
-        ("cli.admin", "admin"),
-        ("cli.operator", "operator"),
-        ("cli.keys", "keys"),
-    ):
-        try:
-            sub = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        attach(sub.app, name)
-    import cli.codes_ops  # noqa: F401  (registers export/allocate/list/void)
-
-
-_register_optional()
+for _sub, _name in (
+    (codes_cli, "codes"),
+    (tenant_cli, "tenant"),
+    (campaign_cli, "campaign"),
+    (redeem_cli, "redeem"),
+    (worker_cli, "worker"),
+    (demo_cli, "demo"),
+    (up_cli, "up"),
+    (compensate_cli, "compensate"),
+    (cache_cli, "cache"),
+    (dlq_cli, "dlq"),
+    (gateway_cli, "gateway"),
+    (apikey_cli, "apikey"),
+    (token_cli, "token"),
+    (admin_cli, "admin"),
+    (operator_cli, "operator"),
+    (keys_cli, "keys"),
+):
+    attach(_sub.app, _name)
 
 
 def main() -> None:

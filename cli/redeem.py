@@ -45,7 +45,7 @@ def redeem(
             else:
                 out.print(f"published request {request.request_id}")
             return
-        result = wait_for_result(built.settings, request.request_id, timeout)
+        result = wait_for_result(built.topic_reader, built.settings, request.request_id, timeout)
     if result is None:
         out.print(f"no result for {request.request_id} within {timeout}s (still pending)")
         raise typer.Exit(4)

@@ -7,9 +7,20 @@ library, HS256, ``kid`` header), or asks ``POST /api/tokens`` with its API key.
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
-from cli.common import JSON_OPTION, container, emit_json, out, reports_errors
+from cli.common import (
+    JSON_OPTION,
+    container,
+    emit_json,
+    emit_rows,
+    out,
+    reports_errors,
+    revoke_command,
+)
+from core.adapters.mysql.token_key_store import SigningKeyTable
 
 app = typer.Typer(help="End-user tokens: signing keys per tenant, minting.", no_args_is_help=True)
 keys = typer.Typer(help="Token signing keys (ids stored; secrets derived).", no_args_is_help=True)
@@ -24,7 +35,6 @@ def create_key(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a signing key and print its id and secret (give both to the tenant back end)."""
-    from core.adapters.mysql.token_key_store import SigningKeyTable
     from core.tokens import create_signing_key
 
     with container() as built:
@@ -45,36 +55,26 @@ def list_keys(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List signing keys (ids, tenants, state)."""
-    from core.adapters.mysql.token_key_store import SigningKeyTable
 
     with container() as built:
         records = SigningKeyTable(built.engine).list_keys(tenant_id)
     rows = [{"key_id": r.key_id, "tenant_id": r.tenant_id, "name": r.name,
              "created_at": str(r.created_at), "active": r.active} for r in records]
-    if as_json:
-        emit_json(rows)
-        return
-    for row in rows:
-        state = "active" if row["active"] else "revoked"
-        out.print(f"{row['key_id']}  {row['tenant_id']}  {state}  {row['name']}")
-    out.print(f"{len(rows)} key(s)")
+    emit_rows(rows, as_json, _line)
+    if not as_json:
+        out.print(f"{len(rows)} key(s)")
 
 
-@keys.command("revoke")
-@reports_errors
-def revoke_key(
-    key_id: str = typer.Option(..., "--key-id", help="The key to revoke."),
-    as_json: bool = JSON_OPTION,
-) -> None:
-    """Revoke a signing key (its tokens stop verifying within api_key_cache_seconds)."""
-    from core.adapters.mysql.token_key_store import SigningKeyTable
+def _line(row: dict[str, Any]) -> str:
+    state = "active" if row["active"] else "revoked"
+    return f"{row['key_id']}  {row['tenant_id']}  {state}  {row['name']}"
 
-    with container() as built:
-        record = SigningKeyTable(built.engine).revoke(key_id)
-    if as_json:
-        emit_json({"key_id": record.key_id, "revoked_at": str(record.revoked_at)})
-    else:
-        out.print(f"revoked {record.key_id} (tenant {record.tenant_id})")
+
+keys.command("revoke")(revoke_command(
+    lambda built: SigningKeyTable(built.engine),
+    "Revoke a signing key (its tokens stop verifying within api_key_cache_seconds).",
+    "The key to revoke.",
+))
 
 
 @app.command("mint")
@@ -87,7 +87,6 @@ def mint_token(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Mint a token with the tenant's newest signing key (tests, support, demos)."""
-    from core.adapters.mysql.token_key_store import SigningKeyTable
     from core.tokens import mint_for_tenant
 
     with container() as built:

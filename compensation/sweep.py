@@ -16,7 +16,6 @@ from collections.abc import Callable
 
 import faust
 
-from core.bootstrap import Container
 from core.compensation import sweep_job
 from core.errors import RedeemflowError
 from core.ports import EventPublisher, OutboundMessage
@@ -47,9 +46,8 @@ async def publish_sweep(
     return job
 
 
-def register_sweep(app: faust.App, container: Container, publisher: EventPublisher) -> None:
+def register_sweep(app: faust.App, settings: Settings, publisher: EventPublisher) -> None:
     """Start the sweep timer on the worker app."""
-    settings = container.settings
 
     @app.timer(settings.compensation_sweep_interval_seconds, name="compensation.sweep")
     async def sweep() -> None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import faust
 
-from consumers.batching import BatchRunner, retry_transient, run_blocking, subscribe_batches
-from core.adapters.kafka.publisher import KafkaPublisher
+from consumers.batching import subscribe_batches
 from core.bootstrap import Container
+from core.executor import run_blocking
+from core.pipeline import BatchRunner, retry_transient
 from core.ports import OutboundMessage
 from core.topics import Topic
 from schemas.campaign import CampaignOutcome, CreateCampaignRequest, CreateCampaignResult
@@ -29,7 +30,7 @@ def register_campaign_agent(
 ) -> BatchRunner[CreateCampaignRequest | RejectedCampaign]:
     """Subscribe the campaign agent; one result per request on ``campaign.results``."""
     settings = container.settings
-    publisher = KafkaPublisher(container.producer)
+    publisher = container.publisher
     results = settings.topic(Topic.CAMPAIGN_RESULTS)
 
     async def create(requests: list[CreateCampaignRequest | RejectedCampaign]) -> None:
@@ -38,7 +39,7 @@ def register_campaign_agent(
                 result = invalid_rule_result(request)
             else:
                 result = await retry_transient(
-                    lambda r=request: run_blocking(container.campaigns.create, r),  # type: ignore[misc]
+                    lambda r=request: run_blocking(None, container.campaigns.create, r),  # type: ignore[misc]
                     what=f"create campaign {request.campaign_id}",
                 )
             message = OutboundMessage(results, request.campaign_id.encode(), result.to_bytes())

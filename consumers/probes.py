@@ -11,13 +11,14 @@ from typing import Any
 import faust
 from faust.web import Request, Response, View
 
-from core.bootstrap import Container
+from core.bootstrap import Container, readiness_probes
 from core.health import check_readiness
 
 
 def register_probes(app: faust.App, container: Container) -> None:
     """Add the two probe pages to the app (served only when its web server is on)."""
-    redis_client = container.async_redis()
+    probes = readiness_probes(container, container.async_redis())
+    timeout = container.settings.readiness_timeout_seconds
 
     @app.page("/healthz")
     class Health(View):
@@ -27,6 +28,6 @@ def register_probes(app: faust.App, container: Container) -> None:
     @app.page("/readyz")
     class Ready(View):
         async def get(self, request: Request) -> Response:
-            readiness = await check_readiness(container, redis_client)
+            readiness = await check_readiness(probes, timeout)
             body: dict[str, Any] = readiness.as_dict()
             return self.json(body, status=200 if readiness.ready else 503)

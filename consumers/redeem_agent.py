@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import faust
 
-from consumers.batching import BatchRunner, subscribe_batches
+from consumers.batching import subscribe_batches
+from core.pipeline import BatchRunner
 from core.ports import EventPublisher
 from core.redemption.service import RedemptionService
 from core.settings import Settings

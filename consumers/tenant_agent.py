@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import faust
 
-from consumers.batching import BatchRunner, run_blocking, subscribe_batches
-from core.adapters.kafka.publisher import KafkaPublisher
+from consumers.batching import subscribe_batches
 from core.bootstrap import Container
+from core.executor import run_blocking
+from core.pipeline import BatchRunner
 from core.topics import Topic
 from schemas.events import TenantUpdated
 
@@ -19,10 +20,10 @@ def register_tenant_agent(app: faust.App, container: Container) -> BatchRunner[T
 
     async def apply(events: list[TenantUpdated]) -> None:
         for event in events:
-            await run_blocking(container.tenants.apply_update, event)
+            await run_blocking(None, container.tenants.apply_update, event)
 
     runner: BatchRunner[TenantUpdated] = BatchRunner(
-        TenantUpdated.from_bytes, apply, KafkaPublisher(container.producer)
+        TenantUpdated.from_bytes, apply, container.publisher
     )
     topic = container.settings.topic(Topic.TENANT_UPDATED)
     subscribe_batches(app, topic, "tenant", runner, BATCH_SIZE, BATCH_WINDOW_SECONDS)

@@ -7,13 +7,15 @@ from dataclasses import dataclass
 
 import faust
 
+from compensation.agent import compensation_agent
+from compensation.sweep import register_sweep
 from consumers.app import create_faust_app
+from consumers.batching import subscribe
+from consumers.campaign_agent import register_campaign_agent
 from consumers.probes import register_probes
 from consumers.redeem_agent import register_redeem_agent
-from core.adapters.kafka.publisher import KafkaPublisher
-from core.adapters.mysql.redemption_store import RedemptionStore
-from core.adapters.redis.claims import ClaimCache
-from core.bootstrap import Container
+from consumers.tenant_agent import register_tenant_agent
+from core.bootstrap import Container, build_redemption_service
 from core.redemption.service import RedemptionService
 
 log = logging.getLogger("redeemflow.worker")
@@ -32,32 +34,15 @@ def build_worker(container: Container, *, web_port: int | None = None) -> Worker
     """Wire the faust app and register every agent (no connection is made here)."""
     settings = container.settings
     app = create_faust_app(settings, web_port=web_port)
-    publisher = KafkaPublisher(container.producer)
-    cache = ClaimCache(container.async_redis(), container.keys, settings)
-    service = RedemptionService(settings, RedemptionStore(container.hot_engine), cache, publisher)
+    publisher = container.publisher
+    service = build_redemption_service(container, publisher)
     register_redeem_agent(app, settings, service, publisher)
     register_probes(app, container)
-    _register_optional_agents(app, container)
-
+    register_tenant_agent(app, container)
+    register_campaign_agent(app, container)
+    subscribe(app, compensation_agent(container))
+    register_sweep(app, settings, publisher)
     return WorkerApp(app, container, service)
-
-
-def _register_optional_agents(app: faust.App, container: Container) -> None:
-    """Agents of other packages, registered when present."""
-    import importlib
-
-    for module, function in (
-        ("consumers.tenant_agent", "register_tenant_agent"),
-        ("consumers.campaign_agent", "register_campaign_agent"),
-        ("compensation.agent", "register_compensation_agent"),
-    ):
-        try:
-            registered = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        getattr(registered, function)(app, container)
 
 
 def run_worker(

@@ -16,37 +16,22 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
 from core.errors import DomainRuleViolation
+from core.stored_keys import KeyRecord
+from core.ttl_cache import TtlCache
 
 KEY_PREFIX = "rfk_"
 _TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,23}$")
 _KEY_RE = re.compile(r"^rfk_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$")
-_MISS_TTL_SECONDS = 5.0
-_CACHE_LIMIT = 10_000
 
 
-@dataclass(frozen=True)
-class ApiKeyRecord:
-    """A stored key (never the key itself)."""
-
-    key_id: str
-    tenant_id: str
-    name: str
-    created_at: datetime
-    revoked_at: datetime | None
-
-    @property
-    def active(self) -> bool:
-        """Whether the key still authenticates."""
-        return self.revoked_at is None
+class ApiKeyRecord(KeyRecord):
+    """A stored API key (never the key itself)."""
 
 
 @dataclass(frozen=True)
@@ -104,19 +89,11 @@ class ApiKeyResolver:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._cache: OrderedDict[str, tuple[float, str | None]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache: TtlCache[str] = TtlCache(ttl_seconds, clock)
 
     def cached(self, key: str) -> tuple[bool, str | None]:
         """``(hit, tenant_id)`` from the cache only (no I/O, safe on the event loop)."""
-        digest = hash_key(key)
-        with self._lock:
-            entry = self._cache.get(digest)
-            if entry is None or entry[0] < self._clock():
-                return False, None
-            return True, entry[1]
+        return self._cache.get(hash_key(key))
 
     def resolve(self, key: str) -> str | None:
         """The tenant of an active key, or None (blocking on a cache miss: run off-loop)."""
@@ -128,10 +105,5 @@ class ApiKeyResolver:
         digest = hash_key(key)
         record = self._store.find_by_hash(digest)
         tenant = record.tenant_id if record is not None and record.active else None
-        ttl = self._ttl if tenant is not None else min(self._ttl, _MISS_TTL_SECONDS)
-        with self._lock:
-            self._cache[digest] = (self._clock() + ttl, tenant)
-            self._cache.move_to_end(digest)
-            while len(self._cache) > _CACHE_LIMIT:
-                self._cache.popitem(last=False)
+        self._cache.put(digest, tenant)
         return tenant

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property, partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
@@ -19,14 +19,26 @@ from core.settings import Settings
 
 if TYPE_CHECKING:
     from core.adapters.kafka.producer import EventProducer
+    from core.adapters.kafka.publisher import KafkaPublisher
+    from core.adapters.kafka.reader import KafkaTopicReader
+    from core.adapters.mysql.apikey_store import OutcomeReader
+    from core.adapters.mysql.redemption_store import RedemptionStore
+    from core.adapters.mysql.token_key_store import SigningKeyTable
+    from core.adapters.redis.claims import ClaimCache
+    from core.adapters.redis.pending_marks import PendingMarks
+    from core.apikeys import ApiKeyResolver
     from core.backoffice.wiring import BackOffice
     from core.campaigns import Campaigns
     from core.compensation.service import Compensator
     from core.export.service import Exporter
     from core.generation import Generation
+    from core.health import Probe
     from core.ports import EventPublisher
+    from core.redemption.service import RedemptionService
+    from core.redemption.tenant_status import TenantStatuses
     from core.service_ports import AllocationPool, CodeCache, CodePorts, EventSink, Storage
     from core.tenants import TenantRegistry
+    from core.tokens import TokenVerifier
 
 
 @dataclass
@@ -86,6 +98,20 @@ class Container:
         )
         self._closers.append(producer)
         return producer
+
+    # -- the broker's ports (plumbing): one of each per container -------------------------
+
+    @cached_property
+    def publisher(self) -> KafkaPublisher:
+        """The ``EventPublisher`` port on the container's producer (agents, services)."""
+        from core.adapters.kafka.publisher import KafkaPublisher
+
+        return KafkaPublisher(self.producer)
+
+    @cached_property
+    def topic_reader(self) -> KafkaTopicReader:
+        """The ``TopicReader`` port (dead letters, compensation reports, results)."""
+        return topic_reader(self.settings)
 
     @cached_property
     def backoffice(self) -> BackOffice:
@@ -178,7 +204,6 @@ class Container:
 
     def compensator(self, publisher: EventPublisher | None = None) -> Compensator:
         """A Compensator over MySQL, Redis and (by default) the Kafka producer."""
-        from core.adapters.kafka.publisher import KafkaPublisher
         from core.adapters.mysql.compensation_store import CompensationStore
         from core.adapters.mysql.redemption_store import RedemptionStore
         from core.compensation.claims import ClaimRecords
@@ -189,7 +214,7 @@ class Container:
             CompensationStore(self.engine),
             RedemptionStore(self.engine),
             ClaimRecords(self.redis, self.keys),
-            publisher or KafkaPublisher(self.producer),
+            publisher or self.publisher,
         )
 
     # -- end of service builders
@@ -218,3 +243,92 @@ def bootstrap(settings: Settings | None = None) -> Container:
     from core.settings import load_settings
 
     return Container(settings or load_settings())
+
+
+# -- builders of the running services: the worker, the gateway, compensation, the tests ------
+
+
+def topic_reader(settings: Settings) -> KafkaTopicReader:
+    """The ``TopicReader`` port on the configured cluster (no connection made here)."""
+    from core.adapters.kafka.reader import KafkaTopicReader
+
+    return KafkaTopicReader(settings)
+
+
+def build_claim_cache(container: Container) -> ClaimCache:
+    """The Redis claim cache of the redemption hot path, on a new asyncio client."""
+    from core.adapters.redis.claims import ClaimCache
+
+    return ClaimCache(container.async_redis(), container.keys, container.settings)
+
+
+def build_redemption_service(
+    container: Container,
+    publisher: EventPublisher | None = None,
+    *,
+    store: RedemptionStore | None = None,
+) -> RedemptionService:
+    """The redemption service over ``store`` (MySQL on the hot engine by default), the claim
+    cache and ``publisher`` (the container's Kafka publisher by default)."""
+    from core.adapters.mysql.redemption_store import RedemptionStore
+    from core.redemption.service import RedemptionService
+
+    return RedemptionService(container.settings, store or RedemptionStore(container.hot_engine),
+                             build_claim_cache(container), publisher or container.publisher)
+
+
+def readiness_probes(container: Container, redis_client: Any) -> dict[str, Probe]:
+    """The readiness checks of a running process: Kafka (contract topics in metadata),
+    MySQL (``SELECT 1``) and Redis (PING; every node on a cluster) on ``redis_client``."""
+    from core.adapters.kafka.admin import topics_ready
+    from core.adapters.mysql.engine import ping
+    from core.adapters.redis.client import redis_ready
+    from core.health import off_loop
+    from core.topics import Topic
+
+    settings = container.settings
+    wanted = [settings.topic(Topic.REDEEM_REQUESTS), settings.topic(Topic.REDEEM_RESULTS)]
+    timeout = settings.readiness_timeout_seconds
+    return {
+        "kafka": off_loop(lambda: topics_ready(settings, wanted, timeout)),
+        "mysql": off_loop(lambda: ping(container.engine)),
+        "redis": lambda: redis_ready(redis_client),
+    }
+
+
+@dataclass(frozen=True)
+class GatewayServices:
+    """What a gateway process needs from core and the adapters (its routes wire the rest)."""
+
+    api_keys: ApiKeyResolver
+    tokens: TokenVerifier
+    signing_keys: SigningKeyTable
+    token_master: bytes
+    tenants: TenantStatuses
+    outcomes: OutcomeReader
+    pending_marks: PendingMarks
+
+
+def build_gateway_services(container: Container, redis_client: Any) -> GatewayServices:
+    """The gateway's API-key and token checks, tenant statuses (the workers' cache: one
+    refresh period everywhere), recorded outcomes and pending marks on ``redis_client``."""
+    from core.adapters.mysql.apikey_store import ApiKeyStore, OutcomeReader
+    from core.adapters.mysql.token_key_store import SigningKeyTable
+    from core.adapters.redis.pending_marks import PendingMarks
+    from core.apikeys import ApiKeyResolver
+    from core.redemption.tenant_status import TenantStatuses
+    from core.tokens import TokenVerifier
+
+    settings = container.settings
+    signing_keys = SigningKeyTable(container.engine)
+    master = settings.token_master_secret.get_secret_value().encode()
+    return GatewayServices(
+        ApiKeyResolver(ApiKeyStore(container.engine), settings.api_key_cache_seconds),
+        TokenVerifier(signing_keys, master, settings.api_key_cache_seconds),
+        signing_keys,
+        master,
+        TenantStatuses(lambda ids: container.tenants.statuses(ids),
+                       settings.tenant_status_refresh_seconds),
+        OutcomeReader(container.engine),
+        PendingMarks(redis_client, container.keys),
+    )

@@ -24,20 +24,18 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import bindparam, text
 
 from core.adapters.mysql.engine import guarded
 from core.adapters.mysql.redemption_store import RedemptionStore
-from core.adapters.redis.client import REDIS_ERRORS
+from core.adapters.redis.client import redis_guard as _redis
 from core.adapters.redis.keys import campaign_fields
 from core.bootstrap import Container
 from core.compensation.claims import state_value
-from core.errors import CacheUnavailable
 from core.redemption.model import CodeState
 
-T = TypeVar("T")
 CHUNK = 5_000
 Progress = Callable[[int], None]
 
@@ -64,13 +62,6 @@ class RebuildReport:
     stale_counters_dropped: int = 0
     ready_set: list[str] = field(default_factory=list)
     duration_seconds: float = 0.0
-
-
-def _redis(what: str, work: Callable[[], T]) -> T:
-    try:
-        return work()
-    except REDIS_ERRORS as exc:
-        raise CacheUnavailable(f"{what}: {exc.__class__.__name__}: {exc}") from exc
 
 
 def _query(container: Container, what: str, statement: Any, params: dict[str, Any]) -> list[Any]:

@@ -1,27 +1,22 @@
 """Dead letters: list what an agent dead-lettered and re-publish chosen ones after a fix.
 
 A dead letter keeps the original key and bytes, with the reason in headers (``error``,
-``error_type``, ``error_field``, ``source_topic``...; see ``consumers/batching.py``). Replay
+``error_type``, ``error_field``, ``source_topic``...; see ``core/pipeline.py``). Replay
 sends the original key and bytes, unchanged, to the original topic; consumers are
 idempotent (request_id, job_id, campaign_id), so replaying twice is harmless.
 """
 
 from __future__ import annotations
 
-import time
-import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
-
-from core.adapters.kafka.producer import EventProducer
-from core.errors import BrokerUnavailable, InvalidMessage
+from core.errors import InvalidMessage, NotFound
+from core.service_ports import EventSink
 from core.settings import Settings
+from core.streams import InboundRecord, TopicReader
 
 PREVIEW_CHARS = 120
-READ_TIMEOUT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -52,61 +47,21 @@ class DeadLetter:
                 "headers": self.headers, "preview": self.preview}
 
 
-def read_dead_letters(settings: Settings, topic: str, limit: int | None = None) -> list[DeadLetter]:
-    """Every record of ``<topic>.dlq`` present now (oldest first per partition).
-
-    Reads past each partition's high watermark until the topic is idle for a second (some
-    brokers, Tansu among them, report the watermark of a produced batch's first record).
-    """
+def read_dead_letters(
+    reader: TopicReader, settings: Settings, topic: str, limit: int | None = None
+) -> list[DeadLetter]:
+    """Every record of ``<topic>.dlq`` present now (oldest first per partition)."""
     name = settings.topic(topic) + ".dlq"
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers,
-                         "group.id": f"redeemflow-dlq-{uuid.uuid4().hex[:8]}",
-                         "enable.auto.commit": False})
     try:
-        return _read(consumer, name, limit)
-    except KafkaException as exc:
-        raise BrokerUnavailable(f"reading {name}: {exc}") from exc
-    finally:
-        consumer.close()
+        records = reader.snapshot(name, limit)
+    except NotFound as exc:
+        raise InvalidMessage(f"no dead-letter topic {name}", field="topic") from exc
+    return [_letter(r) for r in records]
 
 
-def _read(consumer: Consumer, name: str, limit: int | None) -> list[DeadLetter]:
-    metadata = consumer.list_topics(name, timeout=10)
-    if name not in metadata.topics or metadata.topics[name].error is not None:
-        raise InvalidMessage(f"no dead-letter topic {name}", field="topic")
-    ends: dict[int, int] = {}
-    starts = []
-    for partition in metadata.topics[name].partitions:
-        low, high = consumer.get_watermark_offsets(TopicPartition(name, partition), timeout=10)
-        if high > low:
-            ends[partition] = high
-            starts.append(TopicPartition(name, partition, low))
-    found: list[DeadLetter] = []
-    consumer.assign(starts)
-    done: set[int] = set()
-    deadline = time.monotonic() + READ_TIMEOUT_SECONDS
-    while limit is None or len(found) < limit:
-        if time.monotonic() > deadline:
-            raise BrokerUnavailable(f"{name}: not every dead letter read in time")
-        message = consumer.poll(1.0)
-        if message is None:
-            if len(done) == len(ends):  # past every high watermark and idle: the end
-                break
-            continue
-        if message.error():
-            continue
-        partition, offset = message.partition() or 0, message.offset() or 0
-        found.append(DeadLetter(partition, offset, message.key(), message.value() or b"",
-                                _headers(message.headers())))
-        if offset + 1 >= ends[partition]:
-            done.add(partition)
-    return sorted(found, key=lambda d: (d.partition, d.offset))[:limit]
-
-
-def _headers(raw: Any) -> dict[str, str]:
-    pairs: Iterable[tuple[str, Any]] = raw.items() if isinstance(raw, dict) else raw or []
-    return {k: v.decode("utf-8", errors="replace") if isinstance(v, bytes) else str(v or "")
-            for k, v in pairs}
+def _letter(record: InboundRecord) -> DeadLetter:
+    headers = {k: (v or b"").decode("utf-8", errors="replace") for k, v in record.headers}
+    return DeadLetter(record.partition, record.offset, record.key, record.value, headers)
 
 
 def select(letters: Sequence[DeadLetter], refs: Sequence[str]) -> list[DeadLetter]:
@@ -131,10 +86,8 @@ def original_topic(settings: Settings, topic: str, letter: DeadLetter) -> str:
     return letter.headers.get("source_topic") or settings.topic(topic)
 
 
-def replay(settings: Settings, topic: str, letters: Sequence[DeadLetter]) -> int:
+def replay(sink: EventSink, settings: Settings, topic: str, letters: Sequence[DeadLetter]) -> int:
     """Re-publish the dead letters' original key and bytes to the original topic."""
-    with EventProducer(settings, client_id="redeemflow-dlq-replay") as producer:
-        for letter in letters:
-            producer.produce(original_topic(settings, topic, letter), letter.key, letter.value)
-        producer.flush(60.0)
+    for letter in letters:
+        sink.send(original_topic(settings, topic, letter), letter.key or b"", letter.value)
     return len(letters)

@@ -151,7 +151,7 @@ def start_metrics_server(settings: Settings) -> int | None:
 
 def start_lag_sampler(settings: Settings, group: str) -> threading.Thread:
     """A daemon thread setting ``marketing_consumer_lag`` every ``consumer_lag_interval``."""
-    from core.health import consumer_lag
+    from core.adapters.kafka.reader import consumer_lag
     from core.topics import CONSUMED_TOPICS
 
     names = {settings.topic(t): t.value for t in CONSUMED_TOPICS}

@@ -6,11 +6,11 @@ import os
 from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import URL, make_url
 
 from core.codes.protection import CodeProtector
 from core.errors import ConfigurationError
@@ -153,10 +153,10 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url_is_mysql(cls, value: str) -> str:
-        url = make_url(value)
-        if not url.drivername.startswith("mysql") and not url.drivername.startswith("mariadb"):
+        scheme, _, rest = value.partition("://")
+        if not rest or not scheme.lower().startswith(("mysql", "mariadb")):
             raise ValueError("database_url must be a MySQL/MariaDB URL (mysql+pymysql://...)")
-        if not url.database:
+        if not urlsplit(value).path.strip("/"):
             raise ValueError("database_url must name a database")
         return value
 
@@ -181,11 +181,6 @@ class Settings(BaseSettings):
     def redis_cluster_nodes(self) -> list[tuple[str, int]]:
         """The cluster's seed nodes as (host, port) pairs (one for a plain URL)."""
         return cluster_nodes(self.redis_url)
-
-    @cached_property
-    def database(self) -> URL:
-        """The parsed database URL."""
-        return make_url(self.database_url)
 
     def topic(self, name: str) -> str:
         """The full topic name for a contract topic, with the optional per-deployment prefix."""

@@ -23,17 +23,16 @@ import hashlib
 import hmac
 import re
 import secrets
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Protocol
 
 import jwt
 
 from core.errors import DomainRuleViolation, InvalidToken, NotFound
+from core.stored_keys import KeyRecord
+from core.ttl_cache import TtlCache
 
 ALGORITHM = "HS256"
 ISSUER = "redeemflow"
@@ -46,24 +45,10 @@ _TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,23}$")
 _USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,63}$")
 _PRODUCT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,15}$")
 _LEEWAY_SECONDS = 5
-_MISS_TTL_SECONDS = 5.0
-_CACHE_LIMIT = 10_000
 
 
-@dataclass(frozen=True)
-class SigningKeyRecord:
+class SigningKeyRecord(KeyRecord):
     """A tenant's signing key as stored: its id and state, never the secret."""
-
-    key_id: str
-    tenant_id: str
-    name: str
-    created_at: datetime
-    revoked_at: datetime | None
-
-    @property
-    def active(self) -> bool:
-        """Whether tokens signed with this key still verify."""
-        return self.revoked_at is None
 
 
 class SigningKeyStore(Protocol):
@@ -201,29 +186,17 @@ class TokenVerifier:
     ) -> None:
         self._store = store
         self._master = master
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._cache: OrderedDict[str, tuple[float, str | None]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache: TtlCache[str] = TtlCache(ttl_seconds, clock)
 
     def cached_tenant(self, key_id: str) -> tuple[bool, str | None]:
         """``(hit, tenant of an active key)`` from the cache only (no I/O)."""
-        with self._lock:
-            entry = self._cache.get(key_id)
-        if entry is None or entry[0] < self._clock():
-            return False, None
-        return True, entry[1]
+        return self._cache.get(key_id)
 
     def load_tenant(self, key_id: str) -> str | None:
         """The tenant of an active key id, from the store (blocking: run off the loop)."""
         record = self._store.find(key_id)
         tenant = record.tenant_id if record is not None and record.active else None
-        ttl = self._ttl if tenant is not None else min(self._ttl, _MISS_TTL_SECONDS)
-        with self._lock:
-            self._cache[key_id] = (self._clock() + ttl, tenant)
-            self._cache.move_to_end(key_id)
-            while len(self._cache) > _CACHE_LIMIT:
-                self._cache.popitem(last=False)
+        self._cache.put(key_id, tenant)
         return tenant
 
     def verify(self, token: str, key_id: str, tenant_id: str | None) -> EndUser:

@@ -133,10 +133,6 @@ def _request(tenant: str, code: str, user: str, tags: list[str] | None = None) -
     )
 
 
-def _numbered(tenant: str, codes: list[str], user_prefix: str) -> list[RedeemRequested]:
-    return [_request(tenant, code, f"{user_prefix}{i}") for i, code in enumerate(codes)]
-
-
 def request_mix(
     ids: DemoIds,
     main_codes: list[str],

@@ -64,7 +64,8 @@ def _topic(topic: str) -> str:
 def dead_letters(container: Container, principal: Principal, topic: str) -> list[LetterView]:
     """The dead letters of ``topic`` (at most 200), masked."""
     require(principal, Permission.OPS)
-    letters = read_dead_letters(container.settings, _topic(topic), limit=200)
+    letters = read_dead_letters(
+        container.topic_reader, container.settings, _topic(topic), limit=200)
     return [_view(topic, d) for d in letters]
 
 
@@ -91,9 +92,9 @@ def replay_letters(container: Container, audit: Audit, principal: Principal, top
     require(principal, Permission.OPS)
     if not refs:
         raise InvalidInput("choose at least one dead letter", field="refs")
-    letters = read_dead_letters(container.settings, _topic(topic))
+    letters = read_dead_letters(container.topic_reader, container.settings, _topic(topic))
     chosen = select(letters, refs[:200])
-    count = replay(container.settings, topic, chosen)
+    count = replay(container.event_sink, container.settings, topic, chosen)
     audit.record(principal, "dlq_replay", target=topic, detail=f"{count}: {' '.join(refs[:50])}")
     return count
 

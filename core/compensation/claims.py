@@ -12,18 +12,15 @@ Blocking client: call from an executor. Redis errors become ``CacheUnavailable``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
-from core.adapters.redis.client import REDIS_ERRORS, SyncRedisClient, mget_any, scan_page
+from core.adapters.redis.client import SyncRedisClient, mget_any, scan_page
+from core.adapters.redis.client import redis_guard as _guard
 from core.adapters.redis.keys import RedisKeys, code_value
 from core.adapters.redis.scripts import run_script_sync
 from core.codes.status import cached_status
-from core.errors import CacheUnavailable
 from core.redemption.model import CodeState
-
-T = TypeVar("T")
 
 SCAN_COUNT = 2000
 
@@ -73,13 +70,6 @@ def state_value(state: CodeState | None) -> str:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-def _guard(what: str, work: Callable[[], T]) -> T:
-    try:
-        return work()
-    except REDIS_ERRORS as exc:
-        raise CacheUnavailable(f"{what}: {exc.__class__.__name__}: {exc}") from exc
 
 
 class ClaimRecords:

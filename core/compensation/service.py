@@ -22,19 +22,18 @@ run counts what it would do and writes nothing, not even the ledger.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Any, TypeVar
 
 from core.adapters.mysql.compensation_store import CompensationStore, PendingRedemption, Scope
 from core.adapters.mysql.redemption_store import RedemptionStore
 from core.compensation.claims import ClaimRecords, Release, RequestRecord
+from core.executor import run_blocking
 from core.metrics import observe_compensation
 from core.ports import EventPublisher, OutboundMessage
 from core.settings import Settings
@@ -112,8 +111,7 @@ class Compensator:
         return report
 
     async def _run(self, func: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, partial(func, *args))
+        return await run_blocking(self._executor, func, *args)
 
     async def _pending(
         self, scope: Scope, dry_run: bool, now: datetime, tally: Tally, note: Progress

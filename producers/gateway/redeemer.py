@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import re
 import uuid
 from concurrent.futures import Executor
 
@@ -29,12 +28,6 @@ from schemas.events import RedeemOutcome, RedeemRequested, RedeemResult
 log = logging.getLogger("redeemflow.gateway")
 
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
-_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
-
-
-def valid_idempotency_key(key: str) -> bool:
-    """Whether a client's Idempotency-Key is acceptable (1-128 of ``[A-Za-z0-9_.:-]``)."""
-    return bool(_IDEMPOTENCY_KEY.match(key))
 
 
 def request_id_for(

@@ -15,13 +15,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import uuid
 from collections import OrderedDict
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
-
-from core.adapters.kafka.producer import kafka_client_logger
+from core.adapters.kafka.reader import PartitionReader
+from core.errors import RedeemflowError
 from core.settings import Settings
 from core.topics import Topic
 from schemas.base import MessageDecodeError
@@ -125,66 +123,36 @@ class ResultListener:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            consumer: Any = None
             try:
-                consumer = self._assign_at_end()
-                self._ready.set()
-                self._read(consumer)
-            except KafkaException as exc:
+                with self._reader() as reader:
+                    log.info("results listener reading %d partition(s) of %s",
+                             len(reader.ends), self._topic)
+                    self._ready.set()
+                    self._read(reader)
+            except RedeemflowError as exc:
                 log.warning("results listener: %s; retrying in %.0fs", exc, _RETRY_SECONDS)
             except Exception:  # the listener must outlive any one failure
                 log.exception("results listener failed; retrying in %.0fs", _RETRY_SECONDS)
             finally:
                 self._ready.clear()
-                if consumer is not None:
-                    consumer.close()
             self._stop.wait(_RETRY_SECONDS)
 
-    def _assign_at_end(self) -> Any:
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self._settings.kafka_bootstrap_servers,
-                "group.id": f"redeemflow-gateway-{uuid.uuid4().hex[:12]}",
-                "enable.auto.commit": False,
-                "enable.partition.eof": False,
-                "fetch.wait.max.ms": 10,
-                "logger": kafka_client_logger(),
-            }
+    def _reader(self) -> PartitionReader:
+        return PartitionReader(
+            self._settings.kafka_bootstrap_servers, self._topic, start="end", name="gateway",
+            config={"enable.partition.eof": False, "fetch.wait.max.ms": 10},
         )
-        try:
-            meta = consumer.list_topics(self._topic, timeout=10).topics.get(self._topic)
-            if meta is None or meta.error is not None or not meta.partitions:
-                raise KafkaException(f"topic {self._topic} not available")
-            assignment = []
-            for partition in sorted(meta.partitions):
-                _, high = consumer.get_watermark_offsets(
-                    TopicPartition(self._topic, partition), timeout=10
-                )
-                assignment.append(TopicPartition(self._topic, partition, high))
-            consumer.assign(assignment)
-        except BaseException:
-            consumer.close()
-            raise
-        log.info("results listener reading %d partition(s) of %s", len(assignment), self._topic)
-        return consumer
 
-    def _read(self, consumer: Any) -> None:
+    def _read(self, reader: PartitionReader) -> None:
         loop = self._loop
         assert loop is not None
         while not self._stop.is_set():
-            first = consumer.poll(0.1)  # returns as soon as one record is there
-            if first is None:
-                continue
-            batch = [first, *consumer.consume(999, 0)]
+            batch = reader.poll(0.1)  # returns as soon as one record is there
             found = [r for r in (self._decode(m) for m in batch) if r is not None]
             if found and not loop.is_closed():
                 loop.call_soon_threadsafe(self._deliver, found)
 
     def _decode(self, message: Any) -> RedeemResult | None:
-        if message.error() is not None:
-            if message.error().fatal():
-                raise KafkaException(message.error())
-            return None
         key = (message.key() or b"").decode("utf-8", "replace")
         if self.watching(key) is None:
             return None

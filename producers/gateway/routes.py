@@ -148,7 +148,8 @@ async def healthz() -> dict[str, str]:
                                                 "description": "A dependency failed"}})
 async def readyz(state: State) -> JSONResponse:
     """Readiness: Kafka metadata, MySQL ``SELECT 1``, Redis PING, results listener."""
-    readiness = await check_readiness(state.container, state.redis)
+    timeout = state.container.settings.readiness_timeout_seconds
+    readiness = await check_readiness(state.probes, timeout)
     listening = state.listener.ready
     readiness.checks["results_listener"] = CheckResult(
         listening, "reading redeem.results" if listening else "not assigned yet", 0.0

@@ -8,13 +8,9 @@ from typing import Any
 
 from fastapi import Request
 
-from core.adapters.mysql.apikey_store import ApiKeyStore, OutcomeReader
 from core.adapters.mysql.token_key_store import SigningKeyTable
-from core.adapters.redis.pending_marks import PendingMarks
-from core.apikeys import ApiKeyResolver
-from core.bootstrap import Container
-from core.redemption.tenant_status import TenantStatuses
-from core.tokens import TokenVerifier
+from core.bootstrap import Container, build_gateway_services, readiness_probes
+from core.health import Probe
 from core.topics import Topic
 from producers.gateway.auth import Authenticator, Unauthorized
 from producers.gateway.redeemer import Redeemer
@@ -35,6 +31,7 @@ class GatewayState:
     listener: ResultListener
     redeemer: Redeemer
     redis: Any
+    probes: dict[str, Probe]
 
     @classmethod
     def build(cls, container: Container) -> GatewayState:
@@ -43,25 +40,19 @@ class GatewayState:
         executor = ThreadPoolExecutor(8, thread_name_prefix="gateway-db")
         listener = ResultListener(settings)
         redis = container.async_redis()
+        built = build_gateway_services(container, redis)
         redeemer = Redeemer(
             container.producer,
             listener,
-            OutcomeReader(container.engine),
+            built.outcomes,
             executor,
-            PendingMarks(redis, container.keys),
+            built.pending_marks,
             topic=settings.topic(Topic.REDEEM_REQUESTS),
             timeout=settings.gateway_result_timeout_seconds,
         )
-        keys = ApiKeyResolver(ApiKeyStore(container.engine), settings.api_key_cache_seconds)
-        signing_keys = SigningKeyTable(container.engine)
-        master = settings.token_master_secret.get_secret_value().encode()
-        tokens = TokenVerifier(signing_keys, master, settings.api_key_cache_seconds)
-        tenants = TenantStatuses(  # the workers' cache: one refresh period everywhere
-            lambda ids: container.tenants.statuses(ids),
-            settings.tenant_status_refresh_seconds,
-        )
-        auth = Authenticator(keys, tokens, executor, tenants)
-        return cls(container, executor, auth, signing_keys, master, listener, redeemer, redis)
+        auth = Authenticator(built.api_keys, built.tokens, executor, built.tenants)
+        return cls(container, executor, auth, built.signing_keys, built.token_master, listener,
+                   redeemer, redis, readiness_probes(container, redis))
 
     async def close(self) -> None:
         """Stop the listener, close the Redis client, release the executor."""

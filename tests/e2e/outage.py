@@ -14,6 +14,7 @@ import threading
 
 from sqlalchemy.engine import make_url
 
+from core.adapters.mysql.engine import database_url
 from core.settings import Settings
 
 CHUNK = 65_536
@@ -99,14 +100,14 @@ class CuttableProxy:
 
 def service_address(settings: Settings, service: str) -> tuple[str, int]:
     """Host and port of the settings' ``"mysql"`` or ``"redis"`` server."""
-    url = settings.database if service == "mysql" else make_url(settings.redis_url)
+    url = database_url(settings) if service == "mysql" else make_url(settings.redis_url)
     return url.host or "127.0.0.1", url.port or (3306 if service == "mysql" else 6379)
 
 
 def through(settings: Settings, service: str, proxy: CuttableProxy) -> Settings:
     """``settings`` with the ``"mysql"`` or ``"redis"`` URL pointing at ``proxy``."""
     if service == "mysql":
-        url = settings.database.set(port=proxy.port).render_as_string(hide_password=False)
+        url = database_url(settings).set(port=proxy.port).render_as_string(hide_password=False)
         return settings.model_copy(update={"database_url": url})
     redis = make_url(settings.redis_url)  # same shape: scheme://host:port/db
     url = f"redis://{redis.host}:{proxy.port}/{redis.database or 0}"

@@ -47,8 +47,9 @@ def test_sigkill_restart_and_compensation_converge(e2e_settings, tmp_path) -> No
         unique = {r.request_id for r in requests}
         results = consume_all(settings, Topic.REDEEM_RESULTS, expected=len(unique), timeout=120)
         job = new_job(tenant_id=single.tenant_id, older_than_seconds=0, requested_by="e2e")
-        with bootstrap(settings) as container, ReportWatcher(settings) as watcher:
-            publish_job(container, job)
+        with bootstrap(settings) as container, \
+                ReportWatcher(container.topic_reader, settings) as watcher:
+            publish_job(container.event_sink, settings, job)
             report = watcher.wait(job.job_id, timeout=60)
         assert report is not None and report.failed == 0, report
         grants = consume_all(settings, Topic.REWARD_GRANTS, expected=400, timeout=60)

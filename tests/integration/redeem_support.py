@@ -1,5 +1,5 @@
-"""Set-up helpers for redemption tests: a campaign and codes written straight to MySQL and
-Redis in the layout production uses, and a service wired to the real stores."""
+"""Set-up helpers for redemption tests: a campaign and codes written straight to MySQL and,
+through production's cache writers, to Redis; and a service wired by ``core.bootstrap``."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from sqlalchemy import text
 
 from core.adapters.mysql.code_store import reserve_code_ids
 from core.adapters.mysql.redemption_store import RedemptionStore
-from core.adapters.redis.claims import ClaimCache
-from core.adapters.redis.keys import campaign_fields, code_value
-from core.bootstrap import Container
+from core.adapters.redis.code_loader import CodeLoader
+from core.adapters.redis.keys import campaign_fields
+from core.bootstrap import Container, build_redemption_service
 from core.codes import CodeCodec
 from core.codes.protection import ProtectedCode
 from core.redemption.service import RedemptionService
@@ -132,11 +132,8 @@ def write_cache(container, tenant, campaign, status, rule, codes, start, end) ->
         status, start, end, list(rule.applicable_products), rule.per_user_limit,
         rule.reward_rules,
     )
-    pipe = client.pipeline(transaction=False)
-    pipe.hset(keys.campaign(tenant, campaign), mapping=fields)
-    for code in codes:
-        pipe.set(keys.code(tenant, code), code_value(campaign, rule.use_limit, 0, 0, ""))
-    pipe.execute()
+    client.hset(keys.campaign(tenant, campaign), mapping=fields)
+    CodeLoader(client, keys).write_codes(tenant, campaign, rule.use_limit, codes)
 
 
 def make_service(
@@ -147,11 +144,7 @@ def make_service(
     """A redemption service over the real MySQL (``store``, by default on the hot engine)
     and Redis, recording what it publishes (in ``publisher`` when given)."""
     publisher = publisher or RecordingPublisher()
-    cache = ClaimCache(container.async_redis(), container.keys, container.settings)
-    service = RedemptionService(
-        container.settings, store or RedemptionStore(container.hot_engine), cache, publisher
-    )
-    return service, publisher
+    return build_redemption_service(container, publisher, store=store), publisher
 
 
 def request(

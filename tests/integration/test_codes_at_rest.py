@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+from core.adapters.mysql.engine import database_url
 from core.adapters.mysql.migrate import upgrade
 from core.allocation import allocate_code
 from core.bootstrap import Container, bootstrap
@@ -46,7 +47,7 @@ def own_db(base_settings: Settings) -> Iterator[Callable[..., Container]]:
     """Containers over one new, migrated database and a Redis prefix of their own, each
     with the code keys given (so a test may change keys without touching the session's)."""
     name, prefix = f"rf_keys_{uuid.uuid4().hex[:10]}", f"rfk{uuid.uuid4().hex[:8]}"
-    url = base_settings.database.set(database=name).render_as_string(hide_password=False)
+    url = database_url(base_settings).set(database=name).render_as_string(hide_password=False)
     upgrade(create_engine(url, poolclass=NullPool))
     opened: list[Container] = []
 
@@ -63,7 +64,7 @@ def own_db(base_settings: Settings) -> Iterator[Callable[..., Container]]:
     finally:
         for built in opened:
             built.close()
-        server = create_engine(base_settings.database.set(database=None), poolclass=NullPool)
+        server = create_engine(database_url(base_settings).set(database=None), poolclass=NullPool)
         with server.connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
         client = opened[0].redis if opened else None
@@ -106,7 +107,7 @@ def _redis_dump(container: Container) -> str:
 
 
 def _mysqldump(container: Container) -> str:
-    url = container.settings.database
+    url = database_url(container.settings)
     result = subprocess.run(
         ["mysqldump", "-h", url.host or "127.0.0.1", "-P", str(url.port or 3306),
          "-u", url.username or "root", "--skip-extended-insert", url.database or ""],

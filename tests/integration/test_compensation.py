@@ -13,12 +13,10 @@ from sqlalchemy import text
 
 from core.adapters.mysql.redemption_store import RedemptionStore
 from core.adapters.mysql.stored_grants import stored_grant_ids
-from core.adapters.redis.claims import ClaimCache
-from core.bootstrap import Container
+from core.bootstrap import Container, build_redemption_service
 from core.cache_rebuild import cache_mismatches
 from core.compensation import new_job
 from core.ports import OutboundMessage
-from core.redemption.service import RedemptionService
 from schemas.events import CompensationReport, RedeemOutcome, RedeemResult, RewardGrant
 from tests.fakes import RecordingPublisher
 from tests.integration.redeem_support import request, seed_campaign
@@ -67,9 +65,7 @@ class CrashStore(RedemptionStore):
 
 def worker(container: Container, log: CrashPublisher, crash_at: str | None = None):
     """A fresh 'worker process': new service and Redis client, the same topic log."""
-    cache = ClaimCache(container.async_redis(), container.keys, container.settings)
-    store = CrashStore(container.engine, crash_at)
-    return RedemptionService(container.settings, store, cache, log)
+    return build_redemption_service(container, log, store=CrashStore(container.engine, crash_at))
 
 
 async def compensate(container: Container, log, tenant_id, **job) -> CompensationReport:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from consumers.batching import RawEvent, dead_letter
 from core.adapters.kafka.admin import create_topics
 from core.adapters.kafka.producer import EventProducer
+from core.adapters.kafka.sink import ProducerSink
+from core.bootstrap import topic_reader
 from core.dlq import read_dead_letters, replay, select
 from core.errors import InvalidMessage
+from core.pipeline import RawEvent, dead_letter
 from core.topics import Topic
 from tests.e2e.harness import consume_all
 
@@ -31,15 +33,17 @@ def test_list_and_replay_dead_letters(kafka_settings) -> None:
             producer.produce(m.topic, m.key, m.value, m.headers)
         producer.flush(30)
 
-    found = read_dead_letters(settings, Topic.CAMPAIGN_REQUESTS)
+    found = read_dead_letters(topic_reader(settings), settings, Topic.CAMPAIGN_REQUESTS)
     assert [d.key for d in found] == [b"t:k0", b"t:k1", b"t:k2"]
     assert found[1].headers["error"] == "broken 1"
     assert found[1].headers["error_field"] == "code"
     assert found[1].preview == '{"bad": 1}'
-    assert len(read_dead_letters(settings, Topic.CAMPAIGN_REQUESTS, limit=2)) == 2
+    assert len(read_dead_letters(topic_reader(settings), settings, Topic.CAMPAIGN_REQUESTS,
+                                 limit=2)) == 2
 
     chosen = select(found, [found[0].ref, str(found[2].offset)])
-    assert replay(settings, Topic.CAMPAIGN_REQUESTS, chosen) == 2
+    with EventProducer(settings) as producer:
+        assert replay(ProducerSink(producer), settings, Topic.CAMPAIGN_REQUESTS, chosen) == 2
     back = consume_all(settings, Topic.CAMPAIGN_REQUESTS, expected=2, timeout=30)
     assert sorted((m.key(), m.value()) for m in back) == [
         (b"t:k0", b'{"bad": 0}'), (b"t:k2", b'{"bad": 2}')]
@@ -49,4 +53,5 @@ def test_list_and_replay_dead_letters(kafka_settings) -> None:
 
 def test_empty_dead_letter_topic(kafka_settings) -> None:
     create_topics(kafka_settings)
-    assert read_dead_letters(kafka_settings, Topic.COMPENSATION_JOBS) == []
+    assert read_dead_letters(topic_reader(kafka_settings), kafka_settings,
+                             Topic.COMPENSATION_JOBS) == []

@@ -10,10 +10,10 @@ import orjson
 import pytest
 from sqlalchemy import text
 
-from consumers.batching import retry_transient
 from core.adapters.mysql.redemption_store import RedemptionStore
 from core.adapters.mysql.redemption_writes import GrantedRedemption, record_granted
 from core.errors import BrokerUnavailable, StorageUnavailable
+from core.pipeline import retry_transient
 from core.ports import OutboundMessage
 from schemas.events import RedeemOutcome as O
 from schemas.events import RedeemResult, RewardGrant

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from consumers.batching import retry_transient
 from core.bootstrap import bootstrap
 from core.errors import CacheUnavailable, RetryableError
+from core.pipeline import retry_transient
 from core.settings import Settings
 from schemas.events import RedeemOutcome as O
 from tests.integration.redeem_support import make_service, request, seed_campaign

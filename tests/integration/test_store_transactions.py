@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from core.adapters.mysql.engine import build_hot_engine
+from core.adapters.mysql.engine import build_hot_engine, database_url
 from core.adapters.mysql.migrate import upgrade
 from core.adapters.mysql.redemption_store import OpenCommit, RedemptionStore
 from core.bootstrap import bootstrap
@@ -211,14 +211,14 @@ def fresh_container(base_settings):
     """A container over a new, migrated, empty database: a deployment's first hour, when
     the tables' statistics say they are empty."""
     name = f"rf_fresh_{uuid.uuid4().hex[:10]}"
-    url = base_settings.database.set(database=name).render_as_string(hide_password=False)
+    url = database_url(base_settings).set(database=name).render_as_string(hide_password=False)
     settings = base_settings.model_copy(update={"database_url": url})
     upgrade(create_engine(url, poolclass=NullPool))
     try:
         with bootstrap(settings) as built:
             yield built
     finally:
-        server = create_engine(base_settings.database.set(database=None), poolclass=NullPool)
+        server = create_engine(database_url(base_settings).set(database=None), poolclass=NullPool)
         with server.connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from consumers.batching import BatchRunner, _process_batches
+from consumers.batching import _process_batches
+from core.pipeline import BatchRunner
 
 
 class _Event:
@@ -64,7 +65,7 @@ class _DeadLetters:
 
 
 def _raw(offset: int, value: bytes) -> Any:
-    from consumers.batching import RawEvent
+    from core.pipeline import RawEvent
 
     return RawEvent("redeem.requests", 3, offset, b"k", value)
 

@@ -19,7 +19,7 @@ from core.errors import BrokerUnavailable, ConfigurationError, RedeemflowError
 from core.settings import Settings
 from core.topics import all_topic_names, partitions_for
 
-__all__ = ["admin_client", "create_topics", "existing_topics", "wait_for_topics"]
+__all__ = ["admin_client", "create_topics", "existing_topics", "topics_ready", "wait_for_topics"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -77,6 +77,15 @@ def existing_topics(
 ) -> set[str]:
     """The names of the topics that exist on the cluster now."""
     return set(_metadata(admin or admin_client(settings), timeout).topics)
+
+
+def topics_ready(settings: Settings, wanted: Iterable[str], timeout: float) -> str:
+    """Readiness of the broker: metadata answered and lists every ``wanted`` topic (blocking;
+    BrokerUnavailable names the missing ones)."""
+    missing = set(wanted) - existing_topics(settings, timeout=timeout)
+    if missing:
+        raise BrokerUnavailable(f"topics missing: {sorted(missing)}")
+    return "metadata ok"
 
 
 def wait_for_topics(

@@ -21,7 +21,6 @@ import tempfile
 import threading
 import time
 import weakref
-from types import TracebackType
 from typing import IO, Self
 
 from confluent_kafka import KafkaException
@@ -190,12 +189,7 @@ class EmbeddedBroker:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def output_tail(self) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from core.adapters.mysql.code_admin_store import CodeListing
+from core.adapters.mysql.code_admin_store import CodeListing, filtered_codes
 from core.codes.status import CodeStatus
 
 
@@ -258,14 +258,7 @@ def codes_window(conn: Connection, tenant_id: str, campaign_id: str, *, status: 
            " AND r.campaign_id = :c AND r.id > :after AND r.id <= :upto")
     params: dict[str, Any] = {"t": tenant_id, "c": campaign_id, "after": after_id,
                               "upto": upto_id, "n": limit}
-    if status is not None:
-        sql += " AND r.status = :s"
-        params["s"] = status
-    if exported is not None:
-        sql += " AND r.export_status = :e"
-        params["e"] = int(exported)
-    rows = conn.execute(text(sql + " ORDER BY r.id LIMIT :n"), params).all()
-    return [CodeListing(*row) for row in rows]
+    return filtered_codes(conn, sql, params, status=status, exported=exported)
 
 
 def code_id_range(conn: Connection, tenant_id: str, campaign_id: str) -> tuple[int, int]:

@@ -89,6 +89,13 @@ def list_codes(conn: Connection, tenant_id: str, campaign_id: str, *, status: in
            " ON a.tenant_id = r.tenant_id AND a.code = r.code"
            " WHERE r.tenant_id = :t AND r.campaign_id = :c AND r.id > :after")
     params: dict[str, Any] = {"t": tenant_id, "c": campaign_id, "after": after_id, "n": limit}
+    return filtered_codes(conn, sql, params, status=status, exported=exported)
+
+
+def filtered_codes(conn: Connection, sql: str, params: dict[str, Any], *, status: int | None,
+                   exported: bool | None) -> list[CodeListing]:
+    """Run a code listing query (``sql`` ends in its WHERE clause, ``params`` holds ``n``)
+    narrowed to a status and an export state when given, in id order, at most ``n`` rows."""
     if status is not None:
         sql += " AND r.status = :s"
         params["s"] = status

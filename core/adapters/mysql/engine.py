@@ -6,8 +6,8 @@ import importlib.util
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
 from core.errors import PermanentError, StorageUnavailable
@@ -19,9 +19,14 @@ T = TypeVar("T")
 RETRYABLE_MYSQL_ERRORS = frozenset({1205, 1213, 2003, 2006, 2013, 2055, 1040, 1053})
 
 
+def database_url(settings: Settings) -> URL:
+    """The parsed ``database_url`` of ``settings``."""
+    return make_url(settings.database_url)
+
+
 def build_engine(settings: Settings) -> Engine:
     """An engine with a bounded pool, pre-ping and LOCAL INFILE allowed for bulk loads."""
-    return _pooled(settings, settings.database, pre_ping=True, local_infile=True)
+    return _pooled(settings, database_url(settings), pre_ping=True, local_infile=True)
 
 
 def _pooled(
@@ -79,13 +84,13 @@ def build_bulk_engine(settings: Settings) -> Engine:
     """The engine of bulk reads and writes (exports): ``database_url`` with the driver of
     ``export_mysql_driver``, the C driver (mysqlclient) when installed. pymysql decodes each
     row in pure Python, which was a fifth of an export's CPU (docs/performance.md)."""
-    url = driver_url(settings.database, settings.export_mysql_driver)
+    url = driver_url(database_url(settings), settings.export_mysql_driver)
     return _pooled(settings, url, pre_ping=True)
 
 
 def hot_path_url(settings: Settings) -> URL:
     """``database_url`` with the hot path's driver (``hot_path_mysql_driver``)."""
-    return driver_url(settings.database, settings.hot_path_mysql_driver)
+    return driver_url(database_url(settings), settings.hot_path_mysql_driver)
 
 
 def driver_url(url: URL, choice: str) -> URL:
@@ -123,3 +128,10 @@ def guarded(what: str, work: Callable[[], T]) -> T:
         return work()
     except SQLAlchemyError as exc:
         raise translate(exc, what) from exc
+
+
+def ping(engine: Engine) -> str:
+    """Readiness of MySQL: ``SELECT 1`` answered (blocking; raises what the driver raises)."""
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1")).scalar_one()
+    return "SELECT 1 ok"

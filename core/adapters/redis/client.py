@@ -14,7 +14,8 @@ every adapter guard catches both and raises ``CacheUnavailable`` (retryable).
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import redis
 import redis.asyncio as aioredis
@@ -39,6 +40,7 @@ __all__ = [
     "hash_slot",
     "is_cluster",
     "mget_any",
+    "redis_guard",
     "redis_ready",
     "refresh_slots",
     "scan_page",
@@ -47,6 +49,18 @@ __all__ = [
 
 REDIS_ERRORS: tuple[type[Exception], ...] = (RedisError, RedisClusterException)
 """Everything redis-py raises for a failed call, single server or cluster."""
+
+T = TypeVar("T")
+
+
+def redis_guard(what: str, work: Callable[[], T]) -> T:
+    """``work()``, with any redis-py failure raised as CacheUnavailable naming ``what``
+    (retryable: the caller backs off and runs the work again)."""
+    try:
+        return work()
+    except REDIS_ERRORS as exc:
+        raise CacheUnavailable(f"{what}: {exc.__class__.__name__}: {exc}") from exc
+
 
 SyncRedisClient = redis.Redis | redis.RedisCluster
 AsyncRedisClient = aioredis.Redis | aioredis.RedisCluster

@@ -15,21 +15,20 @@ per-argument packing) and sent on one pooled connection. Redis errors become
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from core.adapters.redis import resp
 from core.adapters.redis.client import (
-    REDIS_ERRORS,
     SyncRedisClient,
     connection_pool_for,
     refresh_slots,
 )
+from core.adapters.redis.client import redis_guard as _guard
 from core.adapters.redis.keys import RedisKeys, code_value, eligibility_field, products_field
 from core.codes.status import CodeStatus
-from core.errors import CacheUnavailable
 from core.records import CampaignRecord
 from schemas.campaign import CampaignRule
 
@@ -68,13 +67,6 @@ def epoch_ms(value: datetime) -> int:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return int(value.timestamp() * 1000)
-
-
-def _guard(what: str, work: Callable[[], T]) -> T:
-    try:
-        return work()
-    except REDIS_ERRORS as exc:
-        raise CacheUnavailable(f"{what}: {exc.__class__.__name__}: {exc}") from exc
 
 
 class CodeLoader:
@@ -186,10 +178,6 @@ class CodeLoader:
     def set_ready(self, tenant_id: str) -> None:
         """Declare every code of the tenant cached: a miss is now an authoritative NOT_FOUND."""
         _guard("set ready", lambda: self._client.set(self._keys.ready(tenant_id), "1"))
-
-    def is_ready(self, tenant_id: str) -> bool:
-        """Whether the tenant's ready marker is set."""
-        return bool(_guard("read ready", lambda: self._client.exists(self._keys.ready(tenant_id))))
 
 
 def _parts(codes: list[T]) -> Iterable[list[T]]:

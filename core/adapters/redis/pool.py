@@ -12,25 +12,15 @@ that missed a rewrite is corrected by the MySQL judge at commit. Errors become
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import TypeVar
+from collections.abc import Iterable, Sequence
 
-from core.adapters.redis.client import REDIS_ERRORS, SyncRedisClient
+from core.adapters.redis.client import SyncRedisClient
+from core.adapters.redis.client import redis_guard as _guard
 from core.adapters.redis.keys import RedisKeys, code_value
-from core.errors import CacheUnavailable
 from core.records import CachedCode
-
-T = TypeVar("T")
 
 #: Members per SREM/SADD and entries per pipeline.
 CHUNK = 5_000
-
-
-def _guard(what: str, work: Callable[[], T]) -> T:
-    try:
-        return work()
-    except REDIS_ERRORS as exc:
-        raise CacheUnavailable(f"{what}: {exc.__class__.__name__}: {exc}") from exc
 
 
 class CodePool:

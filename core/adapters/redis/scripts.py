@@ -84,14 +84,7 @@ class ScriptRunner:
                 results = await self._send_cluster(script.sha, [calls[i] for i in pending])
             else:
                 results = await self._send([evalsha(script.sha, *calls[i]) for i in pending])
-            retry = []
-            for i, result in zip(pending, results, strict=True):
-                if isinstance(result, NoScriptError):
-                    retry.append(i)
-                elif isinstance(result, Exception):
-                    raise result
-                else:
-                    replies[i] = result
+            retry = _place_replies(pending, results, replies)
             if not retry:
                 return replies
             await self._client.script_load(script.source)
@@ -155,13 +148,7 @@ class ScriptRunner:
         pool = self._client.connection_pool  # type: ignore[union-attr]  # single server
         conn = await pool.get_connection()
         try:
-            await conn.send_packed_command(b"".join(commands))
-            replies: list[Any] = []
-            for _ in commands:
-                try:
-                    replies.append(await conn.read_response())
-                except ResponseError as exc:
-                    replies.append(exc)
+            replies = await _exchange(conn, commands)
         except BaseException:
             await conn.disconnect()
             raise
@@ -175,19 +162,39 @@ async def _send_to_node(node: Any, commands: Sequence[bytes]) -> list[Any]:
     error reply in its place); a connection that failed half-way is dropped."""
     conn = node.acquire_connection()
     try:
-        await conn.send_packed_command(b"".join(commands))
-        replies: list[Any] = []
-        for _ in commands:
-            try:
-                replies.append(await conn.read_response())
-            except ResponseError as exc:
-                replies.append(exc)
-        return replies
+        return await _exchange(conn, commands)
     except BaseException:
         await conn.disconnect()
         raise
     finally:
         node.release(conn)
+
+
+async def _exchange(conn: Any, commands: Sequence[bytes]) -> list[Any]:
+    """Write packed commands on ``conn`` and read every reply in order (an error reply in
+    its place)."""
+    await conn.send_packed_command(b"".join(commands))
+    replies: list[Any] = []
+    for _ in commands:
+        try:
+            replies.append(await conn.read_response())
+        except ResponseError as exc:
+            replies.append(exc)
+    return replies
+
+
+def _place_replies(pending: list[int], results: Sequence[Any], replies: list[Any]) -> list[int]:
+    """Put each pending call's result in ``replies``; the calls that met NOSCRIPT (to send
+    again once the script is loaded). Any other error reply raises."""
+    retry = []
+    for i, result in zip(pending, results, strict=True):
+        if isinstance(result, NoScriptError):
+            retry.append(i)
+        elif isinstance(result, Exception):
+            raise result
+        else:
+            replies[i] = result
+    return retry
 
 
 def evalsha(sha: str, keys: Sequence[Any], args: Sequence[Any]) -> bytes:
@@ -209,15 +216,7 @@ def run_script_sync(
         for i in pending:
             keys, args = calls[i]
             pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args)
-        results = pipe.execute(raise_on_error=False)
-        retry = []
-        for i, result in zip(pending, results, strict=True):
-            if isinstance(result, NoScriptError):
-                retry.append(i)
-            elif isinstance(result, Exception):
-                raise result
-            else:
-                replies[i] = result
+        retry = _place_replies(pending, pipe.execute(raise_on_error=False), replies)
         if not retry:
             return replies
         client.script_load(source)
