@@ -15,15 +15,18 @@ from core.errors import PoolExhausted, UnknownCampaign
 from core.export import export_codes
 from core.settings import Settings
 from schemas.events import RedeemOutcome as O
-from tests.code_support import code_key
+from tests.code_support import code_key, lookup
 from tests.integration.redeem_support import make_service, request, seed_campaign
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 
 def fill_pool(container, seeded, codes: list[str] | None = None) -> None:
+    """The pool as generation fills it: the codes' lookups, never the codes."""
     pool = CodePool(container.redis, container.keys)
-    pool.add(seeded.tenant_id, seeded.campaign_id, codes if codes is not None else seeded.codes)
+    chosen = codes if codes is not None else seeded.codes
+    pool.add(seeded.tenant_id, seeded.campaign_id,
+             [lookup(container, seeded.tenant_id, c) for c in chosen])
 
 
 def allocate_many(settings: dict, tenant: str, campaign: str, worker: int, n: int) -> list[str]:

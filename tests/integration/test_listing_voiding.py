@@ -83,8 +83,9 @@ async def test_voided_code_redeems_as_not_found(container) -> None:
 async def test_void_campaign_skips_used_and_partly_used(container) -> None:
     seeded = seed_campaign(container, count=6, rule={
         "useLimit": 3, "perUserLimit": 3, "rewardRules": [{"type": "COUPON", "id": "M"}]})
-    CodePool(container.redis, container.keys).add(seeded.tenant_id, seeded.campaign_id,
-                                                  seeded.codes)
+    CodePool(container.redis, container.keys).add(  # as generation fills it: lookups
+        seeded.tenant_id, seeded.campaign_id,
+        [lookup(container, seeded.tenant_id, c) for c in seeded.codes])
     service, _ = make_service(container)
     [res] = await service.process([request(seeded, seeded.codes[0], user="u1")])
     assert res.outcome is O.REDEEMED
@@ -93,7 +94,8 @@ async def test_void_campaign_skips_used_and_partly_used(container) -> None:
     assert (result.voided, result.partly_used) == (5, 1)
     pool_key = container.keys.pool(seeded.tenant_id, seeded.campaign_id)
     # voided codes left the pool; the partly used one is a stale member allocation drops
-    assert container.redis.smembers(pool_key) == {seeded.codes[0]}
+    assert container.redis.smembers(pool_key) == {
+        lookup(container, seeded.tenant_id, seeded.codes[0])}
     [res] = await service.process([request(seeded, seeded.codes[0], user="u1")])
     assert res.outcome is O.REDEEMED, "a partly used multi-use code keeps its remaining uses"
     for code in seeded.codes[1:]:
@@ -131,8 +133,9 @@ def test_cli_export_list_allocate_void(container, base_settings, tmp_path: Path,
     from cli.main import app
 
     seeded = seed_campaign(container, count=6)
-    CodePool(container.redis, container.keys).add(seeded.tenant_id, seeded.campaign_id,
-                                                  seeded.codes)
+    CodePool(container.redis, container.keys).add(  # as generation fills it: lookups
+        seeded.tenant_id, seeded.campaign_id,
+        [lookup(container, seeded.tenant_id, c) for c in seeded.codes])
     monkeypatch.setenv("REDEEMFLOW_DATABASE_URL", base_settings.database_url)
     monkeypatch.setenv("REDEEMFLOW_REDIS_URL", base_settings.redis_url)
     monkeypatch.setenv("REDEEMFLOW_REDIS_KEY_PREFIX", base_settings.redis_key_prefix)
