@@ -67,9 +67,12 @@ def _seed(container: Container, count: int) -> tuple[str, str]:
         conn.execute(text("UPDATE redeem_codes SET status = 2, used_count = 1,"
                           " act_user_id = 'u1', act_time = NOW(6) WHERE tenant_id = 'BENCH'"
                           " AND campaign_id = 'bench-1m' AND MOD(id, :s) = 0"), {"s": step})
-        code = conn.execute(text("SELECT code FROM redeem_codes WHERE tenant_id = 'BENCH'"
-                                 " ORDER BY id DESC LIMIT 1")).one()[0]
-    return "bench-1m", str(code)
+        stored, key_id, sealed = conn.execute(text(
+            "SELECT code, code_key_id, code_sealed FROM redeem_codes WHERE tenant_id = 'BENCH'"
+            " ORDER BY id DESC LIMIT 1")).one()
+    # MySQL holds the code's lookup and seal: the support lookup needs the code itself
+    code = container.settings.code_protector.reveal("BENCH", stored, key_id, sealed)
+    return "bench-1m", code
 
 
 LOG = Path(tempfile.gettempdir()) / "redeemflow-bench-admin.log"

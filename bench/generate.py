@@ -5,11 +5,13 @@ deleted afterwards). Measures, in one run, each after InnoDB has flushed what wa
 
 * ``generate``: ``core.generation.generate_codes`` for N codes of the seed's rule
   (generation + uniqueness + MySQL LOAD DATA chunks + Redis MSET/SADD + accounting);
-* ``floor``: N codes of the same rule, pre-generated and written to files before the clock
-  starts, in the rows and order generation writes (chunks of ``--chunk-size``, codes
-  sorted, ascending ids), loaded with one plain ``LOAD DATA LOCAL INFILE`` and commit per
+* ``floor``: N codes of the same rule, pre-generated and protected (lookup, seal, mask:
+  the rows generation stores, core/codes/protection.py) and written to files before the
+  clock starts, in the rows and order generation writes (chunks of ``--chunk-size``, sorted
+  by lookup, ascending ids), loaded with one plain ``LOAD DATA LOCAL INFILE`` and commit per
   chunk, as many chunks at once as generation loads, into an empty ``CREATE TABLE ... LIKE
-  redeem_codes`` (no generation, no Redis, no accounting).
+  redeem_codes`` (no generation, no hashing or encryption, no Redis, no accounting);
+* the cost per code of hashing (lookup HMAC) and of protection (HMAC + AES-GCM + mask).
 
     python bench/generate.py --count 1000000 [--json]
 """
@@ -31,11 +33,13 @@ from sqlalchemy import create_engine, text
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench._cli import load_bench_args, printed_json
+from bench._crypto import crypto_costs
 from bench._innodb import settle
 from core.adapters.mysql.engine import database_url
 from core.adapters.mysql.migrate import upgrade
 from core.bootstrap import bootstrap
 from core.codes import CodeCodec, iter_unique_batches
+from core.codes.protection import ProtectedCode
 from core.generation.writer import MYSQL_WRITERS
 from core.settings import Settings, load_settings
 from schemas.campaign import CampaignRule, CreateCampaignRequest
@@ -67,20 +71,20 @@ def _setup(container: object, tenant: str, campaign: str) -> None:
     assert result.outcome == "CREATED", result
 
 
-def _floor_files(chunks: list[list[str]], directory: str) -> list[str]:
+def _floor_files(chunks: list[list[ProtectedCode]], directory: str) -> list[str]:
     """One LOAD DATA file per chunk: ascending ids, codes sorted (as generation writes them)."""
     paths, next_id = [], 1
     for n, chunk in enumerate(chunks):
         path = os.path.join(directory, f"floor-{n}.txt")
         with open(path, "w", encoding="ascii") as handle:
-            handle.write("".join(f"{next_id + i}\t{code}\n"
-                                 for i, code in enumerate(sorted(chunk))))
+            handle.write("".join(f"{next_id + i}\t{p.lookup}\t{p.sealed}\t{p.mask}\n"
+                                 for i, p in enumerate(chunk)))
         paths.append(path)
         next_id += len(chunk)
     return paths
 
 
-def _floor(container: object, chunks: list[list[str]], tenant: str) -> float:
+def _floor(container: object, chunks: list[list[ProtectedCode]], tenant: str) -> float:
     """Seconds to LOAD DATA the same rows, chunk by chunk (one statement and commit each,
     ``MYSQL_WRITERS`` connections at once, as generation loads), into an empty copy of
     redeem_codes: no generation, no Redis, no accounting."""
@@ -96,10 +100,12 @@ def _floor(container: object, chunks: list[list[str]], tenant: str) -> float:
         with engine.begin() as conn:
             conn.exec_driver_sql(
                 "LOAD DATA LOCAL INFILE %s INTO TABLE redeem_codes_floor CHARACTER SET ascii"
-                " (id, code) SET tenant_id = %s, product_code = 'APP_A', campaign_id = 'floor',"
-                " gen_batch_id = %s, use_limit = 1, gen_account_id = NULL, gen_time = %s,"
-                " valid_from = %s, expired_at = %s",
-                (path, tenant, f"b{uuid.uuid4().hex}", now, now, now + timedelta(days=30)),
+                " (id, code, code_sealed, code_mask) SET tenant_id = %s, product_code = 'APP_A',"
+                " campaign_id = 'floor', gen_batch_id = %s, use_limit = 1,"
+                " gen_account_id = NULL, gen_time = %s, valid_from = %s, expired_at = %s,"
+                " code_key_id = %s",
+                (path, tenant, f"b{uuid.uuid4().hex}", now, now, now + timedelta(days=30),
+                 container.settings.code_protector.active_id),
             )
 
     with tempfile.TemporaryDirectory(dir="/dev/shm") as directory:
@@ -138,7 +144,10 @@ def run(count: int, chunk_size: int, quiet: bool) -> dict[str, float]:
                                                          chunk_size=chunk_size)
             err.print("pre-generating the floor's codes (not timed) ...")
             codec = CodeCodec(CampaignRule.model_validate(RULE).code, b"floor", tenant)
-            chunks = list(iter_unique_batches(codec, count, chunk_size))
+            protector = container.settings.code_protector
+            chunks = [sorted(protector.protect(tenant, chunk))
+                      for chunk in iter_unique_batches(codec, count, chunk_size)]
+            costs = crypto_costs(protector, tenant)
             err.print("plain LOAD DATA of the same number of rows ...")
             floor_s = _floor(container, chunks, tenant)
     finally:
@@ -148,7 +157,7 @@ def run(count: int, chunk_size: int, quiet: bool) -> dict[str, float]:
     return {"count": count, "generate_seconds": round(result.seconds, 3),
             "generate_codes_per_s": round(gen_rate), "floor_seconds": round(floor_s, 3),
             "floor_rows_per_s": round(floor_rate), "ratio": round(result.seconds / floor_s, 2),
-            "collisions": result.collisions}
+            "collisions": result.collisions, **costs}
 
 
 def main() -> None:
@@ -165,6 +174,8 @@ def main() -> None:
     table.add_row("plain LOAD DATA (floor)", f"{figures['floor_seconds']:.2f}",
                   f"{figures['floor_rows_per_s']:,}")
     table.add_row("ratio generate/floor", f"{figures['ratio']:.2f}x", "")
+    table.add_row("lookup HMAC per code (µs)", f"{figures['lookup_us']:.2f}", "")
+    table.add_row("HMAC + AES-GCM + mask per code (µs)", f"{figures['protect_us']:.2f}", "")
     Console().print(table)
 
 

@@ -45,6 +45,7 @@ from sqlalchemy import create_engine
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._cpu import CpuMeter, pids_running
+from bench._crypto import crypto_costs
 from bench._innodb import lock_counters, settle
 from bench._machine import cpu_probe_ms
 from bench._stack import throwaway_stack
@@ -394,6 +395,9 @@ def run(args: argparse.Namespace, redis_url: str | None) -> None:
         "latency": lat,
         "naive": naive,
         "speedup_vs_naive": fast["per_second"] / naive["per_second"],
+        # per request, in the worker: one lookup HMAC and one keyed fingerprint HMAC
+        "crypto_per_request_us": 2 * crypto_costs(settings.code_protector, tenant,
+                                                  20_000)["lookup_us"],
     }
     if args.json:
         print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
@@ -405,6 +409,8 @@ def run(args: argparse.Namespace, redis_url: str | None) -> None:
     table.add_column("value", justify="right")
     table.add_column("goal", justify="right")
     table.add_row("sustained redemptions/s", f"{fast['per_second']:,.0f}", ">= 3,000")
+    table.add_row("  lookup + fingerprint HMACs per request (µs)",
+                  f"{report['crypto_per_request_us']:.2f}", "")
     table.add_row("  requests / redeemed", f"{fast['requests']:,} / {fast['redeemed']:,}", "")
     table.add_row(f"p50 latency at {args.rate:.0f}/s (ms)", f"{lat['p50_ms']:.1f}", "")
     table.add_row(f"p99 latency at {args.rate:.0f}/s (ms)", f"{lat['p99_ms']:.1f}", "<= 100")

@@ -48,19 +48,23 @@ def seed_codes(
         )
     for start in range(0, len(codes), CHUNK):
         chunk = codes[start : start + CHUNK]
+        protector = container.settings.code_protector  # stored as generation stores them
+        stored = protector.protect(tenant, chunk)
         with container.engine.begin() as conn:
             first_id = reserve_code_ids(conn, len(chunk))
             conn.execute(
                 text(
                     "INSERT INTO redeem_codes (id, tenant_id, code, product_code, campaign_id,"
-                    " gen_batch_id, gen_time) VALUES (:id, :t, :code, 'APP_A', :c, 'bench', :now)"
+                    " gen_batch_id, gen_time, code_sealed, code_key_id, code_mask) VALUES"
+                    " (:id, :t, :code, 'APP_A', :c, 'bench', :now, :s, :k, :m)"
                 ),
-                [{"id": first_id + n, "t": tenant, "code": code, "c": campaign, "now": now}
-                 for n, code in enumerate(chunk)],
+                [{"id": first_id + n, "t": tenant, "code": p.lookup, "c": campaign, "now": now,
+                  "s": p.sealed, "k": protector.active_id, "m": p.mask}
+                 for n, p in enumerate(stored)],
             )
         keys = container.keys
         container.redis.mset(
-            {keys.code(tenant, c): code_value(campaign, 1, 0, 0, "") for c in chunk}
+            {keys.code(tenant, p.lookup): code_value(campaign, 1, 0, 0, "") for p in stored}
         )
     keys = container.keys
     container.redis.hset(

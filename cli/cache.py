@@ -38,7 +38,8 @@ def rebuild(
     )
     skipped = sorted(set(report.tenants) - set(report.ready_set))
     if skipped:
-        out.print(f"ready not set (generation running): {', '.join(skipped)}")
+        out.print("ready not set (generation running, or codes to migrate: keys migrate):"
+                  f" {', '.join(skipped)}")
 
 
 @app.command("verify")

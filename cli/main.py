@@ -16,6 +16,7 @@ from cli import compensate as compensate_cli
 from cli import demo as demo_cli
 from cli import dlq as dlq_cli
 from cli import gateway as gateway_cli
+from cli import keys as keys_cli
 from cli import operator as operator_cli
 from cli import redeem as redeem_cli
 from cli import tenant as tenant_cli
@@ -73,6 +74,7 @@ for _sub, _name in (
     (token_cli, "token"),
     (admin_cli, "admin"),
     (operator_cli, "operator"),
+    (keys_cli, "keys"),
 ):
     attach(_sub.app, _name)
 

@@ -49,9 +49,12 @@ def run_worker(
     container: Container, *, web_port: int | None = None, loglevel: str = "info"
 ) -> None:
     """Run a worker in the foreground until SIGTERM/SIGINT (then finish the batch in hand)."""
+    from core.adapters.mysql.code_key_store import verify_code_keys
     from core.logging_setup import logging_config
     from core.metrics import start_worker_metrics
 
+    # a worker with another lookup key would answer NOT_FOUND to every code: refuse to start
+    verify_code_keys(container.engine, container.settings.code_protector)
     _use_uvloop()
     worker = build_worker(container, web_port=web_port)
     _tune_gc(container.settings.worker_gc_gen0_threshold)

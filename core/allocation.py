@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 
+from core.codes.protection import CodeProtector
 from core.codes.status import CodeStatus
 from core.errors import CacheUnavailable, PoolExhausted, UnknownCampaign
 from core.records import BoundCode, CachedCode
@@ -32,26 +33,35 @@ MAX_POOL_TRIES = 64
 
 
 def allocate_code(ports: CodePorts, tenant_id: str, campaign_id: str, user_id: str) -> str:
-    """Bind one free code of the campaign to ``user_id`` and return it (full code).
+    """Bind one free code of the campaign to ``user_id`` and return it (full code: its seal
+    opened; the pool and MySQL know only its lookup).
 
-    Raises PoolExhausted when no free code is left, UnknownCampaign when the tenant has no
+    Raises KeyMaterialError/TamperedCode (nothing bound) when the code's seal cannot be
+    opened, PoolExhausted when no free code is left, UnknownCampaign when the tenant has no
     such campaign, StorageUnavailable when MySQL is unreachable.
     """
     if not user_id:
         raise ValueError("user_id must not be empty")
     store, pool = ports.store, ports.pool
-    bound = _from_pool(store, pool, tenant_id, campaign_id, user_id)
+    reveal = partial(_reveal, ports.protector, tenant_id)
+    bound = _from_pool(store, pool, tenant_id, campaign_id, user_id, reveal)
     if bound is None:
-        bound = _run(store, lambda tx, now: tx.bind_any_free(
+        bound = _run(store, reveal, lambda tx, now: tx.bind_any_free(
             tenant_id, campaign_id, user_id, now))
     if bound is None:
         raise _exhausted(store, tenant_id, campaign_id)
     _mirror(pool, tenant_id, bound, user_id)
-    return bound.code
+    return reveal(bound)
+
+
+def _reveal(protector: CodeProtector, tenant_id: str, bound: BoundCode) -> str:
+    """The bound code in full (its seal opened; a row not migrated yet: its plaintext)."""
+    return protector.reveal(tenant_id, bound.code, bound.key_id, bound.sealed,
+                            where=f"tenant {tenant_id}")
 
 
 def _from_pool(store: Storage, pool: AllocationPool, tenant_id: str, campaign_id: str,
-               user_id: str) -> BoundCode | None:
+               user_id: str, reveal: Callable[[BoundCode], str]) -> BoundCode | None:
     for _ in range(MAX_POOL_TRIES):
         try:
             code = pool.pop(tenant_id, campaign_id)
@@ -60,7 +70,7 @@ def _from_pool(store: Storage, pool: AllocationPool, tenant_id: str, campaign_id
             return None
         if code is None:
             return None
-        bound = _run(store, partial(_bind_named, tenant_id, campaign_id, code, user_id))
+        bound = _run(store, reveal, partial(_bind_named, tenant_id, campaign_id, code, user_id))
         if bound is not None:
             return bound
     return None
@@ -71,12 +81,16 @@ def _bind_named(tenant_id: str, campaign_id: str, code: str, user_id: str, tx: S
     return tx.bind_code(tenant_id, campaign_id, code, user_id, now)
 
 
-def _run(store: Storage,
+def _run(store: Storage, reveal: Callable[[BoundCode], str],
          work: Callable[[StoreTx, datetime], BoundCode | None]) -> BoundCode | None:
-    """One short READ COMMITTED transaction (no gap locks, skipped rows stay unlocked)."""
+    """One short READ COMMITTED transaction (no gap locks, skipped rows stay unlocked);
+    the bound code's seal is opened inside it, so one that does not open binds nothing."""
     now = datetime.now(UTC).replace(tzinfo=None)
     with store.begin_read_committed("allocate code") as tx:
-        return work(tx, now)
+        bound = work(tx, now)
+        if bound is not None:
+            reveal(bound)
+        return bound
 
 
 def _mirror(pool: AllocationPool, tenant_id: str, bound: BoundCode, user_id: str) -> None:

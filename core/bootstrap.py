@@ -174,7 +174,7 @@ class Container:
         """Storage and pool together: what allocation and voiding take."""
         from core.service_ports import CodePorts
 
-        return CodePorts(self.storage, self.code_pool)
+        return CodePorts(self.storage, self.code_pool, self.settings.code_protector)
 
     @cached_property
     def event_sink(self) -> EventSink:
@@ -186,9 +186,11 @@ class Container:
     @cached_property
     def generation(self) -> Generation:
         """Code generation: batches, resume, rollback, statistics."""
+        from core.adapters.mysql.code_key_store import verify_code_keys
         from core.generation import Generation
 
-        return Generation(self.storage, self.code_cache, self.settings.code_secret_for)
+        return Generation(self.storage, self.code_cache, self.settings.code_secret_for,
+                          self.settings.code_protector, partial(verify_code_keys, self.engine))
 
     @cached_property
     def campaigns(self) -> Campaigns:
@@ -212,7 +214,7 @@ class Container:
         from core.export.service import Exporter
 
         return Exporter(self.storage, self.bulk_storage, self.code_pool,
-                        self.settings.export_writer_thread)
+                        self.settings.export_writer_thread, self.settings.code_protector)
 
     def compensator(self, publisher: EventPublisher | None = None) -> Compensator:
         """A Compensator over MySQL, Redis and (by default) the Kafka producer."""

@@ -70,6 +70,11 @@ class RebuildSource(Protocol):
         """Whether a generation batch of the tenant is RUNNING."""
         ...
 
+    def unprotected_codes_remain(self, tenant_id: str) -> bool:
+        """Whether rows written before codes were protected remain (``keys migrate``): their
+        entries are keyed by the plaintext, so a miss of a lookup must still reach MySQL."""
+        ...
+
     def known_requests(self, tenant_id: str, request_ids: Sequence[str]) -> set[str]:
         """The tenant's request ids that have an outcome in MySQL."""
         ...
@@ -154,7 +159,8 @@ class CacheRebuild:
             known: set[tuple[str, str]] = set()
             report.user_counters += self._load_usage(tenant, known)
             report.stale_counters_dropped += self._drop_stale_counters(tenant, known)
-            if not self.source.generation_running(tenant):
+            if not (self.source.generation_running(tenant)
+                    or self.source.unprotected_codes_remain(tenant)):
                 self.cache.set_ready(tenant)
                 report.ready_set.append(tenant)
         report.duration_seconds = round(time.monotonic() - started, 3)

@@ -17,6 +17,9 @@ SQLAlchemy, redis, confluent-kafka) are translated at the adapter edge with
         ├── InvalidMessage              bytes that are not a valid contract message -> DLQ
         ├── InvalidToken                an end-user token that does not verify (-> 401)
         ├── ConfigurationError          settings or environment unusable
+        │   └── KeyMaterialError        a code key file/value unusable or not the stored key
+        │       └── UnknownCodeKey      a sealed code names a key id that is not configured
+        ├── TamperedCode                a sealed code does not authenticate
         ├── NotFound                    a named tenant/campaign/batch does not exist
         │   ├── UnknownTenant
         │   └── UnknownCampaign
@@ -84,6 +87,20 @@ class InvalidToken(PermanentError):
 
 class ConfigurationError(PermanentError):
     """Settings or the environment make the operation impossible."""
+
+
+class KeyMaterialError(ConfigurationError):
+    """The code keys (key file, ``REDEEMFLOW_CODE_*``) are unusable: unreadable, malformed,
+    of the wrong length, or not the keys this database's codes were protected with."""
+
+
+class UnknownCodeKey(KeyMaterialError):
+    """A sealed code (or the active key id) names a key id that is not configured."""
+
+
+class TamperedCode(PermanentError):
+    """A sealed code does not authenticate: altered, moved from another row, or the key
+    configured under its key id is not the one that sealed it."""
 
 
 class NotFound(PermanentError):

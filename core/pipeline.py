@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from core.errors import PermanentError, RetryableError
+from core.masking import mask_redeem_request
 from core.metrics import observe_dead_letters
 from core.ports import EventPublisher, OutboundMessage
+from core.topics import Topic
 from schemas.base import MessageDecodeError
 
 M = TypeVar("M")
@@ -43,10 +45,20 @@ class RawEvent:
     value: bytes
 
 
+def _redacted(event: RawEvent, error: BaseException) -> tuple[bytes, bytes, str]:
+    """Key, bytes and error text of an event, a redeem request's code masked (the code of a
+    malformed request may be valid and unused: it must not reach a DLQ or a log)."""
+    if event.topic.endswith(Topic.REDEEM_REQUESTS.value):
+        return mask_redeem_request(event.key or b"", event.value, str(error))
+    return event.key or b"", event.value, str(error)
+
+
 def dead_letter(event: RawEvent, error: BaseException, field: str | None = None) -> OutboundMessage:
-    """The DLQ copy of an event: original key and bytes, the reason in headers."""
+    """The DLQ copy of an event: original key and bytes (a redeem request's code masked),
+    the reason in headers."""
+    key, value, reason = _redacted(event, error)
     headers = [
-        ("error", str(error)[:1000].encode()),
+        ("error", reason[:1000].encode()),
         ("error_type", type(error).__name__.encode()),
         ("source_topic", event.topic.encode()),
         ("source_partition", str(event.partition).encode()),
@@ -54,7 +66,7 @@ def dead_letter(event: RawEvent, error: BaseException, field: str | None = None)
     ]
     if field:
         headers.append(("error_field", field.encode()))
-    return OutboundMessage(f"{event.topic}.dlq", event.key or b"", event.value, headers)
+    return OutboundMessage(f"{event.topic}.dlq", key, value, headers)
 
 
 def log_dead_letter(
@@ -71,7 +83,7 @@ def log_dead_letter(
         event.partition,
         event.offset,
         field or "-",
-        str(error)[:1000],
+        _redacted(event, error)[2][:1000],
         exc_info=exc_info,
     )
 

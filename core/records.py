@@ -82,16 +82,21 @@ class RowTemplate:
     gen_time: datetime
     valid_from: datetime | None
     expired_at: datetime | None
+    key_id: str | None = None
+    """Key id of the rows' sealed codes (None: ``insert_code_rows`` of plaintext codes)."""
 
 
 
 @dataclass(frozen=True)
 class BoundCode:
-    """A code just bound to a user (what the Redis entry needs)."""
+    """A code just bound to a user (what the Redis entry needs, and its seal)."""
 
     code: str
+    """The stored ``code``: its lookup (or the plaintext of a row not migrated yet)."""
     campaign_id: str
     use_limit: int
+    key_id: str | None = None
+    sealed: str | None = None
 
 
 
@@ -140,8 +145,11 @@ class ExportRow(NamedTuple):
 
     row_id: int
     code: str
+    """The stored ``code`` column: a lookup (or, for a row not migrated yet, the code)."""
     valid_from: str | None
     expired_at: str | None
+    key_id: str | None = None
+    sealed: str | None = None
 
 
 

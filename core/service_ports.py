@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from core.codes.protection import CodeProtector, ProtectedCode
 from core.records import (
     BatchRecord,
     BoundCode,
@@ -126,8 +127,10 @@ class BatchLedger(Protocol):
         """Count codes committed (or, negative, removed) for a batch."""
         ...
 
-    def load_codes(self, template: RowTemplate, rows: Iterable[tuple[int, str]]) -> int:
-        """Insert (id, code) rows with LOAD DATA LOCAL INFILE IGNORE; returns rows inserted."""
+    def load_codes(self, template: RowTemplate,
+                   rows: Iterable[tuple[int, ProtectedCode]]) -> int:
+        """Insert (id, lookup, seal, mask) rows (seals under ``template.key_id``), skipping
+        lookups the tenant already has; returns rows inserted."""
         ...
 
     def rows_in_range(
@@ -219,8 +222,10 @@ class CodeAdminTx(Protocol):
         after_id: int,
         limit: int,
         campaign_id: str | None = None,
+        plain: str | None = None,
     ) -> list[VoidCandidate]:
-        """Lock up to ``limit`` never-redeemed codes matching the selector, ids > ``after_id``."""
+        """Lock up to ``limit`` never-redeemed codes matching the selector, ids > ``after_id``
+        (by code: ``value`` is its lookup, ``plain`` the code, for rows not migrated yet)."""
         ...
 
     def void_rows(self, tenant_id: str, rows: list[VoidCandidate], note: str) -> int:
@@ -229,7 +234,8 @@ class CodeAdminTx(Protocol):
         ...
 
     def void_census(
-        self, tenant_id: str, by: str, value: str, campaign_id: str | None = None
+        self, tenant_id: str, by: str, value: str, campaign_id: str | None = None,
+        plain: str | None = None,
     ) -> dict[str, int]:
         """Codes matching the selector that were not voidable: voided, partly used, used."""
         ...
@@ -362,7 +368,9 @@ class EventSink(Protocol):
 
 @dataclass(frozen=True)
 class CodePorts:
-    """What allocation and voiding use: storage and the allocation pool."""
+    """What allocation and voiding use: storage, the allocation pool, and the protector
+    that turns a typed code into its lookup and opens a bound code's seal."""
 
     store: Storage
     pool: AllocationPool
+    protector: CodeProtector

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -11,6 +12,7 @@ import orjson
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.codes.protection import CodeProtector
 from core.errors import ConfigurationError
 
 
@@ -74,6 +76,16 @@ class Settings(BaseSettings):
     retryable after this long instead of holding it forever."""
     code_secret: SecretStr = SecretStr("dev-only-code-secret-change-me")
     tenant_code_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    # -- codes at rest (core/codes/protection.py, docs/codes.md "Codes at rest") ----------
+    code_keys_file: str = ""
+    """A JSON key file ``{"lookup_key": b64, "active_key_id": id, "keys": {id: b64}}``
+    (32-byte keys, base64); the values below, when set, win over the file's."""
+    code_lookup_key: SecretStr = SecretStr("")
+    """Base64 key of the code lookup HMAC: needed to redeem; never rotated."""
+    code_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    """Code encryption keys by key id (base64): the active one and older readable ones."""
+    code_key_id: str = ""
+    """The key id new seals use (``keys rotate`` re-seals older rows with it)."""
     compensation_threshold_seconds: int = Field(default=300, ge=1)
     compensation_sweep_interval_seconds: int = Field(default=60, ge=1)
     #: How far back before the cutoff a job without a tenant looks for stuck codes (each
@@ -179,6 +191,20 @@ class Settings(BaseSettings):
         secret = self.tenant_code_secrets.get(tenant_id, self.code_secret)
         return secret.get_secret_value().encode()
 
+    @cached_property
+    def code_protector(self) -> CodeProtector:
+        """Lookups and seals of codes under the configured keys (KeyMaterialError when they
+        are unusable). Without any key configured: fixed development keys, like
+        ``code_secret``'s default, never to be used in production."""
+        from core.codes.keyfile import load_code_keys
+
+        return CodeProtector(load_code_keys(
+            self.code_keys_file,
+            self.code_lookup_key.get_secret_value(),
+            {k: v.get_secret_value() for k, v in self.code_keys.items()},
+            self.code_key_id,
+        ))
+
     def rate_limit_for(self, product_code: str) -> RateLimitTier:
         """The hour/day limits of a product line."""
         return self.rate_limits.get(product_code, self.default_rate_limit)
@@ -189,8 +215,8 @@ class Settings(BaseSettings):
         for name, value in self.model_dump(mode="json").items():
             if isinstance(getattr(self, name), SecretStr):
                 value = getattr(self, name).get_secret_value()
-            elif name == "tenant_code_secrets":
-                value = {k: v.get_secret_value() for k, v in self.tenant_code_secrets.items()}
+            elif name in ("tenant_code_secrets", "code_keys"):
+                value = {k: v.get_secret_value() for k, v in getattr(self, name).items()}
             text = value if isinstance(value, str) else orjson.dumps(value).decode()
             env[f"REDEEMFLOW_{name.upper()}"] = text
         return env

@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from core.codes.normalise import clean
+from core.codes.protection import is_lookup
 from core.codes.status import CodeStatus
 from core.errors import CacheUnavailable, NotFound, UnknownCampaign
+from core.masking import mask_code
 from core.records import CachedCode, VoidCandidate
 from core.service_ports import AllocationPool, CodePorts, Storage
 
@@ -57,14 +59,19 @@ def void_codes(
         raise ValueError("give exactly one of code, export_batch_id, campaign_id")
     by, value = given[0]
     store, pool = ports.store, ports.pool
-    value = clean(value) if by == "code" else value
-    scope = _scope(store, tenant_id, by, value)
-    result = VoidResult(tenant_id, f"{by} {value}")
+    plain, shown = None, value
+    if by == "code" and is_lookup(value):  # a stored lookup (the back office's row)
+        shown = "(by row)"
+    elif by == "code":  # found by its lookup, shown masked (core/codes/protection.py)
+        plain = clean(value)
+        value, shown = ports.protector.lookup(tenant_id, plain), mask_code(plain)
+    scope = _scope(store, tenant_id, by, value, plain, shown)
+    result = VoidResult(tenant_id, f"{by} {shown}")
     stamp = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
     note = f"voided {stamp} UTC: {reason.strip() or 'no reason given'}"
     after = 0
     while True:
-        done = _void_chunk(store, tenant_id, by, value, scope, after, note)
+        done = _void_chunk(store, tenant_id, by, value, scope, after, note, plain)
         if not done:
             break
         result.voided += len(done)
@@ -72,13 +79,14 @@ def void_codes(
         result.cache_synced = _sync_cache(pool, tenant_id, done) and result.cache_synced
         after = done[-1].row_id
     with store.read("count codes") as tx:
-        census = tx.void_census(tenant_id, by, value, scope)
+        census = tx.void_census(tenant_id, by, value, scope, plain)
     result.already_voided = census["already_voided"] - result.voided
     result.partly_used, result.used = census["partly_used"], census["used"]
     return result
 
 
-def _scope(store: Storage, tenant_id: str, by: str, value: str) -> str | None:
+def _scope(store: Storage, tenant_id: str, by: str, value: str, plain: str | None,
+           shown: str) -> str | None:
     """Check the target exists; for an export batch, its campaign (used to narrow scans)."""
     campaign = None
     with store.read("find void target") as tx:
@@ -89,19 +97,20 @@ def _scope(store: Storage, tenant_id: str, by: str, value: str) -> str | None:
             found = batch is not None and batch.tenant_id == tenant_id
             campaign = batch.campaign_id if batch and found else None
         else:
-            found = tx.void_census(tenant_id, "code", value)["matched"] > 0
+            found = tx.void_census(tenant_id, "code", value, plain=plain)["matched"] > 0
     if not found:
         if by == "campaign":
             raise UnknownCampaign(f"tenant {tenant_id} has no campaign {value}")
         raise NotFound(f"tenant {tenant_id} has no {'export batch' if by == 'export' else by}"
-                       f" {value}")
+                       f" {shown}")
     return campaign
 
 
 def _void_chunk(store: Storage, tenant_id: str, by: str, value: str,
-                scope: str | None, after: int, note: str) -> list[VoidCandidate]:
+                scope: str | None, after: int, note: str,
+                plain: str | None) -> list[VoidCandidate]:
     with store.begin("void codes") as tx:
-        rows = tx.lock_voidable(tenant_id, by, value, after, CHUNK, scope)
+        rows = tx.lock_voidable(tenant_id, by, value, after, CHUNK, scope, plain)
         tx.void_rows(tenant_id, rows, note)
         return rows
 

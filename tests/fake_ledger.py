@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from core.codes.protection import ProtectedCode
 from core.codes.status import CodeStatus
 from core.records import RUNNING, BatchRecord, RowTemplate
 
@@ -72,10 +73,12 @@ class InMemoryBatchLedger:
         batch = self.batches[batch_id]
         self.batches[batch_id] = replace(batch, inserted=batch.inserted + delta)
 
-    def load_codes(self, template: RowTemplate, rows: Iterable[tuple[int, str]]) -> int:
+    def load_codes(self, template: RowTemplate,
+                   rows: Iterable[tuple[int, ProtectedCode]]) -> int:
         """Insert rows, skipping codes the tenant already has; rows inserted."""
         inserted = 0
-        for row_id, code in rows:
+        for row_id, protected in rows:
+            code = protected.lookup  # stored like MySQL: the lookup, never the code
             key = (template.tenant_id, code)
             if key not in self.rows:
                 self.rows[key] = _Row(row_id, template.tenant_id, template.campaign_id,

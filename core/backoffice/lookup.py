@@ -8,7 +8,6 @@ Operator ids are shown as their e-mail addresses.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,6 +21,7 @@ from core.backoffice.model import Permission, Principal
 from core.backoffice.ports import BackOfficeServices, OperatorStore
 from core.backoffice.rows import CodeRecord, RedemptionRow
 from core.codes.normalise import clean
+from core.codes.protection import CodeProtector, is_lookup
 from core.codes.status import RedemptionStatus
 from core.errors import NotFound
 from core.listing import STATUS_NAMES
@@ -75,9 +75,12 @@ class CodeHistory:
     voided_notes: list[str] = field(default_factory=list)
 
 
-def code_ref(tenant_id: str, code: str) -> str:
-    """A short non-reversible reference of a code for the audit log (never the code)."""
-    return hashlib.sha256(f"{tenant_id}:{code}".encode()).hexdigest()[:16]
+def code_ref(protector: CodeProtector, tenant_id: str, code: str) -> str:
+    """A short reference of a code for the audit log (never the code): 16 characters of its
+    keyed lookup, so the log is no offline oracle for guessing codes. ``code`` may already
+    be a stored lookup value."""
+    lookup_value = code if is_lookup(code) else protector.lookup(tenant_id, code)
+    return lookup_value[1:17]
 
 
 def lookup(services: BackOfficeServices, operators: OperatorStore, audit: Audit,
@@ -96,13 +99,16 @@ def lookup(services: BackOfficeServices, operators: OperatorStore, audit: Audit,
         raise InvalidInput("type the code (letters and digits; spaces and dashes are ignored)",
                            field="code")
 
-    record = services.views.find_code(tenant_id, code)
+    protector = services.settings.code_protector
+    lookup_value = protector.lookup(tenant_id, code)
+    record = services.views.find_code(tenant_id, lookup_value, code)
     redemptions: list[RedemptionRow] = []
     recorded: dict[str, Any] = {}
     if record is not None:
-        redemptions = services.views.redemptions_of(tenant_id, code)
+        redemptions = services.views.redemptions_of(tenant_id, lookup_value, code)
         recorded = services.views.recorded_grants([r.redemption_id for r in redemptions])
-    audit.record(principal, "lookup", target=f"{mask_code(code)} #{code_ref(tenant_id, code)}",
+    audit.record(principal, "lookup",
+                 target=f"{mask_code(code)} #{code_ref(protector, tenant_id, lookup_value)}",
                  detail="found" if record else "not found", tenant_id=tenant_id)
     if record is None:
         raise NotFound("no such code for this tenant")
@@ -113,7 +119,7 @@ def _history(record: CodeRecord, redemptions: list[RedemptionRow],
              recorded: dict[str, Any], operators: OperatorStore) -> CodeHistory:
     names = operators.emails([x for x in (record.gen_account_id, record.export_account_id) if x])
     return CodeHistory(
-        masked_code=mask_code(record.code), tenant_id=record.tenant_id,
+        masked_code=_masked(record), tenant_id=record.tenant_id,
         campaign_id=record.campaign_id, status=STATUS_NAMES.get(record.status, "?"),
         used=record.used_count, use_limit=record.use_limit,
         generated_by=names.get(record.gen_account_id or "", record.gen_account_id or "-"),
@@ -125,6 +131,11 @@ def _history(record: CodeRecord, redemptions: list[RedemptionRow],
         redemptions=[_redemption(r, recorded) for r in redemptions],
         voided_notes=[line for line in (record.remark or "").splitlines()
                       if line.startswith("voided ")])
+
+
+def _masked(record: CodeRecord) -> str:
+    """The stored mask, never a decryption (a row not migrated yet: its plaintext, masked)."""
+    return record.mask or mask_code(record.code)
 
 
 def _redemption(row: RedemptionRow, recorded: dict[str, Any]) -> RedemptionView:
@@ -148,6 +159,7 @@ def void_row(services: BackOfficeServices, audit: Audit, principal: Principal, c
         raise InvalidInput(f"the reason may have at most {MAX_REASON} characters",
                            field="reason")
     campaign = campaign_for(services, principal, campaign_id)
+    protector = services.settings.code_protector
     record = services.views.code_by_row(campaign.tenant_id, campaign.campaign_id, row_id)
     if record is None:
         raise NotFound("no such code in this campaign")
@@ -157,7 +169,7 @@ def void_row(services: BackOfficeServices, audit: Audit, principal: Principal, c
     except NotFound:  # gone meanwhile; its message would quote the full code
         raise NotFound("no such code in this campaign") from None
     audit.record(principal, "void",
-                 target=f"{mask_code(record.code)} #{code_ref(record.tenant_id, record.code)}",
+                 target=f"{_masked(record)} #{code_ref(protector, record.tenant_id, record.code)}",
                  detail=f"campaign {campaign.campaign_id}; voided {result.voided}; reason: "
                         f"{reason}", tenant_id=campaign.tenant_id)
     return result

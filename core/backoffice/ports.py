@@ -152,16 +152,18 @@ class BackOfficeViews(Protocol):
         """Request outcomes since ``since`` by outcome."""
         ...
 
-    def find_code(self, tenant_id: str, code: str) -> CodeRecord | None:
-        """A tenant's code by its canonical spelling (the unique key (tenant_id, code))."""
+    def find_code(self, tenant_id: str, code: str, plain: str = "") -> CodeRecord | None:
+        """A tenant's code by its lookup value, or by ``plain`` (its canonical spelling) for
+        a row not migrated yet (the unique key (tenant_id, code))."""
         ...
 
     def code_by_row(self, tenant_id: str, campaign_id: str, row_id: int) -> CodeRecord | None:
         """A campaign's code by row id (the primary key)."""
         ...
 
-    def redemptions_of(self, tenant_id: str, code: str) -> list[RedemptionRow]:
-        """The code's redemptions (index (tenant_id, code))."""
+    def redemptions_of(self, tenant_id: str, code: str, plain: str = "") -> list[RedemptionRow]:
+        """The code's redemptions by its lookup value (or ``plain``: rows not migrated yet;
+        index (tenant_id, code))."""
         ...
 
     def recorded_grants(self, redemption_ids: list[str]) -> dict[str, datetime]:

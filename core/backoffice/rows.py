@@ -63,6 +63,8 @@ class CodeRecord:
     act_user_id: str | None
     act_time: datetime | None
     remark: str | None
+    mask: str | None = None
+    """The stored masked code (None: a row not migrated yet, whose ``code`` is plain)."""
 
 
 

@@ -33,11 +33,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from core.errors import CacheUnavailable, ExportRefused, StorageUnavailable, UnknownCampaign
+from core.codes.protection import CodeProtector
+from core.errors import (
+    CacheUnavailable,
+    ExportRefused,
+    StorageUnavailable,
+    TamperedCode,
+    UnknownCampaign,
+    UnknownCodeKey,
+)
 from core.export import files
 from core.export.pipe import BackgroundWriter, InlineWriter, chunk_sink
 from core.export.writers import ExportFormat, open_writer
-from core.records import ExportBatchRecord
+from core.records import ExportBatchRecord, ExportRow
 from core.service_ports import AllocationPool, Storage, StoreTx
 from schemas.campaign import CampaignRule
 
@@ -64,6 +72,8 @@ class Exporter:
     pool: AllocationPool
     writer_thread: bool
     """Write the file on a thread of its own (``export_writer_thread``)."""
+    protector: CodeProtector
+    """Opens each exported code's seal (MySQL keeps no code in clear)."""
 
 
 @dataclass(frozen=True)
@@ -237,7 +247,9 @@ def _stream(tx: StoreTx, ports: Exporter, job: ExportJob, export_id: str,
         rows = tx.lock_chunk(job.tenant_id, campaign, job.owner_filter, after, want)
         if not rows:
             return
-        sink.submit([(r.code, campaign, reward, r.valid_from, r.expired_at) for r in rows])
+        codes = _reveal(ports.protector, job.tenant_id, export_id, rows)
+        sink.submit([(code, campaign, reward, r.valid_from, r.expired_at)
+                     for code, r in zip(codes, rows, strict=True)])
         ids = [r.row_id for r in rows]
         tx.mark_exported(job.tenant_id, campaign, ids, job.account_id, export_id, now)
         state.low_id = state.low_id or ids[0]
@@ -247,6 +259,21 @@ def _stream(tx: StoreTx, ports: Exporter, job: ExportJob, export_id: str,
         state.pool_synced = synced and state.pool_synced
         if progress is not None:
             progress(state.written, job.count)
+
+
+def _reveal(protector: CodeProtector, tenant_id: str, export_id: str,
+            rows: list[ExportRow]) -> list[str]:
+    """The full codes of a chunk (one AES-GCM open per code). A seal that does not open
+    (KeyMaterialError, TamperedCode) fails the export, naming the row: the transaction rolls
+    back and the file is discarded, so nothing is written."""
+    reveal = protector.reveal
+    try:
+        return [reveal(tenant_id, r.code, r.key_id, r.sealed) for r in rows]
+    except (TamperedCode, UnknownCodeKey):
+        for r in rows:
+            reveal(tenant_id, r.code, r.key_id, r.sealed,
+                   where=f"tenant {tenant_id} code row {r.row_id}, export {export_id}")
+        raise
 
 
 def _leave_pool(pool: AllocationPool, job: ExportJob, codes: list[str]) -> bool:

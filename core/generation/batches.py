@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from core.codes import CodeCodec, iter_unique_batches
+from core.codes.protection import CodeProtector
 from core.errors import (
     PermanentError,
     QuotaExceeded,
@@ -133,6 +134,11 @@ class BatchRunner:
     cache: CodeCache
     secret_for: Callable[[str], bytes]
     """The code-signing secret of a tenant."""
+    protector: CodeProtector
+    """Stores each code as its lookup, seal and mask (core/codes/protection.py)."""
+    check_keys: Callable[[CodeProtector], None] | None = None
+    """Refuses keys other than the ones the database's codes were protected with
+    (``code_key_store.verify_code_keys``), before a batch writes anything."""
 
     def start_batch(
         self,
@@ -180,8 +186,10 @@ class BatchRunner:
         if batch.inserted:
             self._restore(batch, campaign)
         remaining = batch.requested - batch.inserted
-        plan = BatchPlan(_template(batch, campaign), campaign.use_limit,
-                         batch.requested, batch.inserted)
+        if self.check_keys is not None:
+            self.check_keys(self.protector)
+        plan = BatchPlan(_template(batch, campaign, self.protector.active_id),
+                         campaign.use_limit, batch.requested, batch.inserted, self.protector)
         source = (chunks if chunks is not None
                   else iter_unique_batches(codec, remaining, chunk_size))
         outcome = write_chunks(self.store, self.cache, plan, source,
@@ -229,7 +237,7 @@ class BatchRunner:
             return batch, tx.other_running_batches(batch.tenant_id, batch_id)
 
 
-def _template(batch: BatchRecord, campaign: CampaignRecord) -> RowTemplate:
+def _template(batch: BatchRecord, campaign: CampaignRecord, key_id: str) -> RowTemplate:
     return RowTemplate(batch.tenant_id, campaign.product_code, campaign.campaign_id,
                        batch.batch_id, campaign.use_limit, batch.account_id, utc_now_naive(),
-                       campaign.valid_from, campaign.valid_until)
+                       campaign.valid_from, campaign.valid_until, key_id)

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from core.codes.protection import CodeProtector, ProtectedCode
 from core.errors import CodeSpaceTooSmall, PermanentError
 from core.records import RUNNING, RowTemplate
 from core.service_ports import BatchLedger, CodeCache, Storage
@@ -28,6 +29,8 @@ from core.service_ports import BatchLedger, CodeCache, Storage
 ProgressFn = Callable[[int, int], None]
 #: Draws ``n`` fresh codes to replace ones the tenant already had.
 ReplaceFn = Callable[[int], list[str]]
+#: Draws ``n`` fresh codes, protected, sorted by lookup.
+_ProtectedFn = Callable[[int], list[ProtectedCode]]
 
 #: Replacement rounds inside one chunk before giving up (each round is astronomically rare).
 MAX_REPLACEMENT_ROUNDS = 20
@@ -44,6 +47,8 @@ class BatchPlan:
     use_limit: int
     requested: int
     already: int
+    protector: CodeProtector
+    """Turns each code into its lookup, seal and mask; ``template.key_id`` is its active id."""
 
 
 @dataclass(frozen=True)
@@ -65,18 +70,24 @@ def commit_chunk(
     store: Storage, plan: BatchPlan, first_id: int, codes: list[str], replace: ReplaceFn
 ) -> tuple[list[str], int]:
     """Commit one complete chunk in one transaction, its rows taking the ids from
-    ``first_id`` on; returns (codes stored, collisions).
+    ``first_id`` on; returns (lookups stored, collisions).
 
-    The codes are inserted in sorted order with ascending ids: the primary key grows at its
-    end and the unique (tenant_id, code) index is written in one pass over its pages, which
-    measured 15-20 % faster than random order.
+    Each code is stored as its lookup, seal and mask (one HMAC and one AES-GCM per code, done
+    here, on a writer thread, while other chunks wait on MySQL). Rows are inserted in lookup
+    order with ascending ids: the primary key grows at its end and the unique (tenant_id,
+    code) index is written in one pass over its pages, which measured 15-20 % faster than
+    random order.
     """
     template = plan.template
-    ordered = sorted(codes)
 
+    def protect(batch: list[str]) -> list[ProtectedCode]:
+        return sorted(plan.protector.protect(template.tenant_id, batch))
+
+    ordered = protect(codes)
     with store.begin("commit code chunk") as tx:
         _check_running(tx, template.batch_id)
-        stored, collisions = _insert_complete(tx, template, first_id, ordered, replace)
+        stored, collisions = _insert_complete(tx, template, first_id, ordered,
+                                              lambda n: protect(replace(n)))
         if not tx.count_chunk(template.batch_id, len(stored)):
             _check_running(tx, template.batch_id, lock=True)
             raise PermanentError(
@@ -97,13 +108,15 @@ def _check_running(tx: BatchLedger, batch_id: str, *, lock: bool = False) -> Non
 
 
 def _insert_complete(
-    tx: BatchLedger, template: RowTemplate, first_id: int, codes: list[str], replace: ReplaceFn
+    tx: BatchLedger, template: RowTemplate, first_id: int, codes: list[ProtectedCode],
+    replace: _ProtectedFn,
 ) -> tuple[list[str], int]:
     """Insert ``codes`` with ids from ``first_id`` on; the ones the tenant already had are
-    replaced by fresh codes, which take the ids their rows left unused."""
+    replaced by fresh codes, which take the ids their rows left unused. Returns the lookups
+    stored (a lookup collision is a duplicate like any other, see core/codes/protection)."""
     ids = range(first_id, first_id + len(codes))
     if tx.load_codes(template, zip(ids, codes, strict=True)) == len(codes):
-        return codes, 0
+        return [p.lookup for p in codes], 0
     collisions = 0
     for _round in range(MAX_REPLACEMENT_ROUNDS):
         stored = tx.rows_in_range(template, ids[0], ids[-1])
@@ -112,7 +125,7 @@ def _insert_complete(
             return [code for _id, code in stored], collisions
         collisions += missing
         free = sorted(set(ids).difference(row_id for row_id, _code in stored))
-        tx.load_codes(template, zip(free, sorted(replace(missing)), strict=True))
+        tx.load_codes(template, zip(free, replace(missing), strict=True))
     raise CodeSpaceTooSmall(
         f"could not find {len(codes)} new codes for tenant {template.tenant_id}: "
         "the code space is nearly used up"

@@ -95,7 +95,10 @@ class ClaimReply:
 class Attempt:
     """One request travelling through a batch: its canonical code, verdict and grants.
 
-    ``code`` is None until the offline check parsed it (and stays None when it did not);
+    ``code`` is None until the offline check parsed it (and stays None when it did not),
+    then the code's lookup value (core/codes/protection.py), the only form that reaches Redis
+    and MySQL (``plain``, the canonical code, stays in memory: it finds rows written before
+    codes were protected);
     ``rejection`` is set for a half-valid message (answered INVALID_REQUEST, never claimed);
     ``message`` and ``processed_at`` override the outcome's default message and the batch's
     time (a replay answers exactly what was answered first)."""
@@ -112,6 +115,9 @@ class Attempt:
     grants: list[RewardGrant] = field(default_factory=list)
     grants_pending: bool = False
     replayed: bool = False
+    plain: str | None = None
+    legacy_fingerprint: str = ""
+    """The unkeyed fingerprint outcomes were stored with before codes were protected."""
 
     def __post_init__(self) -> None:
         if not self.fingerprint:

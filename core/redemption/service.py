@@ -66,6 +66,7 @@ class RedemptionService:
         self._executor = executor or ThreadPoolExecutor(6, thread_name_prefix="redeem-db")
         self._clock = clock
         self._formats = TenantCodeFormats(store.tenant_code_rules, settings.code_secret_for)
+        self._protector = settings.code_protector
         self._tenants = TenantStatuses(
             store.tenant_statuses, settings.tenant_status_refresh_seconds
         )
@@ -104,6 +105,8 @@ class RedemptionService:
             await ticket.enter("claim")
             now = self._clock()
             attempts = [Attempt.of(request) for request in requests]
+            for attempt in attempts:
+                self._key_fingerprint(attempt)
             by_request: dict[tuple[str, str, str], Attempt] = {}
             for attempt in attempts:  # a redelivery within the batch shares the first's
                 by_request.setdefault(attempt.request_key, attempt)
@@ -186,7 +189,8 @@ class RedemptionService:
                 fresh.append(attempt)
                 continue
             attempt.replayed = True
-            if record.request_hash is not None and record.request_hash != attempt.fingerprint:
+            if record.request_hash is not None and record.request_hash not in (
+                    attempt.fingerprint, attempt.legacy_fingerprint):
                 attempt.decide(RedeemOutcome.REQUEST_CONFLICT)  # the id of another request
                 attempt.message = None
                 continue
@@ -197,6 +201,14 @@ class RedemptionService:
                 attempt.redemption_id, attempt.grants = record.redemption_id, record.grants
                 attempt.grants_pending = record.status == RedemptionStatus.PENDING
         return fresh
+
+    def _key_fingerprint(self, attempt: Attempt) -> None:
+        """Replace the request's fingerprint by its keyed form (core/codes/protection.py);
+        the unkeyed one still matches outcomes stored before."""
+        r = attempt.request
+        attempt.legacy_fingerprint = attempt.fingerprint
+        attempt.fingerprint = self._protector.fingerprint(r.tenant_id, r.user_id,
+                                                         r.product_code, r.code)
 
     async def _refuse_inactive_tenants(self, attempts: list[Attempt]) -> None:
         """TENANT_INACTIVE for the requests of SUSPENDED or CLOSED tenants, before any
@@ -223,11 +235,15 @@ class RedemptionService:
         self._parse_all(unparsed)
 
     def _parse_all(self, attempts: list[Attempt]) -> list[Attempt]:
+        """Parse, then map each valid code to its lookup value (one HMAC per request)."""
         failed = []
         for attempt in attempts:
-            attempt.code = self._formats.parse(attempt.tenant_id, attempt.request.code)
-            if attempt.code is None:
+            plain = self._formats.parse(attempt.tenant_id, attempt.request.code)
+            if plain is None:
                 failed.append(attempt)
+                continue
+            attempt.plain = plain
+            attempt.code = self._protector.lookup(attempt.tenant_id, plain)
         return failed
 
     async def _claim(self, attempts: list[Attempt], now: datetime) -> list[Attempt]:
@@ -262,11 +278,27 @@ class RedemptionService:
             states = await self._run(
                 self._store.lookup_codes, tenant, [a.code or "" for a in group]
             )
+            await self._find_unprotected(tenant, group, states)
             campaign_ids = {s.campaign_id for s in states.values()}
             campaigns = await self._campaign_infos(campaign_ids, refresh=True)
             users = [a.request.user_id for a in group]
             usage = await self._run(self._store.user_usage, tenant, sorted(campaign_ids), users)
             await self._cache.fill(tenant, states, campaigns, usage, group)
+
+    async def _find_unprotected(
+        self, tenant: str, group: list[Attempt], states: dict[str, Any]
+    ) -> None:
+        """Codes whose lookup MySQL does not know may be rows written before codes were
+        protected, not yet migrated (``keys migrate``): such a request goes on with the
+        row's plaintext as its code, so every statement finds the row as it is stored."""
+        unknown = [a for a in group if a.code and a.plain and a.code not in states]
+        if not unknown:
+            return
+        legacy = await self._run(self._store.lookup_codes, tenant, [a.plain or "" for a in unknown])
+        for attempt in unknown:
+            if attempt.plain in legacy:
+                attempt.code = attempt.plain
+                states[attempt.plain] = legacy[attempt.plain]
 
     async def _campaign_infos(
         self, ids: set[str], *, refresh: bool = False

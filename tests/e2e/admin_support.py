@@ -18,6 +18,7 @@ from sqlalchemy import text
 from admin.app import create_app
 from core.bootstrap import Container
 from schemas.events import TenantStatus, TenantType, TenantUpdated
+from tests.code_support import PLAIN_CODE, reveal
 from tests.conftest import unique_id
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,8 +125,8 @@ def shoot(page: Page, name: str) -> None:
 def campaign_codes(container: Container, tenant_id: str, campaign_id: str) -> list[str]:
     """Every full code of a campaign (read in the test only, to prove pages never show one)."""
     with container.engine.connect() as conn:
-        return [r[0] for r in conn.execute(text(
-            "SELECT code FROM redeem_codes WHERE tenant_id = :t AND campaign_id = :c"),
+        return [reveal(container, r[0]) for r in conn.execute(text(
+            f"SELECT {PLAIN_CODE} FROM redeem_codes WHERE tenant_id = :t AND campaign_id = :c"),
             {"t": tenant_id, "c": campaign_id})]
 
 

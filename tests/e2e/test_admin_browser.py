@@ -23,6 +23,7 @@ from core.bootstrap import Container, bootstrap
 from core.settings import Settings
 from core.topics import Topic
 from schemas.events import Channel, RedeemRequested
+from tests.code_support import lookup
 from tests.conftest import unique_id
 from tests.e2e.admin_support import (
     ServedApp,
@@ -95,7 +96,7 @@ def _generate(page: Page, campaign_id: str, count: int) -> list[int]:
 def _wait_redeemed(container: Container, tenant: str, code: str) -> None:
     deadline = time.monotonic() + 120
     while count_rows(container, "redemptions", "tenant_id = :t AND code = :c AND status = 2",
-                     t=tenant, c=code) == 0:
+                     t=tenant, c=lookup(container, tenant, code)) == 0:
         assert time.monotonic() < deadline, "the worker never redeemed the code"
         time.sleep(0.3)
 

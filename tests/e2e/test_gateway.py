@@ -76,7 +76,8 @@ def test_same_idempotency_key_same_answer_one_redemption(stack: Stack) -> None:
         with engine.connect() as conn:
             redemptions = conn.execute(
                 text("SELECT COUNT(*) FROM redemptions WHERE tenant_id = :t AND code = :c"),
-                {"t": stack.tenant_a.tenant_id, "c": code},
+                {"t": stack.tenant_a.tenant_id,  # stored as its lookup, never in clear
+                 "c": stack.settings.code_protector.lookup(stack.tenant_a.tenant_id, code)},
             ).scalar_one()
             grants = conn.execute(
                 text("SELECT COUNT(*) FROM reward_records WHERE redemption_id = :r"),

@@ -242,11 +242,12 @@ def test_same_key_at_two_processes_at_once_is_decided_once(stack: Stack, tmp_pat
         assert {a.status_code for a in answers} == {200}, [a.text for a in answers]
         assert len({a.content for a in answers}) == 1
         engine = create_engine(stack.settings.database_url)
+        lookup = stack.settings.code_protector.lookup(stack.tenant_a.tenant_id, code)
         try:
             with engine.connect() as conn:
                 count = conn.execute(text("SELECT COUNT(*) FROM redemptions WHERE tenant_id = :t"
                                           " AND code = :c"),
-                                     {"t": stack.tenant_a.tenant_id, "c": code}).scalar_one()
+                                     {"t": stack.tenant_a.tenant_id, "c": lookup}).scalar_one()
         finally:
             engine.dispose()
         assert count == 1

@@ -12,6 +12,7 @@ from cli.main import app
 from core.bootstrap import bootstrap
 from core.topics import Topic
 from schemas.events import RedeemOutcome, RedeemRequested
+from tests.code_support import PLAIN_CODE, reveal
 from tests.conftest import unique_id
 from tests.e2e.harness import (
     WorkerProcess,
@@ -46,8 +47,8 @@ def test_codes_generated_with_rule_options_are_redeemed(e2e_settings, tmp_path) 
         campaign = make_campaign(container, tenant, 3)
         summaries = [_generate(env, campaign, 4, options) for options in OPTION_SETS]
         with container.engine.connect() as conn:
-            codes = {s["batch_id"]: [r[0] for r in conn.execute(
-                text("SELECT code FROM redeem_codes WHERE gen_batch_id = :b"),
+            codes = {s["batch_id"]: [reveal(container, r[0]) for r in conn.execute(
+                text(f"SELECT {PLAIN_CODE} FROM redeem_codes WHERE gen_batch_id = :b"),
                 {"b": s["batch_id"]})] for s in summaries}
     assert all(s["tenant_id"] == tenant and s["inserted"] == 4 for s in summaries)
     numeric, alpha = (codes[s["batch_id"]] for s in summaries)

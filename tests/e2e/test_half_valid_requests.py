@@ -8,6 +8,7 @@ import orjson
 import pytest
 
 from core.bootstrap import bootstrap
+from core.masking import mask_redeem_request
 from core.topics import Topic
 from schemas.campaign import CampaignOutcome, CreateCampaignResult
 from schemas.events import RedeemOutcome as O
@@ -65,8 +66,9 @@ def test_half_valid_requests_get_one_invalid_answer_and_a_dead_letter(
         answer = RedeemResult.from_bytes(next(iter(answers[request_id])))
         assert answer.outcome is O.INVALID_REQUEST and field in answer.message, answer
     assert RedeemResult.from_bytes(next(iter(answers[good.request_id]))).outcome is O.REDEEMED
+    # dead letters of redeem requests carry the code masked (codes at rest, issue 20)
     assert len(dead) == 11 and {m.value() for m in dead} == {
-        *(d for _, d in half.values()), hopeless
+        mask_redeem_request(b"", d, "")[1] for d in (*(d for _, d in half.values()), hopeless)
     }
     [created] = [CreateCampaignResult.from_bytes(m.value()) for m in campaigns]
     assert created.outcome is CampaignOutcome.INVALID_RULE and "useLimit" in created.message

@@ -12,6 +12,7 @@ from core.bootstrap import bootstrap
 from core.topics import Topic
 from schemas.events import RedeemOutcome as O
 from schemas.events import RedeemResult, TenantUpdated
+from tests.code_support import lookup
 from tests.e2e.harness import WorkerProcess, consume_all, publish, publish_requests
 from tests.integration.redeem_support import request, seed_campaign
 
@@ -64,7 +65,7 @@ def test_a_tenant_suspended_while_workers_run_stops_redeeming_within_seconds(
         with container.engine.connect() as conn:
             used = conn.execute(
                 text("SELECT status FROM redeem_codes WHERE tenant_id=:t AND code=:c"),
-                {"t": tenant, "c": seeded.codes[1]},
+                {"t": tenant, "c": lookup(container, tenant, seeded.codes[1])},
             ).scalar()
     outcomes = {
         (r := RedeemResult.from_bytes(m.value())).request_id: r.outcome for m in records

@@ -45,8 +45,12 @@ def seed_campaign(
     status: str = "ACTIVE",
     tenant_id: str | None = None,
     in_redis: bool = True,
+    protected: bool = True,
 ) -> SeededCampaign:
-    """Insert a campaign and ``count`` codes; returns what a test needs to redeem them."""
+    """Insert a campaign and ``count`` codes; returns what a test needs to redeem them.
+
+    Codes are stored as generation stores them (lookup, seal, mask); ``protected=False``
+    stores them in clear, as rows written before codes were protected."""
     tenant = tenant_id or unique_id("tn")
     campaign = unique_id("cp")
     product = "APP_A"
@@ -66,12 +70,15 @@ def seed_campaign(
     )
     rows = RowTemplate(tenant, product, campaign, "seed", parsed.use_limit, "tester",
                        naive_utc(now), naive_utc(start), _naive(end))
+    protector = container.settings.code_protector
+    stored = protector.protect(tenant, codes) if protected else None
     with container.engine.begin() as conn:  # the writers generation uses
         insert_campaign(conn, record)
-        insert_code_rows(conn, rows, codes)
+        insert_code_rows(conn, rows, codes, stored, protector.active_id)
     if in_redis:
         container.code_cache.write_campaign(record)
-        container.code_cache.write_codes(tenant, campaign, parsed.use_limit, codes)
+        as_stored = [r.lookup for r in stored] if stored is not None else codes
+        container.code_cache.write_codes(tenant, campaign, parsed.use_limit, as_stored)
     return SeededCampaign(tenant, campaign, product, codes, codec, parsed)
 
 

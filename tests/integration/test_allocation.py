@@ -15,14 +15,18 @@ from core.errors import PoolExhausted, UnknownCampaign
 from core.export import export_codes
 from core.settings import Settings
 from schemas.events import RedeemOutcome as O
+from tests.code_support import code_key, lookup
 from tests.integration.redeem_support import make_service, request, seed_campaign
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 
 def fill_pool(container, seeded, codes: list[str] | None = None) -> None:
+    """The pool as generation fills it: the codes' lookups, never the codes."""
     pool = CodePool(container.redis, container.keys)
-    pool.add(seeded.tenant_id, seeded.campaign_id, codes if codes is not None else seeded.codes)
+    chosen = codes if codes is not None else seeded.codes
+    pool.add(seeded.tenant_id, seeded.campaign_id,
+             [lookup(container, seeded.tenant_id, c) for c in chosen])
 
 
 def allocate_many(settings: dict, tenant: str, campaign: str, worker: int, n: int) -> list[str]:
@@ -93,7 +97,7 @@ async def test_allocated_code_redeems_only_for_its_user(container) -> None:
     seeded = seed_campaign(container, count=2)
     fill_pool(container, seeded)
     code = allocate_code(container.code_ports, seeded.tenant_id, seeded.campaign_id, "erin")
-    raw = container.redis.get(container.keys.code(seeded.tenant_id, code))
+    raw = container.redis.get(code_key(container, seeded.tenant_id, code))
     assert raw.endswith("|erin")
     service, _ = make_service(container)
     [stranger] = await service.process([request(seeded, code, user="mallory")])
@@ -105,7 +109,7 @@ async def test_allocated_code_redeems_only_for_its_user(container) -> None:
 async def test_binding_holds_when_redis_missed_it(container) -> None:
     seeded = seed_campaign(container, count=1)
     code = allocate_code(container.code_ports, seeded.tenant_id, seeded.campaign_id, "frank")
-    container.redis.delete(container.keys.code(seeded.tenant_id, code))
+    container.redis.delete(code_key(container, seeded.tenant_id, code))
     service, _ = make_service(container)
     [stranger] = await service.process([request(seeded, code, user="mallory")])
     assert stranger.outcome is O.NOT_FOUND

@@ -25,6 +25,7 @@ from core.backoffice.sessions import csrf_matches
 from core.bootstrap import Container, bootstrap
 from core.errors import NotFound, UnknownCampaign
 from core.settings import Settings
+from tests.code_support import PLAIN_CODE, reveal
 from tests.conftest import unique_id
 from tests.e2e.admin_support import (
     PASSWORD,
@@ -211,8 +212,9 @@ def test_void_one_code_with_reason(office: Container) -> None:
     tenant = make_tenant(office)
     alice = _principal(office, tenant, "operator")
     campaign = make_campaign(office, tenant, codes=5)
-    row = _sql(office, "SELECT id, code FROM redeem_codes WHERE tenant_id = :t ORDER BY id"
-               " LIMIT 1", t=tenant)[0]
+    row = _sql(office, f"SELECT id, {PLAIN_CODE} FROM redeem_codes WHERE tenant_id = :t"
+               " ORDER BY id LIMIT 1", t=tenant)[0]
+    row = (row[0], reveal(office, row[1]))
     services = office.backoffice
     with pytest.raises(InvalidInput):
         void_row(office.backoffice.services, services.audit, alice, campaign, int(row[0]), "  ")

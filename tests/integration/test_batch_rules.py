@@ -12,6 +12,7 @@ from core.bootstrap import Container
 from core.codes import CodeCodec
 from core.redemption.formats import TenantCodeFormats
 from schemas.code_rule import CodeGenerateRule
+from tests.code_support import PLAIN_CODE, reveal
 from tests.integration.test_generation import _crashing, codes_of, make_campaign, make_tenant
 
 pytestmark = pytest.mark.integration
@@ -29,8 +30,9 @@ def _codec(container: Container, tenant: str, rule: CodeGenerateRule) -> CodeCod
 
 def _batch_codes(container: Container, batch_id: str) -> list[str]:
     with container.engine.connect() as conn:
-        return [r[0] for r in conn.execute(
-            text("SELECT code FROM redeem_codes WHERE gen_batch_id = :b"), {"b": batch_id})]
+        return [reveal(container, r[0]) for r in conn.execute(
+            text(f"SELECT {PLAIN_CODE} FROM redeem_codes WHERE gen_batch_id = :b"),
+            {"b": batch_id})]
 
 
 def test_a_batch_stores_its_rule_and_the_offline_check_accepts_its_codes(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from schemas.events import RedeemOutcome as O
+from tests.code_support import code_key
 from tests.integration.redeem_support import flush_tenant, make_service, request, seed_campaign
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
@@ -32,7 +33,8 @@ async def test_rebuild_after_flush_restores_truth(container) -> None:
     assert report.ready_set == [seeded.tenant_id]
     client, keys = container.redis, container.keys
     assert client.get(keys.ready(seeded.tenant_id)) == "1"
-    assert client.get(keys.code(seeded.tenant_id, seeded.codes[1])).split("|")[2:4] == ["2", "1"]
+    entry = client.get(code_key(container, seeded.tenant_id, seeded.codes[1]))
+    assert entry.split("|")[2:4] == ["2", "1"]
     assert client.hget(keys.per_user(seeded.tenant_id, seeded.campaign_id), "alice") == "1"
     assert container.cache_rebuild.mismatches(seeded.tenant_id) == []
 
@@ -51,8 +53,9 @@ async def test_rebuild_overwrites_stale_entries(container) -> None:
     seeded = seed_campaign(container, count=2)
     service, _ = make_service(container)
     await service.process([request(seeded, seeded.codes[0])])
-    client, keys = container.redis, container.keys
-    client.set(keys.code(seeded.tenant_id, seeded.codes[0]), f"{seeded.campaign_id}|1|0|0|")
+    client = container.redis
+    client.set(code_key(container, seeded.tenant_id, seeded.codes[0]),
+               f"{seeded.campaign_id}|1|0|0|")
     assert container.cache_rebuild.mismatches(seeded.tenant_id) != []
     container.cache_rebuild.rebuild(seeded.tenant_id)
     assert container.cache_rebuild.mismatches(seeded.tenant_id) == []

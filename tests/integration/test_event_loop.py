@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from schemas.events import RedeemOutcome as O
 from schemas.events import RedeemResult
+from tests.code_support import lookup
 from tests.integration.redeem_support import make_service, request, seed_campaign
 
 pytestmark = pytest.mark.integration
@@ -55,7 +56,7 @@ async def test_a_batch_waiting_on_a_mysql_row_lock_leaves_the_loop_free(containe
     holder.begin()
     holder.execute(
         text("SELECT status FROM redeem_codes WHERE tenant_id = :t AND code = :c FOR UPDATE"),
-        {"t": seeded.tenant_id, "c": code},
+        {"t": seeded.tenant_id, "c": lookup(container, seeded.tenant_id, code)},
     )
 
     async def redeem_then_release() -> RedeemResult:

@@ -16,6 +16,7 @@ from core.adapters.mysql import export_store
 from core.bootstrap import bootstrap
 from core.errors import ExportRefused
 from core.export import HEADER, NotEnoughCodes, export_codes, xlsx_stream
+from tests.code_support import PLAIN_CODE, reveal
 from tests.integration.redeem_support import seed_campaign
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
@@ -23,12 +24,14 @@ OWNER = "tester"  # seed_campaign's gen_account_id
 
 
 def exported_rows(container, tenant: str, campaign: str) -> list[tuple]:
+    """The exported rows, each code revealed from its seal (MySQL keeps none in clear)."""
     with container.engine.connect() as conn:
-        return conn.execute(
-            text("SELECT code, export_account_id, export_batch_id, export_time FROM redeem_codes"
-                 " WHERE tenant_id=:t AND campaign_id=:c AND export_status=1"),
+        rows = conn.execute(
+            text(f"SELECT {PLAIN_CODE}, export_account_id, export_batch_id, export_time"
+                 " FROM redeem_codes WHERE tenant_id=:t AND campaign_id=:c AND export_status=1"),
             {"t": tenant, "c": campaign},
         ).all()
+    return [(reveal(container, r[0]), *r[1:]) for r in rows]
 
 
 def audit_row(container, export_id: str):

@@ -17,6 +17,7 @@ from core.generation.batches import utc_now_naive
 from schemas.campaign import CampaignOutcome, CampaignRule, CreateCampaignRequest
 from schemas.code_rule import CodeGenerateRule
 from schemas.events import TenantStatus, TenantType, TenantUpdated
+from tests.code_support import PLAIN_CODE, code_key, lookup, reveal
 from tests.conftest import unique_id
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
@@ -50,9 +51,9 @@ def rows(container: Container, sql: str, **params: object) -> list[tuple]:
 
 
 def codes_of(container: Container, tenant: str, campaign: str) -> list[str]:
-    found = rows(container, "SELECT code FROM redeem_codes WHERE tenant_id = :t"
+    found = rows(container, f"SELECT {PLAIN_CODE} FROM redeem_codes WHERE tenant_id = :t"
                  " AND campaign_id = :c", t=tenant, c=campaign)
-    return [r[0] for r in found]
+    return [reveal(container, r[0]) for r in found]
 
 
 def issued(container: Container, tenant: str) -> int:
@@ -75,7 +76,7 @@ def test_every_code_type_is_persisted(container: Container, rule: dict) -> None:
                       container.settings.code_secret_for(tenant), tenant)
     assert all(codec.parse(c) == c for c in codes)
     keys, r = container.keys, container.redis
-    values = r.mget([keys.code(tenant, c) for c in codes])
+    values = r.mget([code_key(container, tenant, c) for c in codes])
     assert set(values) == {code_value(campaign, 1, 0, 0, "")}
     assert r.scard(keys.pool(tenant, campaign)) == 2_000
     camp = r.hgetall(keys.campaign(tenant, campaign))
@@ -127,9 +128,10 @@ def test_a_collision_with_an_existing_code_is_replaced(container: Container) -> 
     mine = codes_of(container, tenant, second)
     assert len(set(mine)) == 5 and taken not in mine and set(injected[1:]) <= set(mine)
     assert rows(container, "SELECT campaign_id FROM redeem_codes WHERE tenant_id = :t"
-                " AND code = :c", t=tenant, c=taken) == [(first,)]
+                " AND code = :c", t=tenant, c=lookup(container, tenant, taken)) == [(first,)]
     assert issued(container, tenant) == 15
-    assert container.redis.sismember(container.keys.pool(tenant, second), taken) == 0
+    assert container.redis.sismember(container.keys.pool(tenant, second),
+                                     lookup(container, tenant, taken)) == 0
 
 
 def _crashing(codec: CodeCodec, size: int, good: int) -> Iterator[list[str]]:
@@ -156,7 +158,7 @@ def test_resume_after_an_interrupted_batch_completes_without_duplicates(
     codes = codes_of(container, tenant, campaign)
     assert len(codes) == len(set(codes)) == 30_000
     keys = container.keys
-    assert None not in container.redis.mget([keys.code(tenant, c) for c in codes])
+    assert None not in container.redis.mget([code_key(container, tenant, c) for c in codes])
     assert container.redis.scard(keys.pool(tenant, campaign)) == 30_000
     assert issued(container, tenant) == 30_000
     with pytest.raises(DomainRuleViolation):
@@ -168,14 +170,15 @@ def test_rollback_removes_rows_and_cache_entries(container: Container) -> None:
     campaign = make_campaign(container, tenant, 1_000)
     result = container.generation.generate_codes(tenant, campaign, 5_000)
     added = set(codes_of(container, tenant, campaign)) - set(
-        c for (c,) in rows(container, "SELECT code FROM redeem_codes WHERE gen_batch_id <> :b"
-                           " AND tenant_id = :t", b=result.batch_id, t=tenant))
+        reveal(container, c) for (c,) in rows(
+            container, f"SELECT {PLAIN_CODE} FROM redeem_codes WHERE gen_batch_id <> :b"
+            " AND tenant_id = :t", b=result.batch_id, t=tenant))
     assert len(added) == 5_000 and issued(container, tenant) == 6_000
     undone = container.generation.rollback_batch(result.batch_id)
     assert undone.status == "ROLLED_BACK" and undone.written_now == 5_000
     assert len(codes_of(container, tenant, campaign)) == 1_000
     keys = container.keys
-    assert set(container.redis.mget([keys.code(tenant, c) for c in added])) == {None}
+    assert set(container.redis.mget([code_key(container, tenant, c) for c in added])) == {None}
     assert container.redis.scard(keys.pool(tenant, campaign)) == 1_000
     assert issued(container, tenant) == 1_000
     assert container.redis.get(keys.ready(tenant)) == "1"

@@ -58,7 +58,7 @@ async def _until(condition, timeout: float = 10.0) -> None:
 
 
 async def test_the_next_batch_hands_over_before_the_first_is_acknowledged(container) -> None:
-    seeded = seed_campaign(container, count=2)
+    seeded = seed_campaign(container, count=2, protected=False)
     publisher = _LateAnswers()
     service, _ = make_service(container, publisher=publisher)
     first = asyncio.ensure_future(service.process([request(seeded, seeded.codes[0])]))
@@ -79,7 +79,7 @@ async def test_the_next_batch_hands_over_before_the_first_is_acknowledged(contai
 async def test_a_delivery_failing_after_the_hand_over_fails_the_batch_unrecorded(
     container,
 ) -> None:
-    seeded = seed_campaign(container, count=1)
+    seeded = seed_campaign(container, count=1, protected=False)
     publisher = _LateAnswers()
     service, _ = make_service(container, publisher=publisher)
     wanted = request(seeded, seeded.codes[0])

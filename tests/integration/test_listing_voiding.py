@@ -14,6 +14,7 @@ from core.export import export_codes
 from core.listing import list_codes
 from core.voiding import void_codes
 from schemas.events import RedeemOutcome as O
+from tests.code_support import code_key, lookup
 from tests.integration.redeem_support import flush_tenant, make_service, request, seed_campaign
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
@@ -23,7 +24,7 @@ def row(container, tenant: str, code: str):
     with container.engine.connect() as conn:
         return conn.execute(
             text("SELECT status, remark FROM redeem_codes WHERE tenant_id=:t AND code=:c"),
-            {"t": tenant, "c": code}).one()
+            {"t": tenant, "c": lookup(container, tenant, code)}).one()
 
 
 def test_listing_is_masked_paginated_and_filtered(container, tmp_path: Path) -> None:
@@ -62,7 +63,7 @@ async def test_voided_code_redeems_as_not_found(container) -> None:
     assert result.voided == 1
     status, remark = row(container, seeded.tenant_id, target)
     assert status == 3 and "leaked" in remark
-    assert container.redis.get(container.keys.code(seeded.tenant_id, target)).split("|")[3] == "3"
+    assert container.redis.get(code_key(container, seeded.tenant_id, target)).split("|")[3] == "3"
     service, _ = make_service(container)
     [res] = await service.process([request(seeded, target)])
     assert res.outcome is O.NOT_FOUND
@@ -82,8 +83,9 @@ async def test_voided_code_redeems_as_not_found(container) -> None:
 async def test_void_campaign_skips_used_and_partly_used(container) -> None:
     seeded = seed_campaign(container, count=6, rule={
         "useLimit": 3, "perUserLimit": 3, "rewardRules": [{"type": "COUPON", "id": "M"}]})
-    CodePool(container.redis, container.keys).add(seeded.tenant_id, seeded.campaign_id,
-                                                  seeded.codes)
+    CodePool(container.redis, container.keys).add(  # as generation fills it: lookups
+        seeded.tenant_id, seeded.campaign_id,
+        [lookup(container, seeded.tenant_id, c) for c in seeded.codes])
     service, _ = make_service(container)
     [res] = await service.process([request(seeded, seeded.codes[0], user="u1")])
     assert res.outcome is O.REDEEMED
@@ -92,7 +94,8 @@ async def test_void_campaign_skips_used_and_partly_used(container) -> None:
     assert (result.voided, result.partly_used) == (5, 1)
     pool_key = container.keys.pool(seeded.tenant_id, seeded.campaign_id)
     # voided codes left the pool; the partly used one is a stale member allocation drops
-    assert container.redis.smembers(pool_key) == {seeded.codes[0]}
+    assert container.redis.smembers(pool_key) == {
+        lookup(container, seeded.tenant_id, seeded.codes[0])}
     [res] = await service.process([request(seeded, seeded.codes[0], user="u1")])
     assert res.outcome is O.REDEEMED, "a partly used multi-use code keeps its remaining uses"
     for code in seeded.codes[1:]:
@@ -115,7 +118,7 @@ async def test_void_export_batch_keeps_bound_user(container, tmp_path: Path) -> 
     with pytest.raises(NotFound):
         void_codes(container.code_ports, "tn-other", export_batch_id=batch.export_id)
     void_codes(container.code_ports, seeded.tenant_id, code=mine, reason="fraud")
-    raw = container.redis.get(container.keys.code(seeded.tenant_id, mine))
+    raw = container.redis.get(code_key(container, seeded.tenant_id, mine))
     assert raw.split("|")[3:] == ["3", "gina"]
     service, _ = make_service(container)
     [res] = await service.process([request(seeded, mine, user="gina")])
@@ -130,8 +133,9 @@ def test_cli_export_list_allocate_void(container, base_settings, tmp_path: Path,
     from cli.main import app
 
     seeded = seed_campaign(container, count=6)
-    CodePool(container.redis, container.keys).add(seeded.tenant_id, seeded.campaign_id,
-                                                  seeded.codes)
+    CodePool(container.redis, container.keys).add(  # as generation fills it: lookups
+        seeded.tenant_id, seeded.campaign_id,
+        [lookup(container, seeded.tenant_id, c) for c in seeded.codes])
     monkeypatch.setenv("REDEEMFLOW_DATABASE_URL", base_settings.database_url)
     monkeypatch.setenv("REDEEMFLOW_REDIS_URL", base_settings.redis_url)
     monkeypatch.setenv("REDEEMFLOW_REDIS_KEY_PREFIX", base_settings.redis_key_prefix)

@@ -17,6 +17,7 @@ from core.pipeline import retry_transient
 from core.ports import OutboundMessage
 from schemas.events import RedeemOutcome as O
 from schemas.events import RedeemResult, RewardGrant
+from tests.code_support import code_key, lookup
 from tests.fakes import RecordingPublisher
 from tests.integration.redeem_support import (
     flush_tenant,
@@ -40,7 +41,7 @@ def code_row(container, tenant: str, code: str):
     with container.engine.connect() as conn:
         return conn.execute(
             text("SELECT status, used_count FROM redeem_codes WHERE tenant_id=:t AND code=:c"),
-            {"t": tenant, "c": code},
+            {"t": tenant, "c": lookup(container, tenant, code)},
         ).one()
 
 
@@ -97,9 +98,13 @@ async def test_unknown_foreign_and_malformed_codes_look_the_same(container) -> N
     assert {r.outcome for r in results} == {O.NOT_FOUND}
     assert len({r.message for r in results}) == 1
     # the typo was rejected offline: it never reached Redis (no negative-cache entry)
-    assert not container.redis.exists(container.keys.negative(mine.tenant_id, typo))
+    negative = container.keys.negative
+    assert not container.redis.exists(negative(mine.tenant_id, typo),
+                                      negative(mine.tenant_id, lookup(container, mine.tenant_id,
+                                                                      typo)))
     # the unknown-but-well-formed code reached MySQL once and is now negatively cached
-    assert container.redis.exists(container.keys.negative(mine.tenant_id, valid_unknown))
+    assert container.redis.exists(
+        negative(mine.tenant_id, lookup(container, mine.tenant_id, valid_unknown)))
 
 
 async def test_validity_window_status_and_product(container) -> None:
@@ -152,7 +157,7 @@ async def test_cache_loss_falls_back_to_mysql(container) -> None:
         [request(seeded, seeded.codes[0]), request(seeded, seeded.codes[1])]
     )
     assert [r.outcome for r in results] == [O.ALREADY_USED, O.REDEEMED]
-    assert container.redis.exists(container.keys.code(seeded.tenant_id, seeded.codes[2])) == 0
+    assert container.redis.exists(code_key(container, seeded.tenant_id, seeded.codes[2])) == 0
 
 
 async def test_redis_says_unused_mysql_says_used(container) -> None:
@@ -161,13 +166,13 @@ async def test_redis_says_unused_mysql_says_used(container) -> None:
     with container.engine.begin() as conn:
         conn.execute(
             text("UPDATE redeem_codes SET status=2, used_count=1 WHERE tenant_id=:t AND code=:c"),
-            {"t": seeded.tenant_id, "c": code},
+            {"t": seeded.tenant_id, "c": lookup(container, seeded.tenant_id, code)},
         )
     service, publisher = make_service(container)
     [result] = await service.process([request(seeded, code)])
     assert result.outcome is O.ALREADY_USED
     assert grants_of(publisher) == []
-    cached = container.redis.get(container.keys.code(seeded.tenant_id, code))
+    cached = container.redis.get(code_key(container, seeded.tenant_id, code))
     assert cached.split("|")[2] == "1", "Redis repaired to MySQL's used count"
 
 
@@ -484,7 +489,11 @@ async def test_codes_of_two_campaigns_in_one_batch_and_grants_rebuilt_from_the_r
             ),
             {"t": single.tenant_id},
         ).all()
-    by_code = {r.code: r[1:] for r in rows}
-    assert by_code[single.codes[0]] == (single.campaign_id, 2, 1, "ua")
-    assert by_code[single.codes[1]] == (single.campaign_id, 0, 0, None)
-    assert by_code[multi.codes[0]] == (multi.campaign_id, 0, 2, "uc")
+    by_lookup = {r.code: r[1:] for r in rows}  # MySQL keeps lookups, never the codes
+
+    def by_code(code: str) -> tuple:
+        return tuple(by_lookup[lookup(container, single.tenant_id, code)])
+
+    assert by_code(single.codes[0]) == (single.campaign_id, 2, 1, "ua")
+    assert by_code(single.codes[1]) == (single.campaign_id, 0, 0, None)
+    assert by_code(multi.codes[0]) == (multi.campaign_id, 0, 2, "uc")

@@ -70,7 +70,7 @@ def subject(request: pytest.FixtureRequest) -> Subject:
     real: RedemptionStore = MySqlRedemptionStore(container.hot_engine)
 
     def seed(count: int) -> Seeded:
-        made = seed_campaign(container, count=count, rule=RULE, in_redis=False)
+        made = seed_campaign(container, count=count, rule=RULE, in_redis=False, protected=False)
         return Seeded(made.tenant_id, made.campaign_id, made.codes)
 
     return Subject(real, seed)

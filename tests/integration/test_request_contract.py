@@ -15,6 +15,7 @@ from schemas.base import MessageDecodeError
 from schemas.events import RedeemOutcome as O
 from schemas.events import RedeemRequested, RewardGrant
 from schemas.salvage import salvage_redeem_request
+from tests.code_support import code_key, lookup
 from tests.conftest import unique_id
 from tests.integration.redeem_support import make_service, request, seed_campaign
 
@@ -25,7 +26,7 @@ def _code_status(container, tenant: str, code: str) -> tuple[int, int]:
     with container.engine.connect() as conn:
         row = conn.execute(
             text("SELECT status, used_count FROM redeem_codes WHERE tenant_id=:t AND code=:c"),
-            {"t": tenant, "c": code},
+            {"t": tenant, "c": lookup(container, tenant, code)},
         ).one()
     return int(row[0]), int(row[1])
 
@@ -157,7 +158,8 @@ async def test_codes_failing_the_offline_check_count_toward_the_throttle(base_se
         assert [r.outcome for r in answers] == [O.NOT_FOUND] * 4 + [O.RATE_LIMITED]
         [honest] = await service.process([request(seeded, seeded.codes[1], user="honest")])
         assert honest.outcome is O.REDEEMED
-        negative = container.keys.negative(seeded.tenant_id, "GUESS0000")
+        negative = container.keys.negative(seeded.tenant_id,
+                                           lookup(container, seeded.tenant_id, "GUESS0000"))
         assert not container.redis.exists(negative), "malformed codes are never looked up"
 
 
@@ -204,7 +206,7 @@ CONDITIONAL = {
 
 
 def _redis_used(container, seeded, code: str) -> str:
-    return container.redis.get(container.keys.code(seeded.tenant_id, code)).split("|")[2]
+    return container.redis.get(code_key(container, seeded.tenant_id, code)).split("|")[2]
 
 
 @pytest.mark.parametrize("cache_knows_conditions", [True, False])
@@ -256,7 +258,7 @@ async def test_claim_lua_refuses_the_ineligible_before_claiming(container) -> No
     from core.adapters.redis.claims import ClaimCache
     from core.redemption.model import Attempt
 
-    seeded = seed_campaign(container, count=1, rule=CONDITIONAL)
+    seeded = seed_campaign(container, count=1, rule=CONDITIONAL, protected=False)
     cache = ClaimCache(container.async_redis(), container.keys, container.settings)
     code = seeded.codes[0]
     attempts = [

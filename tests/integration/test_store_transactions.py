@@ -90,7 +90,7 @@ async def test_two_open_commits_on_different_rows_do_not_wait_for_each_other(
     """Both read usage rows that do not exist yet, next to each other in the index: with gap
     locks (REPEATABLE READ) the first one's insert would wait for the second transaction,
     which the pipeline lets write only after the first: a wait no one would end."""
-    seeded = seed_campaign(container, count=2)
+    seeded = seed_campaign(container, count=2, protected=False)
     first = _claim(seeded, seeded.codes[0], unique_id("u"))
     second = _claim(seeded, seeded.codes[1], unique_id("u"))
     opened = [await _begin(store, seeded, first), await _begin(store, seeded, second)]
@@ -110,7 +110,7 @@ async def test_a_first_usage_inserted_meanwhile_fails_the_later_commit(container
     """Another worker's transaction (no shared gate) judged the same user's first usage at
     the same time: the later commit fails on the usage row's key instead of overwriting its
     count, writes nothing, and judged again it is refused (per-user limit 1)."""
-    seeded = seed_campaign(container, count=2)
+    seeded = seed_campaign(container, count=2, protected=False)
     user = unique_id("u")
     first, second = _claim(seeded, seeded.codes[0], user), _claim(seeded, seeded.codes[1], user)
     opened = [await _begin(store, seeded, first), await _begin(store, seeded, second)]
@@ -151,7 +151,7 @@ async def test_overlapping_batches_of_one_user_are_judged_one_after_the_other(co
     see the first's usage row, so it waits for the first transaction to end instead of
     reading beside it (its insert of the same first usage would fail the batch with
     ConcurrentUpdate, to be retried)."""
-    seeded = seed_campaign(container, count=2)
+    seeded = seed_campaign(container, count=2, protected=False)
     container.redis.hset(container.keys.campaign(seeded.tenant_id, seeded.campaign_id), "pul", 5)
     service, _ = make_service(container, _SlowFirstWrites(container.hot_engine))
     user = unique_id("u")
@@ -166,7 +166,7 @@ async def test_overlapping_batches_of_one_user_are_judged_one_after_the_other(co
 async def test_overlapping_batches_on_different_rows_commit_together(container) -> None:
     """Two batches with no code and no user in common: the second locks and judges while
     the first is still open (its writes held back a while), and both redeem."""
-    seeded = seed_campaign(container, count=2)
+    seeded = seed_campaign(container, count=2, protected=False)
     service, _ = make_service(container, _SlowFirstWrites(container.hot_engine))
     seen_open: list[int] = []
     real_begin = service._store.begin_commit
@@ -188,7 +188,7 @@ async def test_overlapping_batches_on_different_rows_commit_together(container) 
 async def test_a_code_lookup_leaves_no_transaction_on_its_pooled_connection(container) -> None:
     """The next use of the connection sees what was committed after the lookup (a snapshot
     kept from the lookup's transaction would not), and can set its own isolation level."""
-    seeded = seed_campaign(container, count=1)
+    seeded = seed_campaign(container, count=1, protected=False)
     engine = build_hot_engine(container.settings.model_copy(update={"database_pool_size": 1}))
     try:
         store = RedemptionStore(engine)
@@ -229,7 +229,7 @@ async def test_a_commit_locks_only_its_own_users_usage_rows_on_an_empty_table(
     """While another batch's commit has inserted a first usage and not committed yet, this
     batch's locked read of another user's usage does not wait for it. (A scan of the whole
     table, the plan an empty table's statistics suggest, would lock that row and wait.)"""
-    seeded = seed_campaign(fresh_container, count=3)
+    seeded = seed_campaign(fresh_container, count=3, protected=False)
     store = RedemptionStore(fresh_container.hot_engine)
     store.open()
     writing = fresh_container.engine.connect()

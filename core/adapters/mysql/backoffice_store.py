@@ -104,17 +104,18 @@ _CODE_COLUMNS = (
     "r.id, r.tenant_id, r.campaign_id, r.code, r.status, r.use_limit, r.used_count,"
     " r.gen_batch_id, r.gen_account_id, r.gen_time, r.export_status, r.export_account_id,"
     " r.export_time, r.export_batch_id, r.user_id, a.allocated_at, r.act_user_id, r.act_time,"
-    " r.remark"
+    " r.remark, r.code_mask"
 )
 _CODE_FROM = ("FROM redeem_codes r LEFT JOIN code_allocations a"
               " ON a.tenant_id = r.tenant_id AND a.code = r.code")
 
 
-def find_code(conn: Connection, tenant_id: str, code: str) -> CodeRecord | None:
-    """A tenant's code by its canonical spelling (the unique key (tenant_id, code))."""
+def find_code(conn: Connection, tenant_id: str, code: str, plain: str = "") -> CodeRecord | None:
+    """A tenant's code by its lookup, or by ``plain`` for a row not migrated yet (the
+    unique key (tenant_id, code))."""
     row = conn.execute(text(f"SELECT {_CODE_COLUMNS} {_CODE_FROM}"
-                            " WHERE r.tenant_id = :t AND r.code = :code"),
-                       {"t": tenant_id, "code": code}).first()
+                            " WHERE r.tenant_id = :t AND r.code IN (:code, :plain) LIMIT 1"),
+                       {"t": tenant_id, "code": code, "plain": plain or code}).first()
     return CodeRecord(*row) if row else None
 
 
@@ -127,12 +128,14 @@ def code_by_row(conn: Connection, tenant_id: str, campaign_id: str,
     return CodeRecord(*row) if row else None
 
 
-def redemptions_of(conn: Connection, tenant_id: str, code: str) -> list[RedemptionRow]:
-    """The code's redemptions (index (tenant_id, code))."""
+def redemptions_of(conn: Connection, tenant_id: str, code: str,
+                   plain: str = "") -> list[RedemptionRow]:
+    """The code's redemptions by its lookup (or ``plain``, rows not migrated yet; index
+    (tenant_id, code))."""
     rows = conn.execute(text(
         "SELECT redemption_id, request_id, user_id, channel, status, grants_json, claimed_at,"
-        " granted_at FROM redemptions WHERE tenant_id = :t AND code = :code"
-        " ORDER BY claimed_at"), {"t": tenant_id, "code": code}).all()
+        " granted_at FROM redemptions WHERE tenant_id = :t AND code IN (:code, :plain)"
+        " ORDER BY claimed_at"), {"t": tenant_id, "code": code, "plain": plain or code}).all()
     return [RedemptionRow(*r) for r in rows]
 
 
@@ -168,7 +171,8 @@ def codes_window(conn: Connection, tenant_id: str, campaign_id: str, *, status: 
                  limit: int) -> list[CodeListing]:
     """Filtered codes with ``after_id < id <= upto_id`` in id order: a bounded stretch of the
     primary key, so a filter that matches few rows never reads the whole campaign."""
-    sql = ("SELECT r.id, r.code, r.status, r.use_limit, r.used_count, r.export_status,"
+    sql = ("SELECT r.id, COALESCE(r.code_mask, r.code), r.status, r.use_limit, r.used_count,"
+           " r.export_status,"
            " r.gen_account_id, r.gen_time, r.export_account_id, r.export_time,"
            " r.export_batch_id, r.user_id, a.allocated_at, r.act_user_id, r.act_time,"
            " r.valid_from, r.expired_at, r.remark FROM redeem_codes r LEFT JOIN code_allocations a"

@@ -68,17 +68,17 @@ class MySQLBackOfficeViews:
         with self._read("outcome mix") as conn:
             return backoffice_store.outcome_mix(conn, tenant_id, since)
 
-    def find_code(self, tenant_id: str, code: str) -> CodeRecord | None:
+    def find_code(self, tenant_id: str, code: str, plain: str = "") -> CodeRecord | None:
         with self._read("find code") as conn:
-            return backoffice_store.find_code(conn, tenant_id, code)
+            return backoffice_store.find_code(conn, tenant_id, code, plain)
 
     def code_by_row(self, tenant_id: str, campaign_id: str, row_id: int) -> CodeRecord | None:
         with self._read("code by row") as conn:
             return backoffice_store.code_by_row(conn, tenant_id, campaign_id, row_id)
 
-    def redemptions_of(self, tenant_id: str, code: str) -> list[RedemptionRow]:
+    def redemptions_of(self, tenant_id: str, code: str, plain: str = "") -> list[RedemptionRow]:
         with self._read("redemptions of") as conn:
-            return backoffice_store.redemptions_of(conn, tenant_id, code)
+            return backoffice_store.redemptions_of(conn, tenant_id, code, plain)
 
     def recorded_grants(self, redemption_ids: list[str]) -> dict[str, datetime]:
         with self._read("recorded grants") as conn:

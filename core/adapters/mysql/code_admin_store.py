@@ -37,14 +37,15 @@ def _bind(conn: Connection, tenant_id: str, campaign_id: str, row: Any, user_id:
         {"t": tenant_id, "code": row[1], "c": campaign_id, "u": user_id, "s": source,
          "now": now},
     )
-    return BoundCode(row[1], campaign_id, int(row[2]))
+    return BoundCode(row[1], campaign_id, int(row[2]), row[3], row[4])
 
 
 def bind_code(conn: Connection, tenant_id: str, campaign_id: str, code: str, user_id: str,
               now: datetime) -> BoundCode | None:
     """Bind one named code (popped from the pool); None if it is no longer free."""
     row = conn.execute(
-        text("SELECT id, code, use_limit FROM redeem_codes WHERE tenant_id = :t AND code = :code"
+        text("SELECT id, code, use_limit, code_key_id, code_sealed FROM redeem_codes"
+             " WHERE tenant_id = :t AND code = :code"
              f" AND campaign_id = :c AND {_FREE} FOR UPDATE SKIP LOCKED"),
         {"t": tenant_id, "code": code, "c": campaign_id},
     ).first()
@@ -55,8 +56,9 @@ def bind_any_free(conn: Connection, tenant_id: str, campaign_id: str, user_id: s
                   now: datetime) -> BoundCode | None:
     """Bind the lowest free code no other transaction holds (the MySQL fallback)."""
     row = conn.execute(
-        text("SELECT id, code, use_limit FROM redeem_codes WHERE tenant_id = :t"
-             f" AND campaign_id = :c AND {_FREE} ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"),
+        text("SELECT id, code, use_limit, code_key_id, code_sealed FROM redeem_codes"
+             f" WHERE tenant_id = :t AND campaign_id = :c AND {_FREE}"
+             " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"),
         {"t": tenant_id, "c": campaign_id},
     ).first()
     return _bind(conn, tenant_id, campaign_id, row, user_id, "mysql", now) if row else None
@@ -71,8 +73,10 @@ def campaign_exists(conn: Connection, tenant_id: str, campaign_id: str) -> bool:
     return row is not None
 
 
+# listings show the stored mask (a row not yet migrated: its code, masked by the caller)
 _LIST_COLUMNS = (
-    "r.id, r.code, r.status, r.use_limit, r.used_count, r.export_status, r.gen_account_id,"
+    "r.id, COALESCE(r.code_mask, r.code), r.status, r.use_limit, r.used_count, r.export_status,"
+    " r.gen_account_id,"
     " r.gen_time, r.export_account_id, r.export_time, r.export_batch_id, r.user_id,"
     " a.allocated_at, r.act_user_id, r.act_time, r.valid_from, r.expired_at, r.remark"
 )
@@ -104,21 +108,24 @@ def filtered_codes(conn: Connection, sql: str, params: dict[str, Any], *, status
 
 def _selector(by: str) -> str:
     return {
-        "code": "code = :v",
+        "code": "code IN (:v, :p)",  # its lookup, or the plaintext of an unmigrated row
         "campaign": "campaign_id = :v",
         "export": "campaign_id = :c AND export_batch_id = :v",
     }[by]
 
 
 def lock_voidable(conn: Connection, tenant_id: str, by: str, value: str, after_id: int,
-                  limit: int, campaign_id: str | None = None) -> list[VoidCandidate]:
-    """Lock up to ``limit`` never-redeemed codes matching the selector, ids > ``after_id``."""
+                  limit: int, campaign_id: str | None = None,
+                  plain: str | None = None) -> list[VoidCandidate]:
+    """Lock up to ``limit`` never-redeemed codes matching the selector, ids > ``after_id``
+    (by code: ``value`` is the lookup, ``plain`` the code, for rows not migrated yet)."""
     rows = conn.execute(
         text("SELECT id, code, campaign_id, use_limit, user_id FROM redeem_codes"
              f" WHERE tenant_id = :t AND {_selector(by)} AND status = {CodeStatus.UNUSED:d}"
              " AND used_count = 0"
              " AND id > :after ORDER BY id LIMIT :n FOR UPDATE"),
-        {"t": tenant_id, "v": value, "c": campaign_id, "after": after_id, "n": limit},
+        {"t": tenant_id, "v": value, "p": plain or value, "c": campaign_id, "after": after_id,
+         "n": limit},
     ).all()
     return [VoidCandidate(int(r[0]), r[1], r[2], int(r[3]), r[4]) for r in rows]
 
@@ -140,14 +147,14 @@ def void_rows(conn: Connection, tenant_id: str, rows: list[VoidCandidate], note:
 
 
 def void_census(conn: Connection, tenant_id: str, by: str, value: str,
-                campaign_id: str | None = None) -> dict[str, int]:
+                campaign_id: str | None = None, plain: str | None = None) -> dict[str, int]:
     """Codes matching the selector that were not voidable: voided, partly used, used."""
     row = conn.execute(
         text(f"SELECT COUNT(*), COALESCE(SUM(status = {CodeStatus.VOIDED:d}), 0),"
              f" COALESCE(SUM(status = {CodeStatus.UNUSED:d} AND used_count > 0), 0),"
              f" COALESCE(SUM(status IN ({CodeStatus.CLAIMED:d}, {CodeStatus.GRANTED:d})), 0)"
              f" FROM redeem_codes WHERE tenant_id = :t AND {_selector(by)}"),
-        {"t": tenant_id, "v": value, "c": campaign_id},
+        {"t": tenant_id, "v": value, "p": plain or value, "c": campaign_id},
     ).one()
     return {"matched": int(row[0]), "already_voided": int(row[1]),
             "partly_used": int(row[2]), "used": int(row[3])}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from core.codes.protection import ProtectedCode
 from core.codes.status import CodeStatus
 from core.records import (  # noqa: F401 - the batch states are re-exported
     DONE,
@@ -187,9 +188,12 @@ def reserve_code_ids(conn: Connection, count: int) -> int:
     return int(end or 0) - count
 
 
-def load_codes(conn: Connection, template: RowTemplate, rows: Iterable[tuple[int, str]]) -> int:
-    """Insert (id, code) rows with LOAD DATA LOCAL INFILE IGNORE; returns rows inserted."""
-    body = "".join([f"{row_id}\t{code}\n" for row_id, code in rows])
+def load_codes(
+    conn: Connection, template: RowTemplate, rows: Iterable[tuple[int, ProtectedCode]]
+) -> int:
+    """Insert (id, lookup, seal, mask) rows with LOAD DATA LOCAL INFILE IGNORE (the seals'
+    key id is the template's); returns rows inserted."""
+    body = "".join([f"{row_id}\t{p[0]}\t{p[1]}\t{p[2]}\n" for row_id, p in rows])
     if not body:
         return 0
     with tempfile.NamedTemporaryFile(
@@ -199,9 +203,10 @@ def load_codes(conn: Connection, template: RowTemplate, rows: Iterable[tuple[int
         handle.flush()
         cursor = conn.exec_driver_sql(
             "LOAD DATA LOCAL INFILE %s IGNORE INTO TABLE redeem_codes CHARACTER SET ascii"
-            " LINES TERMINATED BY '\\n' (id, code) SET tenant_id = %s, product_code = %s,"
-            " campaign_id = %s, gen_batch_id = %s, use_limit = %s, gen_account_id = %s,"
-            " gen_time = %s, valid_from = %s, expired_at = %s",
+            " LINES TERMINATED BY '\\n' (id, code, code_sealed, code_mask) SET tenant_id = %s,"
+            " product_code = %s, campaign_id = %s, gen_batch_id = %s, use_limit = %s,"
+            " gen_account_id = %s, gen_time = %s, valid_from = %s, expired_at = %s,"
+            " code_key_id = %s",
             (
                 handle.name,
                 template.tenant_id,
@@ -213,6 +218,7 @@ def load_codes(conn: Connection, template: RowTemplate, rows: Iterable[tuple[int
                 template.gen_time,
                 template.valid_from,
                 template.expired_at,
+                template.key_id,
             ),
         )
         return int(cursor.rowcount)
@@ -277,21 +283,37 @@ def delete_rows(conn: Connection, tenant_id: str, campaign_id: str, ids: list[in
     return int(result.rowcount)
 
 
-def insert_code_rows(conn: Connection, template: RowTemplate, codes: list[str]) -> int:
-    """Plain multi-row INSERT IGNORE of codes (small inserts and tests); rows inserted.
+def insert_code_rows(
+    conn: Connection,
+    template: RowTemplate,
+    codes: list[str],
+    protected: Sequence[ProtectedCode] | None = None,
+    key_id: str | None = None,
+) -> int:
+    """Plain multi-row INSERT IGNORE of codes (tests and small seeds); rows inserted.
 
-    Reserves the ids in ``conn``'s transaction (the counter row stays locked until it ends).
+    With ``protected`` (one per code, sealed under ``key_id``) the rows are stored as
+    generation stores them: lookup, seal and mask. Without, the codes go in clear, as rows
+    written before codes were protected (see ``keys migrate``). Reserves the ids in
+    ``conn``'s transaction (the counter row stays locked until it ends).
     """
     if not codes:
         return 0
     first = reserve_code_ids(conn, len(codes))
-    params = [{"id": first + n, "code": c, **template.__dict__} for n, c in enumerate(codes)]
+    stored: Sequence[ProtectedCode | None] = protected or [None] * len(codes)
+    params = [
+        {"id": first + n, "code": p.lookup if p else c, "sealed": p.sealed if p else None,
+         "key": key_id if p else None, "mask": p.mask if p else None, **template.__dict__}
+        for n, (c, p) in enumerate(zip(codes, stored, strict=True))
+    ]
     result = conn.execute(
         text(
             "INSERT IGNORE INTO redeem_codes (id, tenant_id, code, product_code, campaign_id,"
-            " gen_batch_id, use_limit, gen_account_id, gen_time, valid_from, expired_at)"
+            " gen_batch_id, use_limit, gen_account_id, gen_time, valid_from, expired_at,"
+            " code_sealed, code_key_id, code_mask)"
             " VALUES (:id, :tenant_id, :code, :product_code, :campaign_id, :batch_id,"
-            " :use_limit, :account_id, :gen_time, :valid_from, :expired_at)"
+            " :use_limit, :account_id, :gen_time, :valid_from, :expired_at,"
+            " :sealed, :key, :mask)"
         ),
         params,
     )

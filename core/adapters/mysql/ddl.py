@@ -345,6 +345,32 @@ CREATE TABLE audit_log (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
 """
 
+# Migration 13: codes at rest (core/codes/protection.py). ``code`` columns now hold each code's
+# keyed lookup value (``~`` + 22 characters, fits VARCHAR(32)), so indexes and queries stay;
+# redeem_codes keeps the code sealed (AES-GCM, base64: nonce + code + tag, 80 characters for a
+# 32-character code) under ``code_key_id``, and its masked form for operator screens. Rows
+# written before stay plaintext (code_key_id NULL) until ``redeemflow keys migrate``. No
+# index: every query still finds rows by (tenant_id, code) or the primary key.
+_SEALED_CODES = """
+ALTER TABLE redeem_codes
+    ADD COLUMN code_sealed VARCHAR(96) NULL COMMENT 'AES-GCM seal of the code (base64)',
+    ADD COLUMN code_key_id VARCHAR(16) NULL COMMENT 'key id of the seal; NULL: code is plain',
+    ADD COLUMN code_mask VARCHAR(32) NULL COMMENT 'masked code for display (AB****YZ)'
+"""
+
+# Migration 14: a fingerprint of every code key a process used (HMAC of the key over a fixed
+# text), so a process given another key under the same id (a wrong key file) is refused
+# before it writes a lookup or a seal nobody could match or open.
+_CODE_KEYS = """
+CREATE TABLE code_keys (
+    purpose VARCHAR(8) NOT NULL COMMENT 'lookup or seal',
+    key_id VARCHAR(16) NOT NULL COMMENT 'empty for the lookup key',
+    key_check CHAR(32) NOT NULL COMMENT 'HMAC(key, fixed text): identifies, reveals nothing',
+    created_at DATETIME(6) NOT NULL,
+    PRIMARY KEY (purpose, key_id)
+) ENGINE=InnoDB DEFAULT CHARSET=ascii COLLATE=ascii_bin
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tenants and campaigns", (_TENANTS, _CAMPAIGNS)),
     Migration(2, "partitioned redeem_codes and generation batches", (_REDEEM_CODES, _CODE_BATCHES)),
@@ -383,4 +409,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         (_OPERATORS, _OPERATOR_SESSIONS, _AUDIT_LOG),
     ),
     Migration(12, "end-user token signing keys (ids only)", (_TOKEN_SIGNING_KEYS,)),
+    Migration(13, "codes at rest: redeem_codes keeps the code sealed, its key id and mask",
+              (_SEALED_CODES,)),
+    Migration(14, "fingerprints of the code keys in use", (_CODE_KEYS,)),
 )

@@ -30,10 +30,12 @@ _ELIGIBLE = (
 _OWNED = " AND gen_account_id = :a"
 
 
-#: Code and times come back as one tab-separated text column: pymysql decodes rows in pure
-#: Python, per column, and its datetime parsing would cost more than the rest of the export.
+#: Code (its lookup), seal, key id and times come back as one tab-separated text column:
+#: pymysql decodes rows in pure Python, per column, and its datetime parsing would cost more
+#: than the rest of the export.
 _LINE = (
-    "CONCAT(code, '\t', IFNULL(DATE_FORMAT(valid_from, '%Y-%m-%d %H:%i:%s'), ''), '\t',"
+    "CONCAT(code, '\t', IFNULL(code_key_id, ''), '\t', IFNULL(code_sealed, ''), '\t',"
+    " IFNULL(DATE_FORMAT(valid_from, '%Y-%m-%d %H:%i:%s'), ''), '\t',"
     " IFNULL(DATE_FORMAT(expired_at, '%Y-%m-%d %H:%i:%s'), ''))"
 )
 
@@ -72,8 +74,9 @@ def lock_chunk(
 
 
 def _export_row(row_id: int, line: str) -> ExportRow:
-    code, valid_from, expired_at = line.split("\t")
-    return ExportRow(row_id, code, valid_from or None, expired_at or None)
+    code, key_id, sealed, valid_from, expired_at = line.split("\t")
+    return ExportRow(row_id, code, valid_from or None, expired_at or None, key_id or None,
+                     sealed or None)
 
 
 def mark_exported(

@@ -33,6 +33,9 @@ _COUNT = text("SELECT COUNT(*) FROM redeem_codes WHERE tenant_id IN :ts").bindpa
 _RUNNING = text(
     "SELECT COUNT(*) FROM code_batches WHERE tenant_id = :t AND status = 'RUNNING'"
 )
+_UNPROTECTED = text(
+    "SELECT 1 FROM redeem_codes WHERE tenant_id = :t AND code_key_id IS NULL LIMIT 1"
+)
 
 
 class MySQLRebuildSource:
@@ -91,6 +94,10 @@ class MySQLRebuildSource:
     def generation_running(self, tenant_id: str) -> bool:
         """Whether a generation batch of the tenant is RUNNING."""
         return int(self._query("read code batches", _RUNNING, {"t": tenant_id})[0][0]) > 0
+
+    def unprotected_codes_remain(self, tenant_id: str) -> bool:
+        """Whether rows written before codes were protected remain (``keys migrate``)."""
+        return bool(self._query("read unprotected codes", _UNPROTECTED, {"t": tenant_id}))
 
     def known_requests(self, tenant_id: str, request_ids: Sequence[str]) -> set[str]:
         """The tenant's request ids that have an outcome in MySQL."""

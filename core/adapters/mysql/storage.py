@@ -23,6 +23,7 @@ from core.adapters.mysql import (
     tenant_store,
 )
 from core.adapters.mysql.engine import translate
+from core.codes.protection import ProtectedCode
 from core.records import (
     BatchRecord,
     BoundCode,
@@ -150,7 +151,8 @@ class MySQLTx:
     def reserve_code_ids(self, count: int) -> int:
         return code_store.reserve_code_ids(self._conn, count)
 
-    def load_codes(self, template: RowTemplate, rows: Iterable[tuple[int, str]]) -> int:
+    def load_codes(self, template: RowTemplate,
+                   rows: Iterable[tuple[int, ProtectedCode]]) -> int:
         return code_store.load_codes(self._conn, template, rows)
 
     def rows_in_range(
@@ -219,18 +221,21 @@ class MySQLTx:
         after_id: int,
         limit: int,
         campaign_id: str | None = None,
+        plain: str | None = None,
     ) -> list[VoidCandidate]:
         return code_admin_store.lock_voidable(
-            self._conn, tenant_id, by, value, after_id, limit, campaign_id
+            self._conn, tenant_id, by, value, after_id, limit, campaign_id, plain
         )
 
     def void_rows(self, tenant_id: str, rows: list[VoidCandidate], note: str) -> int:
         return code_admin_store.void_rows(self._conn, tenant_id, rows, note)
 
     def void_census(
-        self, tenant_id: str, by: str, value: str, campaign_id: str | None = None
+        self, tenant_id: str, by: str, value: str, campaign_id: str | None = None,
+        plain: str | None = None,
     ) -> dict[str, int]:
-        return code_admin_store.void_census(self._conn, tenant_id, by, value, campaign_id)
+        return code_admin_store.void_census(self._conn, tenant_id, by, value, campaign_id,
+                                            plain)
 
     def count_exportable(self, tenant_id: str, campaign_id: str, account_id: str | None) -> int:
         return export_store.count_exportable(self._conn, tenant_id, campaign_id, account_id)

@@ -1,9 +1,11 @@
 """Redis key layout. Every key of a tenant carries the ``{tenant_id}`` hash tag, so all
-keys one Lua call touches fall into one Redis Cluster slot.
+keys one Lua call touches fall into one Redis Cluster slot. ``<code>`` is a code's lookup
+value (core/codes/protection.py), never the code, except for rows not yet migrated by
+``keys migrate``, keyed by their plaintext.
 
     <p>:{t}:c:<code>            code entry "campaign|use_limit|used|status|bound_user"
     <p>:{t}:neg:<code>          negative cache: MySQL has no such code (short TTL)
-    <p>:{t}:ready               the tenant's codes are fully loaded: a miss is authoritative
+    <p>:{t}:ready:l             the tenant's codes are fully loaded: a miss is authoritative
     <p>:{t}:camp:<campaign>     campaign hash: status, from, until (epoch ms), products, pul,
                                 elig (reward conditions, '' = everyone eligible)
     <p>:{t}:pu:<campaign>       per-user redemption counts of a campaign
@@ -42,8 +44,10 @@ class RedisKeys:
         return f"{self.tenant(tenant_id)}neg:{code}"
 
     def ready(self, tenant_id: str) -> str:
-        """The marker saying the tenant's codes are all in the cache."""
-        return f"{self.tenant(tenant_id)}ready"
+        """The marker saying the tenant's codes are all in the cache. Named ``ready:l`` since
+        codes are keyed by their lookup value (core/codes/protection.py): a ``ready`` set
+        while entries were keyed by plaintext codes must not make a lookup's miss final."""
+        return f"{self.tenant(tenant_id)}ready:l"
 
     def campaign(self, tenant_id: str, campaign_id: str) -> str:
         """The campaign hash."""
