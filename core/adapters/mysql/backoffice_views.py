@@ -3,15 +3,13 @@ call reads on a connection of its own and leaves driver errors as the error hier
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime
 
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from core.adapters.mysql import backoffice_store
-from core.adapters.mysql.engine import translate
+from core.adapters.mysql.engine import guarded_connection
 from core.backoffice.rows import (
     CampaignCounts,
     CampaignRow,
@@ -28,13 +26,8 @@ class MySQLBackOfficeViews:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    @contextmanager
-    def _read(self, what: str) -> Iterator[Connection]:
-        try:
-            with self._engine.connect() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            raise translate(exc, what) from exc
+    def _read(self, what: str) -> AbstractContextManager[Connection]:
+        return guarded_connection(self._engine, what)
 
     def list_campaigns(
         self, tenant_id: str | None, *, status: str | None, search: str | None, limit: int

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
 from core.errors import PermanentError, StorageUnavailable
@@ -126,6 +127,18 @@ def guarded(what: str, work: Callable[[], T]) -> T:
     """Run ``work`` and translate any SQLAlchemy error into the error hierarchy."""
     try:
         return work()
+    except SQLAlchemyError as exc:
+        raise translate(exc, what) from exc
+
+
+@contextmanager
+def guarded_connection(engine: Engine, what: str, *, begin: bool = False) -> Iterator[Connection]:
+    """A connection of ``engine`` for the block (in a transaction committed at its end when
+    ``begin``), any SQLAlchemy error inside translated into the error hierarchy: the one
+    edge where the adapters' connections meet ``core.errors``."""
+    try:
+        with engine.begin() if begin else engine.connect() as conn:
+            yield conn
     except SQLAlchemyError as exc:
         raise translate(exc, what) from exc
 

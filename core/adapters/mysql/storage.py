@@ -22,7 +22,7 @@ from core.adapters.mysql import (
     export_store,
     tenant_store,
 )
-from core.adapters.mysql.engine import translate
+from core.adapters.mysql.engine import guarded_connection, translate
 from core.codes.protection import ProtectedCode
 from core.records import (
     BatchRecord,
@@ -47,20 +47,14 @@ class MySQLStorage:
     @contextmanager
     def begin(self, what: str) -> Iterator[MySQLTx]:
         """One transaction, committed at the end of the block."""
-        try:
-            with self._engine.begin() as conn:
-                yield MySQLTx(conn)
-        except SQLAlchemyError as exc:
-            raise translate(exc, what) from exc
+        with guarded_connection(self._engine, what, begin=True) as conn:
+            yield MySQLTx(conn)
 
     @contextmanager
     def read(self, what: str) -> Iterator[MySQLTx]:
         """One connection for reads, rolled back at the end of the block."""
-        try:
-            with self._engine.connect() as conn:
-                yield MySQLTx(conn)
-        except SQLAlchemyError as exc:
-            raise translate(exc, what) from exc
+        with guarded_connection(self._engine, what) as conn:
+            yield MySQLTx(conn)
 
     @contextmanager
     def begin_read_committed(self, what: str) -> Iterator[MySQLTx]:
