@@ -67,7 +67,6 @@ class CodeRecord:
     """The stored masked code (None: a row not migrated yet, whose ``code`` is plain)."""
 
 
-
 @dataclass(frozen=True)
 class RedemptionRow:
     """A redemption of the looked-up code and its grants."""

@@ -68,13 +68,14 @@ def seed_campaign(
         parsed.per_user_limit, naive_utc(start), _naive(end), count, "tester",
         naive_utc(now), naive_utc(now),
     )
-    rows = RowTemplate(tenant, product, campaign, "seed", parsed.use_limit, "tester",
-                       naive_utc(now), naive_utc(start), _naive(end))
     protector = container.settings.code_protector
+    rows = RowTemplate(tenant, product, campaign, "seed", parsed.use_limit, "tester",
+                       naive_utc(now), naive_utc(start), _naive(end),
+                       protector.active_id if protected else None)
     stored = protector.protect(tenant, codes) if protected else None
     with container.engine.begin() as conn:  # the writers generation uses
         insert_campaign(conn, record)
-        insert_code_rows(conn, rows, codes, stored, protector.active_id)
+        insert_code_rows(conn, rows, codes, stored)
     if in_redis:
         container.code_cache.write_campaign(record)
         as_stored = [r.lookup for r in stored] if stored is not None else codes

@@ -288,11 +288,10 @@ def insert_code_rows(
     template: RowTemplate,
     codes: list[str],
     protected: Sequence[ProtectedCode] | None = None,
-    key_id: str | None = None,
 ) -> int:
     """Plain multi-row INSERT IGNORE of codes (tests and small seeds); rows inserted.
 
-    With ``protected`` (one per code, sealed under ``key_id``) the rows are stored as
+    With ``protected`` (one per code, sealed under ``template.key_id``) the rows are stored as
     generation stores them: lookup, seal and mask. Without, the codes go in clear, as rows
     written before codes were protected (see ``keys migrate``). Reserves the ids in
     ``conn``'s transaction (the counter row stays locked until it ends).
@@ -303,7 +302,7 @@ def insert_code_rows(
     stored: Sequence[ProtectedCode | None] = protected or [None] * len(codes)
     params = [
         {"id": first + n, "code": p.lookup if p else c, "sealed": p.sealed if p else None,
-         "key": key_id if p else None, "mask": p.mask if p else None, **template.__dict__}
+         "key": template.key_id if p else None, "mask": p.mask if p else None, **template.__dict__}
         for n, (c, p) in enumerate(zip(codes, stored, strict=True))
     ]
     result = conn.execute(
