@@ -58,3 +58,18 @@ class CpuMeter:
         """CPU seconds each group used since :meth:`start`."""
         after = self._now()
         return {name: after[name] - self._before.get(name, 0.0) for name in after}
+
+
+def own_cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its children so far: finished ones
+    that were waited for (``os.times``) and live ones (a pool's worker processes)."""
+    times = os.times()
+    total = times.user + times.system + times.children_user + times.children_system
+    me = os.getpid()
+    for task in Path(f"/proc/{me}/task").iterdir():
+        try:
+            children = (task / "children").read_text().split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += sum(cpu_seconds(int(pid)) for pid in children)
+    return total

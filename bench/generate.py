@@ -11,7 +11,14 @@ deleted afterwards). Measures, in one run, each after InnoDB has flushed what wa
   by lookup, ascending ids), loaded with one plain ``LOAD DATA LOCAL INFILE`` and commit per
   chunk, as many chunks at once as generation loads, into an empty ``CREATE TABLE ... LIKE
   redeem_codes`` (no generation, no hashing or encryption, no Redis, no accounting);
-* the cost per code of hashing (lookup HMAC) and of protection (HMAC + AES-GCM + mask).
+* the cost per code of hashing (lookup HMAC), of encryption (AES-GCM seal) and of the whole
+  protection as generation does it (HMAC + AES-GCM + mask + encoding), on one core.
+
+Beside wall time each phase reports CPU seconds, which other work on a shared machine barely
+moves: the benchmark's own processes (``process_cpu_s``, generation's helper processes
+included), MariaDB's threads serving the phase's connections (``server_cpu_s``,
+``bench/_server_cpu.py``) and the whole ``mariadbd`` (``mariadbd_cpu_s``: InnoDB's
+background threads too, and anyone else's queries).
 
     python bench/generate.py --count 1000000 [--json]
 """
@@ -33,13 +40,16 @@ from sqlalchemy import create_engine, text
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench._cli import load_bench_args, printed_json
+from bench._cpu import CpuMeter, own_cpu_seconds, pids_running
 from bench._crypto import crypto_costs
 from bench._innodb import settle
+from bench._server_cpu import ServerCpu
+from core.adapters.mysql.code_store import load_file
 from core.adapters.mysql.engine import database_url
 from core.adapters.mysql.migrate import upgrade
 from core.bootstrap import bootstrap
 from core.codes import CodeCodec, iter_unique_batches
-from core.codes.protection import ProtectedCode
+from core.codes.protection import ProtectedRows
 from core.generation.writer import MYSQL_WRITERS
 from core.settings import Settings, load_settings
 from schemas.campaign import CampaignRule, CreateCampaignRequest
@@ -71,27 +81,54 @@ def _setup(container: object, tenant: str, campaign: str) -> None:
     assert result.outcome == "CREATED", result
 
 
-def _floor_files(chunks: list[list[ProtectedCode]], directory: str) -> list[str]:
-    """One LOAD DATA file per chunk: ascending ids, codes sorted (as generation writes them)."""
+class _PhaseCpu:
+    """CPU seconds of one phase: this process tree, the phase's server threads, the whole
+    ``mariadbd`` and ``redis-server``."""
+
+    def __init__(self, server: ServerCpu) -> None:
+        self._server = server
+        self._meter = CpuMeter({"mariadbd": pids_running("mariadbd"),
+                                "redis": pids_running("redis-server")})
+        self._own = self._threads = 0.0
+
+    def start(self) -> None:
+        """Take the starting readings."""
+        self._meter.start()
+        self._own, self._threads = own_cpu_seconds(), self._server.seconds() or 0.0
+
+    def stop(self, phase: str) -> dict[str, float | None]:
+        """The phase's figures, keyed ``{phase}_process_cpu_s`` and so on."""
+        whole = self._meter.stop()
+        threads = self._server.seconds()
+        return {f"{phase}_process_cpu_s": round(own_cpu_seconds() - self._own, 2),
+                f"{phase}_server_cpu_s": None if threads is None
+                else round(threads - self._threads, 2),
+                f"{phase}_mariadbd_cpu_s": round(whole["mariadbd"], 2),
+                f"{phase}_redis_cpu_s": round(whole["redis"], 2)}
+
+
+def _floor_files(chunks: list[ProtectedRows], directory: str) -> list[str]:
+    """One LOAD DATA file per chunk: ascending ids, codes sorted by lookup, in generation's
+    file format (``code_store.load_file``)."""
     paths, next_id = [], 1
     for n, chunk in enumerate(chunks):
         path = os.path.join(directory, f"floor-{n}.txt")
-        with open(path, "w", encoding="ascii") as handle:
-            handle.write("".join(f"{next_id + i}\t{p.lookup}\t{p.sealed}\t{p.mask}\n"
-                                 for i, p in enumerate(chunk)))
+        with open(path, "wb") as handle:
+            handle.write(load_file(range(next_id, next_id + len(chunk)), chunk))
         paths.append(path)
         next_id += len(chunk)
     return paths
 
 
-def _floor(container: object, chunks: list[list[ProtectedCode]], tenant: str) -> float:
+def _floor(container: object, chunks: list[ProtectedRows], tenant: str,
+           cpu: _PhaseCpu) -> tuple[float, dict[str, float | None]]:
     """Seconds to LOAD DATA the same rows, chunk by chunk (one statement and commit each,
     ``MYSQL_WRITERS`` connections at once, as generation loads), into an empty copy of
     redeem_codes: no generation, no Redis, no accounting."""
     from core.bootstrap import Container
 
     assert isinstance(container, Container)
-    engine = container.engine
+    engine = container.load_engine  # the engine (driver) generation loads with
     now = datetime.now(UTC).replace(tzinfo=None)
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE redeem_codes_floor LIKE redeem_codes"))
@@ -111,10 +148,11 @@ def _floor(container: object, chunks: list[list[ProtectedCode]], tenant: str) ->
     with tempfile.TemporaryDirectory(dir="/dev/shm") as directory:
         paths = _floor_files(chunks, directory)
         settle(engine)
+        cpu.start()
         started = time.perf_counter()
         with ThreadPoolExecutor(MYSQL_WRITERS) as pool:
             list(pool.map(load, paths))
-        return time.perf_counter() - started
+        return time.perf_counter() - started, cpu.stop("floor")
 
 
 def _cleanup(settings: Settings) -> None:
@@ -129,7 +167,7 @@ def _cleanup(settings: Settings) -> None:
             container.redis.delete(*keys[start:start + 10_000])
 
 
-def run(count: int, chunk_size: int, quiet: bool) -> dict[str, float]:
+def run(count: int, chunk_size: int, quiet: bool) -> dict[str, float | None]:
     """Run both measurements and return the figures."""
     run_id = uuid.uuid4().hex[:8]
     settings = _settings(run_id)
@@ -137,19 +175,22 @@ def run(count: int, chunk_size: int, quiet: bool) -> dict[str, float]:
     err = Console(stderr=True, quiet=quiet)
     try:
         with bootstrap(settings) as container:
+            cpu = _PhaseCpu(ServerCpu(container.engine, container.load_engine))
             _setup(container, tenant, campaign)
             settle(container.engine)
             err.print(f"generating {count:,} codes into MySQL and Redis ...")
+            cpu.start()
             result = container.generation.generate_codes(tenant, campaign, count,
                                                          chunk_size=chunk_size)
+            generate_cpu = cpu.stop("generate")
             err.print("pre-generating the floor's codes (not timed) ...")
             codec = CodeCodec(CampaignRule.model_validate(RULE).code, b"floor", tenant)
             protector = container.settings.code_protector
-            chunks = [sorted(protector.protect(tenant, chunk))
+            chunks = [protector.protect_rows(tenant, chunk).sorted_by_lookup()
                       for chunk in iter_unique_batches(codec, count, chunk_size)]
             costs = crypto_costs(protector, tenant)
             err.print("plain LOAD DATA of the same number of rows ...")
-            floor_s = _floor(container, chunks, tenant)
+            floor_s, floor_cpu = _floor(container, chunks, tenant, cpu)
     finally:
         _cleanup(settings)
     gen_rate = result.written_now / result.seconds
@@ -157,7 +198,7 @@ def run(count: int, chunk_size: int, quiet: bool) -> dict[str, float]:
     return {"count": count, "generate_seconds": round(result.seconds, 3),
             "generate_codes_per_s": round(gen_rate), "floor_seconds": round(floor_s, 3),
             "floor_rows_per_s": round(floor_rate), "ratio": round(result.seconds / floor_s, 2),
-            "collisions": result.collisions, **costs}
+            "collisions": result.collisions, **generate_cpu, **floor_cpu, **costs}
 
 
 def main() -> None:
@@ -167,15 +208,20 @@ def main() -> None:
     if printed_json(args, figures):
         return
     table = Table(title=f"persist {args.count:,} codes (MySQL + Redis)")
-    for column in ("measure", "seconds", "rows/s"):
+    columns = ("measure", "seconds", "rows/s", "process CPU s", "server threads CPU s",
+               "mariadbd CPU s", "redis CPU s")
+    for column in columns:
         table.add_column(column, justify="right")
-    table.add_row("generate_codes", f"{figures['generate_seconds']:.2f}",
-                  f"{figures['generate_codes_per_s']:,}")
-    table.add_row("plain LOAD DATA (floor)", f"{figures['floor_seconds']:.2f}",
-                  f"{figures['floor_rows_per_s']:,}")
-    table.add_row("ratio generate/floor", f"{figures['ratio']:.2f}x", "")
-    table.add_row("lookup HMAC per code (µs)", f"{figures['lookup_us']:.2f}", "")
-    table.add_row("HMAC + AES-GCM + mask per code (µs)", f"{figures['protect_us']:.2f}", "")
+    for label, phase, rate in (("generate_codes", "generate", "generate_codes_per_s"),
+                               ("plain LOAD DATA (floor)", "floor", "floor_rows_per_s")):
+        table.add_row(label, f"{figures[f'{phase}_seconds']:.2f}", f"{figures[rate]:,}",
+                      *(str(figures[f"{phase}_{what}_cpu_s"])
+                        for what in ("process", "server", "mariadbd", "redis")))
+    table.add_row("ratio generate/floor", f"{figures['ratio']:.2f}x")
+    for label, key in (("lookup HMAC per code (µs)", "lookup_us"),
+                       ("one AES-GCM seal per code (µs)", "seal_us"),
+                       ("protect: HMAC + AES-GCM + mask per code (µs)", "protect_us")):
+        table.add_row(label, f"{figures[key]:.2f}")
     Console().print(table)
 
 

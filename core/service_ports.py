@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from core.codes.protection import CodeProtector, ProtectedCode
+from core.codes.protection import CodeProtector, ProtectedRows
 from core.records import (
     BatchRecord,
     BoundCode,
@@ -127,10 +127,10 @@ class BatchLedger(Protocol):
         """Count codes committed (or, negative, removed) for a batch."""
         ...
 
-    def load_codes(self, template: RowTemplate,
-                   rows: Iterable[tuple[int, ProtectedCode]]) -> int:
-        """Insert (id, lookup, seal, mask) rows (seals under ``template.key_id``), skipping
-        lookups the tenant already has; returns rows inserted."""
+    def load_codes(self, template: RowTemplate, ids: Sequence[int], rows: ProtectedRows) -> int:
+        """Insert rows of ``ids`` and their lookup, seal and mask (seals under
+        ``template.key_id``), skipping lookups the tenant already has; returns rows
+        inserted."""
         ...
 
     def rows_in_range(

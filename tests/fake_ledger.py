@@ -7,11 +7,11 @@ the adapter does not do. It keeps no transactions: each call takes effect at onc
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from core.codes.protection import ProtectedCode
+from core.codes.protection import ProtectedRows
 from core.codes.status import CodeStatus
 from core.records import RUNNING, BatchRecord, RowTemplate
 
@@ -73,12 +73,11 @@ class InMemoryBatchLedger:
         batch = self.batches[batch_id]
         self.batches[batch_id] = replace(batch, inserted=batch.inserted + delta)
 
-    def load_codes(self, template: RowTemplate,
-                   rows: Iterable[tuple[int, ProtectedCode]]) -> int:
+    def load_codes(self, template: RowTemplate, ids: Sequence[int], rows: ProtectedRows) -> int:
         """Insert rows, skipping codes the tenant already has; rows inserted."""
         inserted = 0
-        for row_id, protected in rows:
-            code = protected.lookup  # stored like MySQL: the lookup, never the code
+        for row_id, code in zip(ids, rows.lookup_texts(), strict=True):
+            # stored like MySQL: the lookup, never the code
             key = (template.tenant_id, code)
             if key not in self.rows:
                 self.rows[key] = _Row(row_id, template.tenant_id, template.campaign_id,

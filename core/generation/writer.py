@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from core.codes.protection import CodeProtector, ProtectedCode
+from core.codes.protection import CodeProtector, ProtectedRows
 from core.errors import CodeSpaceTooSmall, PermanentError
 from core.records import RUNNING, RowTemplate
 from core.service_ports import BatchLedger, CodeCache, Storage
@@ -30,7 +30,7 @@ ProgressFn = Callable[[int, int], None]
 #: Draws ``n`` fresh codes to replace ones the tenant already had.
 ReplaceFn = Callable[[int], list[str]]
 #: Draws ``n`` fresh codes, protected, sorted by lookup.
-_ProtectedFn = Callable[[int], list[ProtectedCode]]
+_ProtectedFn = Callable[[int], ProtectedRows]
 
 #: Replacement rounds inside one chunk before giving up (each round is astronomically rare).
 MAX_REPLACEMENT_ROUNDS = 20
@@ -80,8 +80,8 @@ def commit_chunk(
     """
     template = plan.template
 
-    def protect(batch: list[str]) -> list[ProtectedCode]:
-        return sorted(plan.protector.protect(template.tenant_id, batch))
+    def protect(batch: list[str]) -> ProtectedRows:
+        return plan.protector.protect_rows(template.tenant_id, batch).sorted_by_lookup()
 
     ordered = protect(codes)
     with store.begin("commit code chunk") as tx:
@@ -108,15 +108,15 @@ def _check_running(tx: BatchLedger, batch_id: str, *, lock: bool = False) -> Non
 
 
 def _insert_complete(
-    tx: BatchLedger, template: RowTemplate, first_id: int, codes: list[ProtectedCode],
+    tx: BatchLedger, template: RowTemplate, first_id: int, codes: ProtectedRows,
     replace: _ProtectedFn,
 ) -> tuple[list[str], int]:
     """Insert ``codes`` with ids from ``first_id`` on; the ones the tenant already had are
     replaced by fresh codes, which take the ids their rows left unused. Returns the lookups
     stored (a lookup collision is a duplicate like any other, see core/codes/protection)."""
     ids = range(first_id, first_id + len(codes))
-    if tx.load_codes(template, zip(ids, codes, strict=True)) == len(codes):
-        return [p.lookup for p in codes], 0
+    if tx.load_codes(template, ids, codes) == len(codes):
+        return codes.lookup_texts(), 0
     collisions = 0
     for _round in range(MAX_REPLACEMENT_ROUNDS):
         stored = tx.rows_in_range(template, ids[0], ids[-1])
@@ -125,7 +125,7 @@ def _insert_complete(
             return [code for _id, code in stored], collisions
         collisions += missing
         free = sorted(set(ids).difference(row_id for row_id, _code in stored))
-        tx.load_codes(template, zip(free, replace(missing), strict=True))
+        tx.load_codes(template, free, replace(missing))
     raise CodeSpaceTooSmall(
         f"could not find {len(codes)} new codes for tenant {template.tenant_id}: "
         "the code space is nearly used up"

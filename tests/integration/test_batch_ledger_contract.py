@@ -10,7 +10,7 @@ from datetime import datetime
 
 import pytest
 
-from core.codes.protection import ProtectedCode
+from core.codes.protection import ProtectedCode, ProtectedRows
 from core.records import DONE, ROLLED_BACK, RUNNING, BatchRecord, RowTemplate
 from core.service_ports import BatchLedger
 from tests.conftest import unique_id
@@ -95,18 +95,17 @@ def test_codes_a_tenant_already_has_are_skipped(ledger: BatchLedger) -> None:
     one, two = batch(tenant, campaign), batch(tenant, campaign)
     ledger.insert_batch(one)
     ledger.insert_batch(two)
-    assert ledger.load_codes(template(one), [(1, _stored("AAAA")), (2, _stored("BBBB")),
-                                             (3, _stored("CCCC"))]) == 3
-    assert ledger.load_codes(template(two), [(4, _stored("BBBB")), (5, _stored("DDDD"))]) == 1
+    assert ledger.load_codes(template(one), [1, 2, 3], _stored("AAAA", "BBBB", "CCCC")) == 3
+    assert ledger.load_codes(template(two), [4, 5], _stored("BBBB", "DDDD")) == 1
     assert ledger.rows_in_range(template(two), 2, 5) == [(2, "BBBB"), (3, "CCCC"), (5, "DDDD")]
     other = batch(unique_id("t"), campaign)
     ledger.insert_batch(other)
-    assert ledger.load_codes(template(other), [(1, _stored("AAAA"))]) == 1
+    assert ledger.load_codes(template(other), [1], _stored("AAAA")) == 1
 
 
-def _stored(lookup: str) -> ProtectedCode:
-    """A row as generation hands it to the ledger (only the lookup is read back)."""
-    return ProtectedCode(lookup, "c2VhbA==", "****")
+def _stored(*lookups: str) -> ProtectedRows:
+    """Rows as generation hands them to the ledger (only the lookup is read back)."""
+    return ProtectedRows.of(ProtectedCode(lookup, "c2VhbA==", "****") for lookup in lookups)
 
 
 def test_batch_rows_page_by_id_and_delete_by_id(ledger: BatchLedger) -> None:
@@ -114,8 +113,8 @@ def test_batch_rows_page_by_id_and_delete_by_id(ledger: BatchLedger) -> None:
     mine, theirs = batch(tenant, campaign), batch(tenant, campaign)
     ledger.insert_batch(mine)
     ledger.insert_batch(theirs)
-    ledger.load_codes(template(mine), [(i, _stored(f"M{i:03d}")) for i in (3, 1, 5, 7)])
-    ledger.load_codes(template(theirs), [(2, _stored("T002")), (4, _stored("T004"))])
+    ledger.load_codes(template(mine), [3, 1, 5, 7], _stored(*(f"M{i:03d}" for i in (3, 1, 5, 7))))
+    ledger.load_codes(template(theirs), [2, 4], _stored("T002", "T004"))
     assert ledger.batch_rows(mine, 0, 2) == [(1, "M001", 0, 0, None), (3, "M003", 0, 0, None)]
     assert [r[0] for r in ledger.batch_rows(mine, 3, 10)] == [5, 7]
     assert ledger.delete_rows(tenant, campaign, [1, 2, 99]) == 2

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from core.codes.protection import ProtectedCode
+from core.codes.protection import ProtectedCode, ProtectedRows
 from core.errors import CodeSpaceTooSmall, PermanentError
 from core.generation.writer import _check_running, _insert_complete
 from core.records import ROLLED_BACK, RUNNING, BatchRecord, RowTemplate
@@ -18,26 +18,25 @@ BATCH = BatchRecord("b1", "t1", "c1", 10, 0, RUNNING, "acct", NOW, None)
 TEMPLATE = RowTemplate("t1", "P1", "c1", "b1", 1, "acct", NOW, NOW, None)
 
 
-def rows(*lookups: str) -> list[ProtectedCode]:
+def rows(*lookups: str) -> ProtectedRows:
     """Protected codes whose lookups are ``lookups`` (the writer never reads the seal)."""
-    return [ProtectedCode(lookup, "seal", "mask") for lookup in lookups]
+    return ProtectedRows.of(ProtectedCode(lookup, "seal", "mask") for lookup in lookups)
 
 
 def test_codes_the_tenant_had_are_replaced_by_fresh_ones() -> None:
     ledger = InMemoryBatchLedger()
-    ledger.load_codes(TEMPLATE, [(100, *rows("BBBB"))])
-    fresh = iter(rows("ZZZZ"))
+    ledger.load_codes(TEMPLATE, [100], rows("BBBB"))
     stored, collisions = _insert_complete(ledger, TEMPLATE, 1, rows("AAAA", "BBBB", "CCCC"),
-                                          lambda n: [next(fresh) for _ in range(n)])
+                                          lambda n: rows(*["ZZZZ"] * n))
     assert (sorted(stored), collisions) == (["AAAA", "CCCC", "ZZZZ"], 1)
     assert ledger.rows_in_range(TEMPLATE, 1, 3) == [(1, "AAAA"), (2, "ZZZZ"), (3, "CCCC")]
 
 
 def test_a_code_space_that_keeps_colliding_is_too_small() -> None:
     ledger = InMemoryBatchLedger()
-    ledger.load_codes(TEMPLATE, [(100, *rows("AAAA"))])
+    ledger.load_codes(TEMPLATE, [100], rows("AAAA"))
     with pytest.raises(CodeSpaceTooSmall):
-        _insert_complete(ledger, TEMPLATE, 1, rows("AAAA"), lambda n: rows("AAAA") * n)
+        _insert_complete(ledger, TEMPLATE, 1, rows("AAAA"), lambda n: rows(*["AAAA"] * n))
 
 
 def test_only_a_running_batch_takes_chunks() -> None:

@@ -144,3 +144,26 @@ def test_the_bulk_path_equals_the_single_ones(code: str) -> None:
     [row] = PROTECTOR.protect("T9", [code])
     assert row.lookup == PROTECTOR.lookup("T9", code) and row.mask == mask_code(code)
     assert PROTECTOR.open("T9", row.lookup, "k2", row.sealed) == code
+
+
+@pytest.mark.parametrize("lengths", [[13], [12, 5, 3, 16, 4, 8]], ids=["one length", "mixed"])
+def test_a_chunk_equals_the_single_ones_code_by_code(lengths: list[int]) -> None:
+    import random
+
+    from core.masking import mask_code
+
+    rng = random.Random(7)
+    codes = ["".join(rng.choice("23456789ABCDEFGHJKMNPQRSTUVWXYZ") for _ in range(size))
+             for n in range(300) for size in [lengths[n % len(lengths)]]]
+    rows = PROTECTOR.protect_rows("T9", codes)
+    assert len(rows) == len(codes)
+    for code, row in zip(codes, rows.as_tuples(), strict=True):
+        assert row.lookup == PROTECTOR.lookup("T9", code) and row.mask == mask_code(code)
+        assert PROTECTOR.open("T9", row.lookup, "k2", row.sealed) == code
+    nonces = {base64.b64decode(seal)[:12] for seal in rows.seals}
+    assert len(nonces) == len(codes), "a fresh nonce per seal"
+    ordered = rows.sorted_by_lookup()
+    assert ordered.lookups == sorted(rows.lookups) and ordered.lookup_texts() == sorted(
+        row.lookup for row in rows.as_tuples())
+    assert sorted(ordered.as_tuples()) == sorted(rows.as_tuples()), "rows stay together"
+    assert not PROTECTOR.protect_rows("T9", []).lookups

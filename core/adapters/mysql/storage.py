@@ -7,7 +7,7 @@ Driver errors leave a block as the error hierarchy's (``engine.translate``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -23,7 +23,7 @@ from core.adapters.mysql import (
     tenant_store,
 )
 from core.adapters.mysql.engine import guarded_connection, translate
-from core.codes.protection import ProtectedCode
+from core.codes.protection import ProtectedRows
 from core.records import (
     BatchRecord,
     BoundCode,
@@ -145,9 +145,8 @@ class MySQLTx:
     def reserve_code_ids(self, count: int) -> int:
         return code_store.reserve_code_ids(self._conn, count)
 
-    def load_codes(self, template: RowTemplate,
-                   rows: Iterable[tuple[int, ProtectedCode]]) -> int:
-        return code_store.load_codes(self._conn, template, rows)
+    def load_codes(self, template: RowTemplate, ids: Sequence[int], rows: ProtectedRows) -> int:
+        return code_store.load_codes(self._conn, template, ids, rows)
 
     def rows_in_range(
         self, template: RowTemplate, first_id: int, last_id: int
