@@ -128,7 +128,7 @@ def _floor(container: object, chunks: list[ProtectedRows], tenant: str,
     from core.bootstrap import Container
 
     assert isinstance(container, Container)
-    engine = container.load_engine  # the engine (driver) generation loads with
+    engine = container.bulk_engine  # the engine (driver) generation loads with
     now = datetime.now(UTC).replace(tzinfo=None)
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE redeem_codes_floor LIKE redeem_codes"))
@@ -175,7 +175,7 @@ def run(count: int, chunk_size: int, quiet: bool) -> dict[str, float | None]:
     err = Console(stderr=True, quiet=quiet)
     try:
         with bootstrap(settings) as container:
-            cpu = _PhaseCpu(ServerCpu(container.engine, container.load_engine))
+            cpu = _PhaseCpu(ServerCpu(container.engine, container.bulk_engine))
             _setup(container, tenant, campaign)
             settle(container.engine)
             err.print(f"generating {count:,} codes into MySQL and Redis ...")

@@ -13,12 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
-from core.adapters.mysql.engine import (
-    build_bulk_engine,
-    build_engine,
-    build_hot_engine,
-    build_load_engine,
-)
+from core.adapters.mysql.engine import build_bulk_engine, build_engine, build_hot_engine
 from core.adapters.redis.client import AsyncRedisClient, SyncRedisClient, async_client, sync_client
 from core.adapters.redis.keys import RedisKeys
 from core.settings import Settings
@@ -71,7 +66,8 @@ class Container:
 
     @cached_property
     def bulk_engine(self) -> Engine:
-        """An engine for bulk work (exports), on the C driver when it is installed."""
+        """An engine for bulk work (exports, generation's loads), on the C driver when it
+        is installed."""
         engine = build_bulk_engine(self.settings)
         self._closers.append(engine)
         return engine
@@ -154,15 +150,8 @@ class Container:
         return MySQLStorage(self.engine)
 
     @cached_property
-    def load_engine(self) -> Engine:
-        """An engine for generation's bulk loads, on the C driver when it is installed."""
-        engine = build_load_engine(self.settings)
-        self._closers.append(engine)
-        return engine
-
-    @cached_property
     def bulk_storage(self) -> Storage:
-        """Units of work on the bulk engine (exports)."""
+        """Units of work on the bulk engine (exports, generation)."""
         from core.adapters.mysql.storage import MySQLStorage
 
         return MySQLStorage(self.bulk_engine)
@@ -199,11 +188,9 @@ class Container:
     def generation(self) -> Generation:
         """Code generation: batches, resume, rollback, statistics."""
         from core.adapters.mysql.code_key_store import verify_code_keys
-        from core.adapters.mysql.storage import MySQLStorage
         from core.generation import Generation
 
-        return Generation(MySQLStorage(self.load_engine), self.code_cache,
-                          self.settings.code_secret_for,
+        return Generation(self.bulk_storage, self.code_cache, self.settings.code_secret_for,
                           self.settings.code_protector, partial(verify_code_keys, self.engine))
 
     @cached_property

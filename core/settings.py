@@ -56,8 +56,9 @@ class Settings(BaseSettings):
     """Driver of the redemption hot path's engine: ``auto`` takes mysqlclient (C, ~10 % less
     worker CPU per redemption) when installed, else the driver of ``database_url``."""
     export_mysql_driver: str = Field(default="auto", pattern=r"^(auto|pymysql|mysqldb)$")
-    """Driver of code exports' engine, chosen like ``hot_path_mysql_driver`` (mysqlclient
-    decodes the rows in C: less CPU per exported code)."""
+    """Driver of the bulk engine (code exports, generation's LOAD DATA), chosen like
+    ``hot_path_mysql_driver`` (mysqlclient decodes the rows and sends a load's file in C:
+    less CPU per exported code, and a load does not wait for the GIL)."""
     export_writer_thread: bool = False
     """Write export files on a thread of their own, so the file could take chunk k while
     the server marks it. Off: on the shared machine it cost 16-30 % more process CPU and

@@ -82,18 +82,12 @@ def build_hot_engine(settings: Settings) -> Engine:
 
 
 def build_bulk_engine(settings: Settings) -> Engine:
-    """The engine of bulk reads and writes (exports): ``database_url`` with the driver of
-    ``export_mysql_driver``, the C driver (mysqlclient) when installed. pymysql decodes each
-    row in pure Python, which was a fifth of an export's CPU (docs/performance.md)."""
-    url = driver_url(database_url(settings), settings.export_mysql_driver)
-    return _pooled(settings, url, pre_ping=True)
-
-
-def build_load_engine(settings: Settings) -> Engine:
-    """The engine generation loads codes on (LOAD DATA LOCAL INFILE): the C driver
-    (mysqlclient) when installed, as ``export_mysql_driver`` chooses. It sends the file from C
-    with the GIL released, where pymysql sends it 16 KiB at a time from Python, each packet
-    waiting for the GIL that the threads protecting the next chunks hold."""
+    """The engine of bulk reads and writes (exports, generation's loads): ``database_url``
+    with the driver of ``export_mysql_driver``, the C driver (mysqlclient) when installed.
+    pymysql decodes each row in pure Python, which was a fifth of an export's CPU
+    (docs/performance.md), and sends a LOAD DATA LOCAL file 16 KiB at a time from Python,
+    each packet waiting for the GIL that generation's threads protecting the next chunks
+    hold; mysqlclient sends the whole file from C with the GIL released."""
     url = driver_url(database_url(settings), settings.export_mysql_driver)
     return _pooled(settings, url, pre_ping=True, local_infile=True)
 
