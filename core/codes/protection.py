@@ -242,12 +242,15 @@ class CodeProtector:
         :func:`core.masking.mask_code` code by code (tests/unit/test_code_protection.py)."""
         raws = list(map(str.encode, codes))
         count = len(raws)
-        mac, sha = self._mac(tenant_id), type(self._mac(tenant_id).inner)
+        mac = self._mac(tenant_id)
+        sha = type(mac.inner)
         inner = list(map(sha.copy, repeat(mac.inner, count)))
         deque(map(sha.update, inner, raws), 0)
         outer = list(map(sha.copy, repeat(mac.outer, count)))
         deque(map(sha.update, outer, map(sha.digest, inner)), 0)
         lookups = _lookups(map(_FIRST_BYTES, map(sha.digest, outer)))
+        if len(lookups) != count:  # cannot happen: every 24 characters end in "AA"
+            raise AssertionError(f"{len(lookups)} lookups for {count} codes")
         nonce_bytes = os.urandom(NONCE_BYTES * count)
         nonces = [nonce_bytes[at:at + NONCE_BYTES]
                   for at in range(0, NONCE_BYTES * count, NONCE_BYTES)]
