@@ -6,16 +6,18 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 import orjson
 import typer
 from rich.console import Console
 
-from core.bootstrap import Container, bootstrap
 from core.errors import PermanentError, RedeemflowError, RetryableError
 from core.settings import load_settings
 from core.stored_keys import KeyRecord
+
+if TYPE_CHECKING:
+    from core.bootstrap import Container
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -28,7 +30,12 @@ JSON_OPTION = typer.Option(False, "--json", help="Print a machine-readable JSON 
 
 @contextmanager
 def container() -> Iterator[Container]:
-    """A container built from the environment's settings, closed afterwards."""
+    """A container built from the environment's settings, closed afterwards.
+
+    ``core.bootstrap`` (every driver) is imported here, when a command runs: ``--help`` and
+    commands that need no service start without loading the drivers."""
+    from core.bootstrap import bootstrap
+
     with bootstrap(load_settings()) as built:
         yield built
 

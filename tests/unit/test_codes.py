@@ -6,10 +6,11 @@ import re
 from functools import cache
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.codes import (
+    CheckChar,
     CodeCodec,
     default_alphabet,
     is_weak_totally_antisymmetric,
@@ -152,28 +153,77 @@ def test_bulk_and_single_paths_agree() -> None:
 # -- check char properties ---------------------------------------------------------------
 
 
-@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rules_and_codes())
-def test_every_single_substitution_is_rejected(case: tuple[CodeCodec, str]) -> None:
-    codec, code = case
-    assert codec.parse(code) == code
-    start = len(codec.rule.prefix)
-    for i in range(start, len(code)):
-        for symbol in codec.alphabet.symbols:
-            if symbol != code[i]:
-                assert codec.parse(code[:i] + symbol + code[i + 1 :]) is None, (code, i, symbol)
+#: Every alphabet size a rule can have and a check char supports, per random code type
+#: (``excludeChars`` shrink the default alphabet down to 3 symbols).
+CHECKED_SIZES = [
+    (code_type, size)
+    for code_type in RANDOM_TYPES
+    for size in range(3, default_alphabet(code_type).size + 1)
+    if check_char_supports(size)
+]
 
 
-@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rules_and_codes())
-def test_every_adjacent_transposition_is_rejected(case: tuple[CodeCodec, str]) -> None:
-    codec, code = case
-    canonical = codec.alphabet.translation()
-    for i in range(len(code) - 1):
-        a, b = code[i], code[i + 1]
-        if canonical.get(ord(a), a) != canonical.get(ord(b), b):
-            swapped = code[:i] + b + a + code[i + 2 :]
-            assert codec.parse(swapped) is None, (code, i)
+@pytest.mark.parametrize(("code_type", "size"), CHECKED_SIZES)
+def test_check_chars_catch_every_substitution_and_adjacent_transposition(
+    code_type: CodeType, size: int
+) -> None:
+    """Proven for every payload, not sampled: over every state x every pair of symbols.
+
+    ``CheckChar`` reads a payload one symbol at a time; the state before a position can be any
+    state (a one-symbol payload reaches each: ``via[s]``). Hence, for every payload and every
+    position: a substitution leaves two different states after that position (rows are
+    permutations), a transposition of two different adjacent symbols too (the anti-symmetry),
+    and every later symbol keeps two different states different (columns are permutations),
+    so the altered payload ends in a state other than the one valid state. The check depends on
+    the alphabet's size and order only, so one alphabet per size stands for all of that size.
+    """
+    symbols = default_alphabet(code_type).symbols[:size]
+    checker = CheckChar(make_alphabet(symbols))
+    states = range(size)
+    via = {checker.state(x): x for x in symbols}
+    assert sorted(via) == list(states)
+    after = {(s, x): checker.state(via[s] + x) for s in states for x in symbols}
+    for s in states:
+        assert len({after[s, x] for x in symbols}) == size, ("substitution", s)
+        closed = via[s] + checker.compute(via[s])
+        assert checker.is_valid(closed) and checker.state(closed) == 0
+        assert [checker.is_valid(via[s] + x) for x in symbols].count(True) == 1
+    for x in symbols:
+        assert len({after[s, x] for s in states}) == size, ("later symbol", x)
+    for s in states:
+        for i, x in enumerate(symbols):
+            for y in symbols[i + 1 :]:
+                assert after[after[s, x], y] != after[after[s, y], x], ("transposition", s, x, y)
+
+
+def _grid_rules() -> list[CodeGenerateRule]:
+    """A rule per checked alphabet size, signed with a prefix and unsigned without one."""
+    grid = []
+    for code_type, size in CHECKED_SIZES:
+        excluded = list(default_alphabet(code_type).symbols[size:])
+        for signed, prefix in ((True, "VIP"), (False, "")):
+            grid.append(rule_of(codeType=code_type, length=4 + size % 7, prefix=prefix,
+                                excludeChars=excluded, signed=signed, signatureLength=3))
+    return grid
+
+
+def test_parse_rejects_every_substitution_and_adjacent_transposition() -> None:
+    """Every position after the prefix (body, signature, check char) x every other symbol,
+    and every adjacent pair (the prefix boundary included), for a code of every grid rule:
+    ``parse`` checks the whole payload the property above covers."""
+    for rule in _grid_rules():
+        codec = codec_for(rule)
+        code = codec.generate()
+        assert codec.parse(code) == code
+        for i in range(len(rule.prefix), len(code)):
+            for symbol in codec.alphabet.symbols:
+                if symbol != code[i]:
+                    assert codec.parse(code[:i] + symbol + code[i + 1 :]) is None, (code, i)
+        canonical = codec.alphabet.translation()
+        for i in range(len(code) - 1):
+            a, b = code[i], code[i + 1]
+            if canonical.get(ord(a), a) != canonical.get(ord(b), b):
+                assert codec.parse(code[:i] + b + a + code[i + 2 :]) is None, (code, i)
 
 
 @settings(max_examples=300, deadline=None)
