@@ -19,9 +19,9 @@ from core.backoffice.campaigns import campaign_for, require
 from core.backoffice.errors import InvalidInput
 from core.backoffice.model import Permission, Principal
 from core.backoffice.ports import BackOfficeServices, OperatorStore
-from core.backoffice.rows import ExportRow
 from core.errors import ExportRefused
 from core.export import ExportFormat, ExportResult, export_codes
+from core.records import ExportBatchRecord
 
 MAX_REASON = 200
 MEDIA_TYPES = {
@@ -106,7 +106,7 @@ def _count(text: str, most: int) -> int:
 class ExportView:
     """One past export: who, when, how many, the file's sha256."""
 
-    row: ExportRow
+    row: ExportBatchRecord
     exported_by: str
 
 
