@@ -16,15 +16,8 @@ from datetime import UTC, datetime
 
 from core.codes.status import CodeStatus, RedemptionStatus, cached_status
 from core.errors import ConcurrentUpdate
-from core.redemption.model import (
-    Attempt,
-    CampaignInfo,
-    ClaimReply,
-    CodeState,
-    KnownOutcome,
-    StoreView,
-)
-from core.redemption.ports import CommitBatch, Runner
+from core.redemption.model import Attempt, CampaignInfo, ClaimReply, CodeState, KnownOutcome
+from core.redemption.ports import CommitBatch, Runner, StoreView
 from core.redemption.verdict import CacheCorrection, CommitPlan, LockedRows, verdict
 from core.settings import Settings
 from schemas.code_rule import CodeGenerateRule

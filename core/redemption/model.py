@@ -63,18 +63,6 @@ class CodeState:
 
 
 @dataclass(frozen=True)
-class StoreView:
-    """The store's view of one tenant's codes the claim cache missed, as the cache loads it:
-    their states (unknown codes absent), their campaigns and the users' usage
-    ((campaign_id, user_id) -> used)."""
-
-    tenant_id: str
-    states: dict[str, CodeState]
-    campaigns: dict[str, CampaignInfo]
-    usage: dict[tuple[str, str], int]
-
-
-@dataclass(frozen=True)
 class KnownOutcome:
     """A request's recorded outcome; for redemptions also its status
     (:class:`core.codes.status.RedemptionStatus`), grants and code. ``request_hash`` (None

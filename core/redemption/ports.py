@@ -13,14 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from core.redemption.model import (
-    Attempt,
-    CampaignInfo,
-    ClaimReply,
-    CodeState,
-    KnownOutcome,
-    StoreView,
-)
+from core.redemption.model import Attempt, CampaignInfo, ClaimReply, CodeState, KnownOutcome
 from core.redemption.verdict import CacheCorrection, CommitPlan, LockedRows
 from schemas.code_rule import CodeGenerateRule
 
@@ -42,6 +35,18 @@ class CommitBatch:
     decided: list[Attempt]
     now: datetime
     decide: Decide
+
+
+@dataclass(frozen=True)
+class StoreView:
+    """The store's view of one tenant's codes the claim cache missed, as the cache loads it:
+    their states (unknown codes absent), their campaigns and the users' usage
+    ((campaign_id, user_id) -> used)."""
+
+    tenant_id: str
+    states: dict[str, CodeState]
+    campaigns: dict[str, CampaignInfo]
+    usage: dict[tuple[str, str], int]
 
 
 class Clock(Protocol):

@@ -28,8 +28,15 @@ from core.ports import EventPublisher, OutboundMessage
 from core.redemption.formats import TenantCodeFormats
 from core.redemption.grants import build_grants
 from core.redemption.ids import redemption_id
-from core.redemption.model import Attempt, CampaignInfo, ClaimReply, StoreView
-from core.redemption.ports import ClaimCache, Clock, CommitBatch, OpenCommit, RedemptionStore
+from core.redemption.model import Attempt, CampaignInfo, ClaimReply
+from core.redemption.ports import (
+    ClaimCache,
+    Clock,
+    CommitBatch,
+    OpenCommit,
+    RedemptionStore,
+    StoreView,
+)
 from core.redemption.stages import OpenCommits, OrderedStages
 from core.redemption.tenant_status import TenantStatuses
 from core.redemption.verdict import CacheCorrection, CommitPlan, LockedRows, decide_commit

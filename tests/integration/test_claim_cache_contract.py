@@ -15,8 +15,8 @@ from core.adapters.redis.claims import ClaimCache as RedisClaimCache
 from core.adapters.redis.client import async_client
 from core.adapters.redis.keys import RedisKeys
 from core.codes.status import CodeStatus
-from core.redemption.model import Attempt, CampaignInfo, CodeState, StoreView
-from core.redemption.ports import ClaimCache
+from core.redemption.model import Attempt, CampaignInfo, CodeState
+from core.redemption.ports import ClaimCache, StoreView
 from core.redemption.verdict import CacheCorrection
 from core.settings import Settings
 from schemas.events import Channel, RedeemRequested

@@ -24,7 +24,8 @@ from core.adapters.redis.claims import ClaimCache
 from core.adapters.redis.client import async_client
 from core.adapters.redis.keys import RedisKeys
 from core.codes.status import CodeStatus
-from core.redemption.model import Attempt, CampaignInfo, CodeState, StoreView
+from core.redemption.model import Attempt, CampaignInfo, CodeState
+from core.redemption.ports import StoreView
 from core.redemption.verdict import LockedRows, decide_commit
 from core.settings import RateLimitTier, Settings
 from schemas.campaign import CampaignStatus

@@ -15,8 +15,8 @@ import pytest
 
 from core.codes import CodeCodec
 from core.codes.status import CodeStatus, RedemptionStatus
-from core.redemption.model import Attempt, CampaignInfo, CodeState, StoreView
-from core.redemption.ports import ClaimCache, RedemptionStore
+from core.redemption.model import Attempt, CampaignInfo, CodeState
+from core.redemption.ports import ClaimCache, RedemptionStore, StoreView
 from core.redemption.service import RedemptionService
 from core.settings import Settings
 from schemas.campaign import CampaignRule

@@ -12,7 +12,8 @@ from core.adapters.redis.layout import check_slot_layout
 from core.adapters.redis.scripts import ScriptRunner
 from core.codes.status import cached_status
 from core.errors import CacheUnavailable
-from core.redemption.model import Attempt, CampaignInfo, ClaimReply, CodeState, StoreView
+from core.redemption.model import Attempt, CampaignInfo, ClaimReply, CodeState
+from core.redemption.ports import StoreView
 from core.redemption.verdict import CacheCorrection
 from core.settings import Settings
 from schemas.events import RedeemRequested
