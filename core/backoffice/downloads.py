@@ -17,6 +17,7 @@ from pathlib import Path
 from core.backoffice.audit import Audit, utc_now
 from core.backoffice.campaigns import campaign_for, require
 from core.backoffice.errors import InvalidInput
+from core.backoffice.jobs import parse_count
 from core.backoffice.model import Permission, Principal
 from core.backoffice.ports import BackOfficeServices, OperatorStore
 from core.errors import ExportRefused
@@ -60,7 +61,7 @@ def export_for_download(services: BackOfficeServices, audit: Audit, principal: P
     """Check the form, export, audit; InvalidInput names the field that is wrong."""
     require(principal, Permission.WORK)
     campaign = campaign_for(services, principal, form.campaign_id)
-    count = _count(form.count, services.settings.admin_export_max_codes)
+    count = parse_count(form.count, services.settings.admin_export_max_codes)
     if form.file_format not in MEDIA_TYPES:
         raise InvalidInput("choose xlsx or csv", field="file_format")
     reason = form.reason.strip()
@@ -90,16 +91,6 @@ def export_for_download(services: BackOfficeServices, audit: Audit, principal: P
                         f" sha256 {result.sha256}" + (f"; reason: {reason}" if reason else ""),
                  tenant_id=campaign.tenant_id)
     return Download(result, directory / name, name, MEDIA_TYPES[form.file_format])
-
-
-def _count(text: str, most: int) -> int:
-    try:
-        count = int(text.strip())
-    except ValueError as exc:
-        raise InvalidInput("the count must be a whole number", field="count") from exc
-    if not 1 <= count <= most:
-        raise InvalidInput(f"the count must be 1 to {most:,}", field="count")
-    return count
 
 
 @dataclass(frozen=True)
