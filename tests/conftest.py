@@ -67,8 +67,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-#: The folders whose every test carries the folder's mark (see pytest_collection_modifyitems).
-TIER_FOLDERS = {"integration": "integration", "e2e": "e2e"}
+#: The folders whose every test carries the mark of the folder's name (see
+#: pytest_collection_modifyitems).
+TIER_FOLDERS = ("integration", "e2e")
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
@@ -78,9 +79,10 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     test may carry lets the expression select a test with that mark, none of the folder would
     run: not collecting it spares the unit tier importing the drivers those tests use.
     """
-    mark = TIER_FOLDERS.get(collection_path.name)
+    mark = collection_path.name
     markexpr = config.getoption("markexpr", "")
-    if mark is None or collection_path.parent != Path(__file__).parent or not markexpr:
+    if mark not in TIER_FOLDERS or collection_path.parent != Path(__file__).parent \
+            or not markexpr:
         return None
     return None if _may_select(markexpr, mark) else True
 
