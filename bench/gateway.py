@@ -33,9 +33,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import orjson
+import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -110,6 +113,15 @@ def quiet_collector() -> None:
     gc.freeze()
 
 
+def run_load(load: Coroutine[Any, Any, dict[str, object]]) -> dict[str, object]:
+    """Run a load shape on uvloop, as the gateway does: the load generator shares the two
+    cores with what it measures, and on asyncio's own loop it spent 1.2-1.6x the CPU per
+    request (140-199 against 112-121 us at 1,000 requests/s against a stub server). What
+    is measured is unchanged: latency still counts from each request's scheduled start."""
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(load)
+
+
 def measure(gateway: GatewayProcess, worker: WorkerProcess, settings: Settings, key: str,
             codes: list[str], args: argparse.Namespace, metrics_url: str) -> dict[str, object]:
     """One load run with the CPU meter (and the worker's metrics) around it."""
@@ -131,9 +143,9 @@ def measure(gateway: GatewayProcess, worker: WorkerProcess, settings: Settings, 
     if args.wrk:
         report = run_wrk(gateway.url, key, codes, args)
     elif args.rate:
-        report = asyncio.run(open_loop(gateway.url, headers, codes, args.rate, args.connections))
+        report = run_load(open_loop(gateway.url, headers, codes, args.rate, args.connections))
     else:
-        report = asyncio.run(closed_loop(gateway.url, headers, codes, args.concurrency))
+        report = run_load(closed_loop(gateway.url, headers, codes, args.concurrency))
     cpu, wall = meter.stop(), time.perf_counter() - started
     report["worker"] = summary(worker_before, scrape(metrics_url))
     requests = max(1, int(report["requests"]))  # type: ignore[call-overload]
