@@ -17,8 +17,13 @@ Prints requests/s, latency percentiles, statuses and CPU microseconds per reques
 gateway (all its processes), worker, MariaDB, Redis, broker and the load generator. On a busy
 machine wall-clock figures move; CPU per request is the steadier figure.
 
+``--stub-ms D`` runs the same closed or fixed-rate load against a stub that answers every
+request after D ms (``bench/_stub.py``), no stack: what a percentile shows beyond D is the
+load generator's own share (its event loop, its garbage collector, the machine).
+
     python bench/gateway.py [--requests 5000] [--concurrency 64] [--rate 1000]
                             [--workers 2] [--wrk 10] [--set NAME=VALUE] [--json]
+                            [--stub-ms 20]
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._cpu import CpuMeter, pids_running
 from bench._load import closed_loop, open_loop
 from bench._stack import throwaway_stack
+from bench._stub import stub_server
 from bench._worker_metrics import scrape, summary
 from core.adapters.kafka.broker import find_free_port
 from core.adapters.mysql.apikey_store import ApiKeyStore
@@ -157,22 +163,8 @@ def measure(gateway: GatewayProcess, worker: WorkerProcess, settings: Settings, 
     return report
 
 
-def main() -> None:
-    """Parse options, run the stack and the load, print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--requests", type=int, default=5000, help="Codes seeded and sent.")
-    parser.add_argument("--concurrency", type=int, default=64, help="Closed-loop clients.")
-    parser.add_argument("--rate", type=float, default=0.0, help="Open loop: requests/s.")
-    parser.add_argument("--connections", type=int, default=256, help="Open-loop connections.")
-    parser.add_argument("--workers", type=int, default=1, help="Gateway processes.")
-    parser.add_argument("--wrk", type=float, default=0.0, help="Run wrk for this many s.")
-    parser.add_argument("--wrk-threads", type=int, default=2)
-    parser.add_argument("--linger-ms", type=int, default=None,
-                        help="REDEEMFLOW_GATEWAY_PRODUCER_LINGER_MS of the gateway.")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="A setting of every process (e.g. redeem_batch_window_seconds=0.02).")
-    parser.add_argument("--json", action="store_true", help="Print one JSON document.")
-    args = parser.parse_args()
+def measure_stack(args: argparse.Namespace) -> dict[str, object]:
+    """Seed, start the worker and the gateway, and measure one load run against them."""
     log_dir = Path(tempfile.mkdtemp(prefix="rf-gwbench-"))
     overrides = dict(item.split("=", 1) for item in args.set)
     with stack(**overrides) as settings:
@@ -190,11 +182,55 @@ def main() -> None:
         try:
             gateway.wait_up(path="/readyz")
             warm_up(gateway.url, key)
-            report = measure(gateway, worker, settings, key, seeded.codes, args,
-                             f"http://127.0.0.1:{metrics_port}/metrics")
+            return measure(gateway, worker, settings, key, seeded.codes, args,
+                           f"http://127.0.0.1:{metrics_port}/metrics")
         finally:
             gateway.stop()
             worker.stop()
+
+
+def measure_stub(args: argparse.Namespace) -> dict[str, object]:
+    """The same load shape against a stub answering after ``--stub-ms`` (bench/_stub.py):
+    latency beyond that delay is the load generator's own share."""
+    codes = [f"STUB{index:08d}" for index in range(args.requests)]
+    headers = {"x-api-key": "stub", "x-product-code": "APP_A"}
+    with stub_server(args.stub_ms / 1000) as (url, pid):
+        meter = CpuMeter({"stub": [pid], "bench": [os.getpid()]})
+        quiet_collector()
+        meter.start()
+        started = time.perf_counter()
+        if args.rate:
+            report = run_load(open_loop(url, headers, codes, args.rate, args.connections))
+        else:
+            report = run_load(closed_loop(url, headers, codes, args.concurrency))
+        cpu, wall = meter.stop(), time.perf_counter() - started
+    requests = max(1, int(report["requests"]))  # type: ignore[call-overload]
+    report["cpu_us_per_request"] = {k: round(v / requests * 1e6) for k, v in cpu.items()}
+    report["cores_busy"] = {k: round(v / wall, 2) for k, v in cpu.items()}
+    report["stub_ms"] = args.stub_ms
+    return report
+
+
+def main() -> None:
+    """Parse options, run the stack and the load, print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=5000, help="Codes seeded and sent.")
+    parser.add_argument("--concurrency", type=int, default=64, help="Closed-loop clients.")
+    parser.add_argument("--rate", type=float, default=0.0, help="Open loop: requests/s.")
+    parser.add_argument("--connections", type=int, default=256, help="Open-loop connections.")
+    parser.add_argument("--workers", type=int, default=1, help="Gateway processes.")
+    parser.add_argument("--wrk", type=float, default=0.0, help="Run wrk for this many s.")
+    parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--linger-ms", type=int, default=None,
+                        help="REDEEMFLOW_GATEWAY_PRODUCER_LINGER_MS of the gateway.")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="A setting of every process (e.g. redeem_batch_window_seconds=0.02).")
+    parser.add_argument("--json", action="store_true", help="Print one JSON document.")
+    parser.add_argument("--stub-ms", type=float, default=None,
+                        help="Load a stub answering after this many ms instead of the stack: "
+                             "what the load generator itself adds.")
+    args = parser.parse_args()
+    report = measure_stub(args) if args.stub_ms is not None else measure_stack(args)
     if args.json:
         sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
@@ -205,15 +241,17 @@ def _print(report: dict[str, object], args: argparse.Namespace) -> None:
     shape = (f"wrk {args.wrk:g} s, {args.concurrency} connections" if args.wrk
              else f"{args.rate:g} requests/s offered" if args.rate
              else f"{args.concurrency} clients")
-    print(f"gateway: {report['requests']} redemptions over HTTP ({shape}), "
-          f"{args.workers} gateway process(es) + one worker")
+    target = (f"a stub answering after {args.stub_ms:g} ms" if args.stub_ms is not None
+              else f"{args.workers} gateway process(es) + one worker")
+    print(f"gateway: {report['requests']} redemptions over HTTP ({shape}), {target}")
     print(f"  {report['requests_per_second']} requests/s  ({report['seconds']} s)")
     print(f"  latency p50 {report['p50_ms']} ms  p90 {report['p90_ms']} ms  "
           f"p99 {report['p99_ms']} ms  max {report['max_ms']} ms")
     print(f"  statuses {report['statuses']}  outcomes {report.get('outcomes', '-')}")
     print(f"  CPU us/request {report['cpu_us_per_request']}")
     print(f"  cores busy {report['cores_busy']}")
-    print(f"  worker {report['worker']}")
+    if "worker" in report:
+        print(f"  worker {report['worker']}")
 
 
 if __name__ == "__main__":
