@@ -13,7 +13,7 @@ from core.adapters.kafka.broker import EmbeddedBroker
 from core.adapters.mysql.engine import database_url
 from core.adapters.mysql.migrate import upgrade
 from core.adapters.redis.client import sync_client
-from core.settings import Settings
+from core.settings import Settings, load_settings
 
 MYSQL_SERVER = "mysql+pymysql://root@127.0.0.1:3306"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -43,8 +43,22 @@ def throwaway_stack(partitions: int = 8, **overrides: object) -> Iterator[Settin
         try:
             yield settings
         finally:
-            _drop_database(settings)
-            delete_prefix(settings.redis_url, settings.redis_key_prefix)
+            drop_own(settings)
+
+
+def own_settings(database: str, redis_key_prefix: str) -> Settings:
+    """The environment's settings with a database of their own (on the same server) and a
+    Redis key prefix of their own (benchmarks that set up and drop their own)."""
+    base = load_settings()
+    url = database_url(base)._replace(database=database)
+    return Settings(**{**base.model_dump(), "database_url": url.render_as_string(False),
+                       "redis_key_prefix": redis_key_prefix})
+
+
+def drop_own(settings: Settings) -> None:
+    """Drop the database and delete the Redis keys the settings own (see ``own_settings``)."""
+    _drop_database(settings)
+    delete_prefix(settings.redis_url, settings.redis_key_prefix)
 
 
 def delete_prefix(redis_url: str, prefix: str) -> int:

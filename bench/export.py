@@ -34,30 +34,23 @@ from pathlib import Path
 import orjson
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench._crypto import crypto_costs
 from bench._machine import cpu_probe_ms
 from bench._server_cpu import ServerCpu
+from bench._stack import drop_own, own_settings
 from core.adapters.mysql.code_store import reserve_code_ids
-from core.adapters.mysql.engine import database_url
 from core.adapters.mysql.migrate import upgrade
 from core.bootstrap import bootstrap
 from core.export import DEFAULT_CHUNK
-from core.settings import Settings, load_settings
+from core.settings import Settings
 
 RULE = {"codeType": "RANDOM_ALPHANUM", "length": 12, "validDays": 30,
         "rewardRules": [{"type": "COUPON", "id": "BENCH"}]}
 ACCOUNT = "bench-admin"
-
-
-def _settings(run: str) -> Settings:
-    base = load_settings()
-    url = database_url(base)._replace(database=f"rf_bench_export_{run}")
-    return Settings(**{**base.model_dump(), "database_url": url.render_as_string(False),
-                       "redis_key_prefix": f"rfbenchx{run}"})
 
 
 def _variant(settings: Settings, driver: str, thread: str) -> Settings:
@@ -131,23 +124,12 @@ def _export_child(settings: dict, tenant: str, campaign: str, count: int, fmt: s
             "file_mb": round(Path(output).stat().st_size / 2**20, 1)}
 
 
-def _cleanup(settings: Settings) -> None:
-    server = create_engine(database_url(settings)._replace(database=None))
-    with server.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS `{database_url(settings).database}`"))
-    server.dispose()
-    with bootstrap(settings) as container:
-        keys = list(container.redis.scan_iter(match=f"{settings.redis_key_prefix}:*"))
-        if keys:
-            container.redis.delete(*keys)
-
-
 def run(count: int, formats: list[str], variants: list[tuple[str, str]], chunk_size: int,
         quiet: bool) -> dict:
     """Load the codes, export them once per format and variant (driver, writer thread),
     clean up; the figures."""
     run_id = uuid.uuid4().hex[:8]
-    settings = _settings(run_id)
+    settings = own_settings(f"rf_bench_export_{run_id}", f"rfbenchx{run_id}")
     tenant = f"bt{run_id}"
     jobs = [(fmt, variant) for variant in variants for fmt in formats]
     campaigns = [f"bc{run_id}{n}" for n in range(len(jobs))]
@@ -169,7 +151,7 @@ def run(count: int, formats: list[str], variants: list[tuple[str, str]], chunk_s
                         campaign, count, fmt, str(Path(folder) / f"codes{n}.{fmt}"),
                         chunk_size)))
     finally:
-        _cleanup(settings)
+        drop_own(settings)
     figures["cpu_probe_ms_after"] = round(cpu_probe_ms(), 1)
     figures.update(crypto_costs(settings.code_protector, tenant))
     return figures

@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -44,27 +44,19 @@ from bench._cpu import CpuMeter, own_cpu_seconds, pids_running
 from bench._crypto import crypto_costs
 from bench._innodb import settle
 from bench._server_cpu import ServerCpu
+from bench._stack import drop_own, own_settings
 from core.adapters.mysql.code_store import load_file
-from core.adapters.mysql.engine import database_url
 from core.adapters.mysql.migrate import upgrade
 from core.bootstrap import bootstrap
 from core.codes import CodeCodec, iter_unique_batches
 from core.codes.protection import ProtectedRows
 from core.generation.writer import MYSQL_WRITERS
-from core.settings import Settings, load_settings
 from schemas.campaign import CampaignRule, CreateCampaignRequest
 from schemas.events import TenantStatus, TenantType, TenantUpdated
 
 RULE = {"ruleId": "bench", "codeType": "RANDOM_ALPHANUM", "length": 12, "validDays": 30,
         "useLimit": 1, "applicableProducts": ["APP_A"],
         "rewardRules": [{"type": "COUPON", "id": "BENCH"}]}
-
-
-def _settings(run: str) -> Settings:
-    base = load_settings()
-    url = database_url(base)._replace(database=f"rf_bench_{run}")
-    return Settings(**{**base.model_dump(), "database_url": url.render_as_string(False),
-                       "redis_key_prefix": f"rfbench{run}"})
 
 
 def _setup(container: object, tenant: str, campaign: str) -> None:
@@ -156,22 +148,10 @@ def _floor(container: object, chunks: list[ProtectedRows], tenant: str,
         return time.perf_counter() - started, cpu.stop("floor")
 
 
-def _cleanup(settings: Settings) -> None:
-    server = create_engine(database_url(settings)._replace(database=None))
-    with server.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS `{database_url(settings).database}`"))
-    server.dispose()
-    with bootstrap(settings) as container:
-        keys = list(container.redis.scan_iter(match=f"{settings.redis_key_prefix}:*",
-                                              count=10_000))
-        for start in range(0, len(keys), 10_000):
-            container.redis.delete(*keys[start:start + 10_000])
-
-
 def run(count: int, chunk_size: int, quiet: bool) -> dict[str, float | None]:
     """Run both measurements and return the figures."""
     run_id = uuid.uuid4().hex[:8]
-    settings = _settings(run_id)
+    settings = own_settings(f"rf_bench_{run_id}", f"rfbench{run_id}")
     tenant, campaign = f"bt{run_id}", f"bc{run_id}"
     err = Console(stderr=True, quiet=quiet)
     try:
@@ -193,7 +173,7 @@ def run(count: int, chunk_size: int, quiet: bool) -> dict[str, float | None]:
             err.print("plain LOAD DATA of the same number of rows ...")
             floor_s, floor_cpu = _floor(container, chunks, tenant, cpu)
     finally:
-        _cleanup(settings)
+        drop_own(settings)
     gen_rate = result.written_now / result.seconds
     floor_rate = count / floor_s
     return {"count": count, "generate_seconds": round(result.seconds, 3),

@@ -5,17 +5,20 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import wraps
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 import orjson
 import typer
 from rich.console import Console
 
-from core.bootstrap import Container, bootstrap
 from core.errors import PermanentError, RedeemflowError, RetryableError
 from core.settings import load_settings
 from core.stored_keys import KeyRecord
+
+if TYPE_CHECKING:
+    from core.bootstrap import Container
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -28,7 +31,12 @@ JSON_OPTION = typer.Option(False, "--json", help="Print a machine-readable JSON 
 
 @contextmanager
 def container() -> Iterator[Container]:
-    """A container built from the environment's settings, closed afterwards."""
+    """A container built from the environment's settings, closed afterwards.
+
+    ``core.bootstrap`` (every driver) is imported here, when a command runs: ``--help`` and
+    commands that need no service start without loading the drivers."""
+    from core.bootstrap import bootstrap
+
     with bootstrap(load_settings()) as built:
         yield built
 
@@ -50,13 +58,74 @@ def emit_rows(
         out.print(line(row))
 
 
-class Revoker(Protocol):
-    """A key store that revokes by key id."""
+class KeyStore(Protocol):
+    """A key store the key commands list and revoke in (API keys, signing keys)."""
+
+    def list_keys(self, tenant_id: str | None) -> list[Any]: ...
 
     def revoke(self, key_id: str) -> KeyRecord: ...
 
 
-def revoke_command(store: Callable[[Container], Revoker], doc: str, key_help: str) -> Any:
+@dataclass(frozen=True)
+class CreatedKey:
+    """What a key ``create`` command shows: its JSON summary, or a heading and the secret
+    line (printed unwrapped, to be copied whole)."""
+
+    summary: dict[str, Any]
+    heading: str
+    secret_line: str
+
+
+def create_command(
+    make: Callable[[Container, str, str], CreatedKey], doc: str, tenant_help: str, name_help: str
+) -> Any:
+    """A ``create --tenant-id ID [--name LABEL] [--json]`` command: ``make(built, tenant_id,
+    name)`` creates the key; its secret is shown this once."""
+
+    def create(
+        tenant_id: str = typer.Option(..., "--tenant-id", help=tenant_help),
+        name: str = typer.Option("", "--name", help=name_help),
+        as_json: bool = JSON_OPTION,
+    ) -> None:
+        with container() as built:
+            created = make(built, tenant_id, name)
+        if as_json:
+            emit_json(created.summary)
+            return
+        out.print(created.heading)
+        out.print(created.secret_line, soft_wrap=True)
+
+    create.__doc__ = doc
+    return reports_errors(create)
+
+
+def list_command(
+    store: Callable[[Container], KeyStore],
+    doc: str,
+    row: Callable[[Any], dict[str, Any]],
+    line: Callable[[dict[str, Any]], str],
+    *,
+    count: bool = False,
+) -> Any:
+    """A ``list [--tenant-id ID] [--json]`` command over ``store``: ``row(record)`` per key,
+    as JSON or one ``line(row)`` each (and, with ``count``, how many)."""
+
+    def list_keys(
+        tenant_id: str = typer.Option(None, "--tenant-id", help="Only this tenant's keys."),
+        as_json: bool = JSON_OPTION,
+    ) -> None:
+        with container() as built:
+            records = store(built).list_keys(tenant_id)
+        rows = [row(r) for r in records]
+        emit_rows(rows, as_json, line)
+        if count and not as_json:
+            out.print(f"{len(rows)} key(s)")
+
+    list_keys.__doc__ = doc
+    return reports_errors(list_keys)
+
+
+def revoke_command(store: Callable[[Container], KeyStore], doc: str, key_help: str) -> Any:
     """A ``revoke --key-id ID [--json]`` command over ``store`` (API keys, signing keys):
     revokes the key and prints its id, its tenant and when."""
 

@@ -7,61 +7,46 @@ library, HS256, ``kid`` header), or asks ``POST /api/tokens`` with its API key.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from cli.common import (
     JSON_OPTION,
+    CreatedKey,
     container,
+    create_command,
     emit_json,
-    emit_rows,
+    list_command,
     out,
     reports_errors,
     revoke_command,
 )
+
+if TYPE_CHECKING:
+    from core.bootstrap import Container
 
 app = typer.Typer(help="End-user tokens: signing keys per tenant, minting.", no_args_is_help=True)
 keys = typer.Typer(help="Token signing keys (ids stored; secrets derived).", no_args_is_help=True)
 app.add_typer(keys, name="key")
 
 
-@keys.command("create")
-@reports_errors
-def create_key(
-    tenant_id: str = typer.Option(..., "--tenant-id", help="The tenant whose tokens it signs."),
-    name: str = typer.Option("", "--name", help="A label, e.g. the back end that mints."),
-    as_json: bool = JSON_OPTION,
-) -> None:
-    """Create a signing key and print its id and secret (give both to the tenant back end)."""
+def _create(built: Container, tenant_id: str, name: str) -> CreatedKey:
     from core.tokens import create_signing_key
 
-    with container() as built:
-        master = built.settings.token_master_secret.get_secret_value().encode()
-        record, secret = create_signing_key(built.signing_keys, master, tenant_id, name)
-    if as_json:
-        emit_json({"key_id": record.key_id, "tenant_id": tenant_id, "name": record.name,
-                   "secret": secret, "algorithm": "HS256"})
-        return
-    out.print(f"signing key {record.key_id} for tenant {tenant_id} (HS256; header kid = key id)")
-    out.print(f"secret: {secret}", soft_wrap=True)
+    master = built.settings.token_master_secret.get_secret_value().encode()
+    record, secret = create_signing_key(built.signing_keys, master, tenant_id, name)
+    return CreatedKey(
+        {"key_id": record.key_id, "tenant_id": tenant_id, "name": record.name,
+         "secret": secret, "algorithm": "HS256"},
+        f"signing key {record.key_id} for tenant {tenant_id} (HS256; header kid = key id)",
+        f"secret: {secret}",
+    )
 
 
-@keys.command("list")
-@reports_errors
-def list_keys(
-    tenant_id: str = typer.Option(None, "--tenant-id", help="Only this tenant's keys."),
-    as_json: bool = JSON_OPTION,
-) -> None:
-    """List signing keys (ids, tenants, state)."""
-
-    with container() as built:
-        records = built.signing_keys.list_keys(tenant_id)
-    rows = [{"key_id": r.key_id, "tenant_id": r.tenant_id, "name": r.name,
-             "created_at": str(r.created_at), "active": r.active} for r in records]
-    emit_rows(rows, as_json, _line)
-    if not as_json:
-        out.print(f"{len(rows)} key(s)")
+def _row(r: Any) -> dict[str, Any]:
+    return {"key_id": r.key_id, "tenant_id": r.tenant_id, "name": r.name,
+            "created_at": str(r.created_at), "active": r.active}
 
 
 def _line(row: dict[str, Any]) -> str:
@@ -69,6 +54,15 @@ def _line(row: dict[str, Any]) -> str:
     return f"{row['key_id']}  {row['tenant_id']}  {state}  {row['name']}"
 
 
+keys.command("create")(create_command(
+    _create,
+    "Create a signing key and print its id and secret (give both to the tenant back end).",
+    "The tenant whose tokens it signs.", "A label, e.g. the back end that mints.",
+))
+keys.command("list")(list_command(
+    lambda built: built.signing_keys, "List signing keys (ids, tenants, state).", _row, _line,
+    count=True,
+))
 keys.command("revoke")(revoke_command(
     lambda built: built.signing_keys,
     "Revoke a signing key (its tokens stop verifying within api_key_cache_seconds).",

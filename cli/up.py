@@ -11,7 +11,6 @@ from types import FrameType
 import typer
 
 from cli.common import console, reports_errors
-from cli.stack import local_stack
 from core.settings import load_settings
 
 app = typer.Typer(help="Run broker (if none), migrations, topics, workers and the gateway.")
@@ -33,6 +32,8 @@ def up(
     admin: bool = typer.Option(True, "--admin/--no-admin", help="Start the back office."),
 ) -> None:
     """Everything in the foreground; Ctrl-C (or SIGTERM) stops it all cleanly."""
+    from cli.stack import local_stack  # the drivers, loaded only when the command runs
+
     log_dir = Path(tempfile.mkdtemp(prefix="redeemflow-up-"))
     signal.signal(signal.SIGTERM, _raise_stop)
     with local_stack(load_settings(), log_dir) as stack:

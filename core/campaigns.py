@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from core.campaign_tenant import choose_tenant
+from core.campaign_tenant import choose_tenant, read_campaign
 from core.codes import assert_code_space
 from core.errors import (
     CodeSpaceTooSmall,
@@ -132,11 +132,7 @@ class Campaigns:
 
     def get(self, tenant_id: str, campaign_id: str) -> CampaignRecord:
         """A tenant's campaign (UnknownCampaign when it has none of that id)."""
-        with self.store.read("read campaign") as tx:
-            campaign = tx.get_campaign(campaign_id, tenant_id=tenant_id)
-        if campaign is None:
-            raise UnknownCampaign(f"tenant {tenant_id} has no campaign {campaign_id}")
-        return campaign
+        return read_campaign(self.store, tenant_id, campaign_id)
 
     def set_status(
         self, tenant_id: str, campaign_id: str, status: CampaignStatus | str

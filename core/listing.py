@@ -15,7 +15,7 @@ from typing import Any
 from core.codes.status import CODE_STATUS_NAMES
 from core.errors import UnknownCampaign
 from core.masking import mask_code
-from core.records import CodeListing
+from core.records import CodeQuery, CodeRecord
 from core.service_ports import Storage
 
 STATUS_NAMES = CODE_STATUS_NAMES
@@ -78,15 +78,15 @@ def list_codes(
     with store.read("list codes") as tx:
         if not tx.campaign_exists(tenant_id, campaign_id):
             raise UnknownCampaign(f"tenant {tenant_id} has no campaign {campaign_id}")
-        rows = tx.list_codes(tenant_id, campaign_id, status=STATUS_CODES.get(status or ""),
-                             exported=exported, after_id=after_id, limit=size)
+        rows = tx.list_codes(CodeQuery(tenant_id, campaign_id, after_id, size,
+                                       STATUS_CODES.get(status or ""), exported))
     views = [_view(r) for r in rows]
     return CodePage(views, views[-1].id if len(views) == size else None)
 
 
-def _view(row: CodeListing) -> CodeView:
+def _view(row: CodeRecord) -> CodeView:
     return CodeView(
-        id=row.row_id, masked_code=mask_code(row.code),
+        id=row.row_id, masked_code=mask_code(row.code if row.mask is None else row.mask),
         status=STATUS_NAMES.get(row.status, str(row.status)), used=row.used_count,
         use_limit=row.use_limit, exported=bool(row.export_status),
         generated_by=row.gen_account_id, generated_at=row.gen_time,

@@ -101,17 +101,37 @@ class BoundCode:
 
 
 @dataclass(frozen=True)
-class CodeListing:
-    """One code as an operator sees it (the code itself is masked by the caller)."""
+class CodeQuery:
+    """Which of a campaign's codes a listing reads, in id order: ids above ``after_id`` (a
+    keyset page), at most ``limit``, up to ``upto_id`` when given (a bounded stretch of the
+    primary key), with this ``status`` and export state when given."""
+
+    tenant_id: str
+    campaign_id: str
+    after_id: int = 0
+    limit: int = 50
+    status: int | None = None
+    exported: bool | None = None
+    upto_id: int | None = None
+
+
+@dataclass(frozen=True)
+class CodeRecord:
+    """One code row as an operator sees it, in listings and the support lookup (the caller
+    masks the code)."""
 
     row_id: int
+    tenant_id: str
+    campaign_id: str
     code: str
+    """The stored ``code``: its lookup (or the plaintext of a row not migrated yet)."""
     status: int
     use_limit: int
     used_count: int
-    export_status: int
+    gen_batch_id: str
     gen_account_id: str | None
     gen_time: datetime
+    export_status: int
     export_account_id: str | None
     export_time: datetime | None
     export_batch_id: str | None
@@ -122,7 +142,21 @@ class CodeListing:
     valid_from: datetime | None
     expired_at: datetime | None
     remark: str | None
+    mask: str | None
+    """The stored masked code (None: a row not migrated yet, whose ``code`` is plain)."""
 
+
+@dataclass(frozen=True)
+class VoidTarget:
+    """The codes a void addresses: ``by`` "code" (``value`` its lookup, ``plain`` the code
+    itself for a row not migrated yet), "campaign" (``value`` its id) or "export" (``value``
+    the export id); ``campaign_id`` narrows the scan when known (an export's campaign)."""
+
+    tenant_id: str
+    by: str
+    value: str
+    campaign_id: str | None = None
+    plain: str | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +185,18 @@ class ExportRow(NamedTuple):
     key_id: str | None = None
     sealed: str | None = None
 
+
+
+@dataclass(frozen=True)
+class ExportMark:
+    """What marking locked codes exported writes on them: who exported them, in which export,
+    when (naive UTC); the campaign's rows only."""
+
+    tenant_id: str
+    campaign_id: str
+    account_id: str
+    export_id: str
+    now: datetime
 
 
 @dataclass(frozen=True)

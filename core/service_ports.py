@@ -23,12 +23,15 @@ from core.records import (
     BoundCode,
     CachedCode,
     CampaignRecord,
-    CodeListing,
+    CodeQuery,
+    CodeRecord,
     ExportBatchRecord,
+    ExportMark,
     ExportRow,
     RowTemplate,
     TenantRecord,
     VoidCandidate,
+    VoidTarget,
 )
 from schemas.events import TenantUpdated
 
@@ -201,31 +204,12 @@ class CodeAdminTx(Protocol):
         """Whether the tenant has this campaign."""
         ...
 
-    def list_codes(
-        self,
-        tenant_id: str,
-        campaign_id: str,
-        *,
-        status: int | None,
-        exported: bool | None,
-        after_id: int,
-        limit: int,
-    ) -> list[CodeListing]:
-        """A page of a campaign's codes in id order, ids above ``after_id`` (keyset)."""
+    def list_codes(self, query: CodeQuery) -> list[CodeRecord]:
+        """The codes ``query`` selects, in id order (a keyset page)."""
         ...
 
-    def lock_voidable(
-        self,
-        tenant_id: str,
-        by: str,
-        value: str,
-        after_id: int,
-        limit: int,
-        campaign_id: str | None = None,
-        plain: str | None = None,
-    ) -> list[VoidCandidate]:
-        """Lock up to ``limit`` never-redeemed codes matching the selector, ids > ``after_id``
-        (by code: ``value`` is its lookup, ``plain`` the code, for rows not migrated yet)."""
+    def lock_voidable(self, target: VoidTarget, after_id: int, limit: int) -> list[VoidCandidate]:
+        """Lock up to ``limit`` never-redeemed codes of ``target``, ids > ``after_id``."""
         ...
 
     def void_rows(self, tenant_id: str, rows: list[VoidCandidate], note: str) -> int:
@@ -233,11 +217,8 @@ class CodeAdminTx(Protocol):
         campaign: rows are addressed by the primary key (tenant_id, campaign_id, id))."""
         ...
 
-    def void_census(
-        self, tenant_id: str, by: str, value: str, campaign_id: str | None = None,
-        plain: str | None = None,
-    ) -> dict[str, int]:
-        """Codes matching the selector that were not voidable: voided, partly used, used."""
+    def void_census(self, target: VoidTarget) -> dict[str, int]:
+        """Codes of ``target`` that were not voidable: voided, partly used, used."""
         ...
 
 
@@ -254,16 +235,8 @@ class ExportTx(Protocol):
         """Lock up to ``limit`` eligible codes with ids above ``after_id``, skipping locked ones."""
         ...
 
-    def mark_exported(
-        self,
-        tenant_id: str,
-        campaign_id: str,
-        ids: list[int],
-        account_id: str,
-        export_id: str,
-        now: datetime,
-    ) -> int:
-        """Mark locked codes exported by ``account_id`` in ``export_id``; returns rows changed."""
+    def mark_exported(self, mark: ExportMark, ids: list[int]) -> int:
+        """Mark the locked codes ``ids`` exported as ``mark`` says; returns rows changed."""
         ...
 
     def insert_export_batch(self, record: ExportBatchRecord) -> None:
@@ -315,14 +288,8 @@ class CodeCache(Protocol):
         """Cache new, unused codes and put them into the allocation pool."""
         ...
 
-    def restore_codes(
-        self,
-        tenant_id: str,
-        campaign_id: str,
-        use_limit: int,
-        rows: Iterable[tuple[str, int, int, str | None]],
-    ) -> None:
-        """Cache committed codes with their (code, status, used, user) state."""
+    def restore_codes(self, tenant_id: str, states: Iterable[CachedCode]) -> None:
+        """Cache committed codes with their state (pooling the free ones)."""
         ...
 
     def remove_codes(self, tenant_id: str, campaign_id: str, codes: list[str]) -> None:

@@ -23,7 +23,7 @@ from core.codes.protection import is_lookup
 from core.codes.status import CodeStatus
 from core.errors import CacheUnavailable, NotFound, UnknownCampaign
 from core.masking import mask_code
-from core.records import CachedCode, VoidCandidate
+from core.records import CachedCode, VoidCandidate, VoidTarget
 from core.service_ports import AllocationPool, CodePorts, Storage
 
 CHUNK = 5_000
@@ -65,13 +65,14 @@ def void_codes(
     elif by == "code":  # found by its lookup, shown masked (core/codes/protection.py)
         plain = clean(value)
         value, shown = ports.protector.lookup(tenant_id, plain), mask_code(plain)
-    scope = _scope(store, tenant_id, by, value, plain, shown)
+    target = VoidTarget(tenant_id, by, value, _scope(store, tenant_id, by, value, plain, shown),
+                        plain)
     result = VoidResult(tenant_id, f"{by} {shown}")
     stamp = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
     note = f"voided {stamp} UTC: {reason.strip() or 'no reason given'}"
     after = 0
     while True:
-        done = _void_chunk(store, tenant_id, by, value, scope, after, note, plain)
+        done = _void_chunk(store, target, after, note)
         if not done:
             break
         result.voided += len(done)
@@ -79,7 +80,7 @@ def void_codes(
         result.cache_synced = _sync_cache(pool, tenant_id, done) and result.cache_synced
         after = done[-1].row_id
     with store.read("count codes") as tx:
-        census = tx.void_census(tenant_id, by, value, scope, plain)
+        census = tx.void_census(target)
     result.already_voided = census["already_voided"] - result.voided
     result.partly_used, result.used = census["partly_used"], census["used"]
     return result
@@ -97,7 +98,7 @@ def _scope(store: Storage, tenant_id: str, by: str, value: str, plain: str | Non
             found = batch is not None and batch.tenant_id == tenant_id
             campaign = batch.campaign_id if batch and found else None
         else:
-            found = tx.void_census(tenant_id, "code", value, plain=plain)["matched"] > 0
+            found = tx.void_census(VoidTarget(tenant_id, "code", value, plain=plain))["matched"] > 0
     if not found:
         if by == "campaign":
             raise UnknownCampaign(f"tenant {tenant_id} has no campaign {value}")
@@ -106,12 +107,11 @@ def _scope(store: Storage, tenant_id: str, by: str, value: str, plain: str | Non
     return campaign
 
 
-def _void_chunk(store: Storage, tenant_id: str, by: str, value: str,
-                scope: str | None, after: int, note: str,
-                plain: str | None) -> list[VoidCandidate]:
+def _void_chunk(store: Storage, target: VoidTarget, after: int,
+                note: str) -> list[VoidCandidate]:
     with store.begin("void codes") as tx:
-        rows = tx.lock_voidable(tenant_id, by, value, after, CHUNK, scope, plain)
-        tx.void_rows(tenant_id, rows, note)
+        rows = tx.lock_voidable(target, after, CHUNK)
+        tx.void_rows(target.tenant_id, rows, note)
         return rows
 
 

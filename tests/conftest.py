@@ -12,18 +12,23 @@ Redis Cluster (three masters with a replica each, started once per session, kill
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-import redis
-from sqlalchemy import create_engine, text
+from _pytest.mark.expression import Expression
 
-from core.adapters.mysql.migrate import upgrade
-from core.adapters.redis.local_cluster import LocalRedisCluster
-from core.bootstrap import Container, bootstrap
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    from core.adapters.redis.local_cluster import LocalRedisCluster
+    from core.bootstrap import Container
 
 pytest_plugins = ["tests.plugins.kafka_fixtures"]
 
@@ -62,6 +67,53 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
+#: The folders whose every test carries the mark of the folder's name (see
+#: pytest_collection_modifyitems).
+TIER_FOLDERS = ("integration", "e2e")
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Skip importing tests/integration or tests/e2e when ``-m`` deselects all of it anyway.
+
+    Every test there carries the folder's mark, so when no combination of the other marks a
+    test may carry lets the expression select a test with that mark, none of the folder would
+    run: not collecting it spares the unit tier importing the drivers those tests use.
+    """
+    mark = collection_path.name
+    markexpr = config.getoption("markexpr", "")
+    if mark not in TIER_FOLDERS or collection_path.parent != Path(__file__).parent \
+            or not markexpr:
+        return None
+    return None if _may_select(markexpr, mark) else True
+
+
+def _may_select(markexpr: str, mark: str) -> bool:
+    """Whether ``markexpr`` is true for some test marked ``mark`` (any other marks free)."""
+    expression = Expression.compile(markexpr)
+    names = sorted(set(re.findall(r"[\w.]+", markexpr)) - {"and", "or", "not", mark})
+    for values in itertools.product((False, True), repeat=len(names)):
+        marks = {mark, *(name for name, on in zip(names, values, strict=True) if on)}
+        if expression.evaluate(marks.__contains__):
+            return True
+    return False
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Unload hypothesis' pytest plugin when no collected test imported hypothesis.
+
+    The plugin imports the whole of hypothesis at the end of every run (its terminal summary
+    lists the files hypothesis' observability wrote), about a second when bytecode is not
+    cached, which was a fifth of the unit tier. With no hypothesis test collected nothing can
+    have been written, and the plugin has nothing else to do; a run with property tests keeps
+    it.
+    """
+    if "hypothesis" not in sys.modules:
+        manager = session.config.pluginmanager
+        plugin = manager.get_plugin("hypothesispytest")
+        if plugin is not None:
+            manager.unregister(plugin)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrize ``redis_mode`` (so ``base_settings``) for tests marked redis_cluster."""
     if "redis_mode" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
@@ -85,6 +137,10 @@ def run_id() -> str:
 @pytest.fixture(scope="session")
 def database_url(run_id: str) -> Iterator[str]:
     """A freshly migrated throwaway database, dropped at the end of the session."""
+    from sqlalchemy import create_engine, text
+
+    from core.adapters.mysql.migrate import upgrade
+
     name = f"rf_test_{run_id}"
     url = f"{MYSQL_SERVER}/{name}"
     engine = create_engine(url)
@@ -100,6 +156,8 @@ def database_url(run_id: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def redis_prefix(run_id: str) -> Iterator[str]:
     """A Redis key prefix owned by this session; its keys are deleted afterwards."""
+    import redis
+
     prefix = f"rft{run_id}"
     yield prefix
     client = redis.Redis.from_url(REDIS_URL)
@@ -123,6 +181,8 @@ def redis_mode(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def redis_cluster() -> Iterator[LocalRedisCluster]:
     """A local Redis Cluster for the session: 3 masters, 1 replica each, fast failover."""
+    from core.adapters.redis.local_cluster import LocalRedisCluster
+
     with LocalRedisCluster(masters=3, replicas=1) as cluster:
         yield cluster
 
@@ -146,5 +206,7 @@ def base_settings(
 @pytest.fixture()
 def container(base_settings: Settings) -> Iterator[Container]:
     """A container over the session's database and Redis prefix."""
+    from core.bootstrap import bootstrap
+
     with bootstrap(base_settings) as built:
         yield built

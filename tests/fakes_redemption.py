@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from core.codes.status import CodeStatus, RedemptionStatus, cached_status
 from core.errors import ConcurrentUpdate
 from core.redemption.model import Attempt, CampaignInfo, ClaimReply, CodeState, KnownOutcome
-from core.redemption.ports import Decide, Runner
+from core.redemption.ports import CommitBatch, Runner, StoreView
 from core.redemption.verdict import CacheCorrection, CommitPlan, LockedRows, verdict
 from core.settings import Settings
 from schemas.code_rule import CodeGenerateRule
@@ -103,22 +103,15 @@ class InMemoryRedemptionStore:
             if (tenant_id, c, u) in self.usage
         }
 
-    async def begin_commit(
-        self,
-        claims: list[Attempt],
-        decided: list[Attempt],
-        now: datetime,
-        run: Runner,
-        decide: Decide,
-    ) -> InMemoryCommit:
+    async def begin_commit(self, batch: CommitBatch, run: Runner) -> InMemoryCommit:
         """Read the claims' rows (nothing runs concurrently: no lock is needed), decide."""
         by_tenant: dict[str, list[Attempt]] = defaultdict(list)
-        for attempt in claims:
+        for attempt in batch.claims:
             by_tenant[attempt.tenant_id].append(attempt)
         locked = {t: self._rows(t, group) for t, group in by_tenant.items()}
-        plan = decide(dict(by_tenant), locked)
+        plan = batch.decide(dict(by_tenant), locked)
         ordered = [a for t in sorted(by_tenant) for a in by_tenant[t]]
-        return InMemoryCommit(self, plan, [*ordered, *decided], now)
+        return InMemoryCommit(self, plan, [*ordered, *batch.decided], batch.now)
 
     def _rows(self, tenant_id: str, group: list[Attempt]) -> LockedRows:
         states = self.lookup_codes(tenant_id, sorted({a.code or "" for a in group}))
@@ -303,15 +296,10 @@ class InMemoryClaimCache:
     def _bump(self, base: str, size: int, now_ms: int) -> None:
         self._counts[(base, now_ms // size)] += 1
 
-    async def fill(
-        self,
-        tenant_id: str,
-        states: dict[str, CodeState],
-        campaigns: dict[str, CampaignInfo],
-        usage: dict[tuple[str, str], int],
-        wanted: Sequence[Attempt],
-    ) -> None:
+    async def fill(self, view: StoreView, wanted: Sequence[Attempt]) -> None:
         """Load entries that are absent; unknown codes are remembered as absent."""
+        tenant_id, states, campaigns, usage = view.tenant_id, view.states, view.campaigns, \
+            view.usage
         for attempt in wanted:
             code = attempt.code or ""
             state = states.get(code)

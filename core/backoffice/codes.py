@@ -16,6 +16,7 @@ from core.backoffice.campaigns import campaign_for
 from core.backoffice.model import Principal
 from core.backoffice.ports import BackOfficeServices, OperatorStore
 from core.listing import STATUS_CODES, CodeView, _view, list_codes
+from core.records import CodeQuery
 
 SCAN_WINDOW = 25_000
 
@@ -59,10 +60,9 @@ def _filtered(services: BackOfficeServices, tenant_id: str, campaign_id: str, st
               limit: int) -> tuple[list[CodeView], int | None, int, int]:
     lowest, highest = services.views.code_id_range(tenant_id, campaign_id)
     start = max(after_id, lowest - 1)
-    rows = services.views.codes_window(tenant_id, campaign_id, status=status,
-                                       exported=exported, after_id=start,
-                                       upto_id=start + SCAN_WINDOW, limit=limit)
     upto = start + SCAN_WINDOW
+    rows = services.views.codes_window(
+        CodeQuery(tenant_id, campaign_id, start, limit, status, exported, upto_id=upto))
     codes = [_view(r) for r in rows]
     if len(codes) == limit:
         return codes, codes[-1].id, codes[-1].id, highest

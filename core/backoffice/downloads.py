@@ -17,11 +17,12 @@ from pathlib import Path
 from core.backoffice.audit import Audit, utc_now
 from core.backoffice.campaigns import campaign_for, require
 from core.backoffice.errors import InvalidInput
+from core.backoffice.jobs import parse_count
 from core.backoffice.model import Permission, Principal
 from core.backoffice.ports import BackOfficeServices, OperatorStore
-from core.backoffice.rows import ExportRow
 from core.errors import ExportRefused
 from core.export import ExportFormat, ExportResult, export_codes
+from core.records import ExportBatchRecord
 
 MAX_REASON = 200
 MEDIA_TYPES = {
@@ -60,7 +61,7 @@ def export_for_download(services: BackOfficeServices, audit: Audit, principal: P
     """Check the form, export, audit; InvalidInput names the field that is wrong."""
     require(principal, Permission.WORK)
     campaign = campaign_for(services, principal, form.campaign_id)
-    count = _count(form.count, services.settings.admin_export_max_codes)
+    count = parse_count(form.count, services.settings.admin_export_max_codes)
     if form.file_format not in MEDIA_TYPES:
         raise InvalidInput("choose xlsx or csv", field="file_format")
     reason = form.reason.strip()
@@ -92,21 +93,11 @@ def export_for_download(services: BackOfficeServices, audit: Audit, principal: P
     return Download(result, directory / name, name, MEDIA_TYPES[form.file_format])
 
 
-def _count(text: str, most: int) -> int:
-    try:
-        count = int(text.strip())
-    except ValueError as exc:
-        raise InvalidInput("the count must be a whole number", field="count") from exc
-    if not 1 <= count <= most:
-        raise InvalidInput(f"the count must be 1 to {most:,}", field="count")
-    return count
-
-
 @dataclass(frozen=True)
 class ExportView:
     """One past export: who, when, how many, the file's sha256."""
 
-    row: ExportRow
+    row: ExportBatchRecord
     exported_by: str
 
 

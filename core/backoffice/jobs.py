@@ -66,6 +66,17 @@ def chunk_for(count: int) -> int:
     return max(1_000, min(50_000, count // 20))
 
 
+def parse_count(text: str, most: int) -> int:
+    """The count field of a form: a whole number from 1 to ``most``."""
+    try:
+        count = int(text.strip())
+    except ValueError as exc:
+        raise InvalidInput("the count must be a whole number", field="count") from exc
+    if not 1 <= count <= most:
+        raise InvalidInput(f"the count must be 1 to {most:,}", field="count")
+    return count
+
+
 def parse_rule(raw: str) -> CodeGenerateRule | None:
     """The optional code rule JSON of the generate form (empty: the campaign's rule)."""
     if not raw.strip():
@@ -100,12 +111,7 @@ class GenerationJobs:
         """Check the form, then start generating in the background."""
         require(principal, Permission.WORK)
         campaign = campaign_for(self._services, principal, campaign_id)
-        try:
-            count = int(count_text.strip())
-        except ValueError as exc:
-            raise InvalidInput("the count must be a whole number", field="count") from exc
-        if not 1 <= count <= MAX_CODES_PER_REQUEST:
-            raise InvalidInput(f"the count must be 1 to {MAX_CODES_PER_REQUEST:,}", field="count")
+        count = parse_count(count_text, MAX_CODES_PER_REQUEST)
         rule = parse_rule(rule_text)
         job = GenerationJob(f"g{secrets.token_hex(8)}", campaign.tenant_id, campaign.campaign_id,
                             principal.email, count, started_at=utc_now())

@@ -19,13 +19,14 @@ from core.backoffice.campaigns import campaign_for, require
 from core.backoffice.errors import InvalidInput
 from core.backoffice.model import Permission, Principal
 from core.backoffice.ports import BackOfficeServices, OperatorStore
-from core.backoffice.rows import CodeRecord, RedemptionRow
+from core.backoffice.rows import RedemptionRow
 from core.codes.normalise import clean
 from core.codes.protection import CodeProtector, is_lookup
 from core.codes.status import RedemptionStatus
 from core.errors import NotFound
 from core.listing import STATUS_NAMES
 from core.masking import mask_code
+from core.records import CodeRecord
 from core.voiding import VoidResult, void_codes
 
 MAX_CODE_INPUT = 64

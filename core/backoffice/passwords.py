@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -13,8 +14,13 @@ MIN_LENGTH = 12
 MAX_LENGTH = 256
 
 _HASHER = PasswordHasher()
-#: Verified against when the e-mail is unknown, so both cases take the same time.
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the e-mail is unknown, so both cases take the same time (made on
+    first use, not at import: hashing costs ~0.1 s by design)."""
+    return _HASHER.hash(secrets.token_urlsafe(16))
 
 
 def check_strength(password: str) -> str:
@@ -38,7 +44,8 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     if len(password) > MAX_LENGTH:
         return False
     try:
-        return _HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        matches = _HASHER.verify(password_hash or _dummy_hash(), password)
+        return matches and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -20,11 +20,9 @@ from core.backoffice.model import (
 from core.backoffice.rows import (
     CampaignCounts,
     CampaignRow,
-    CodeRecord,
-    ExportRow,
     RedemptionRow,
 )
-from core.records import CodeListing
+from core.records import CodeQuery, CodeRecord, ExportBatchRecord
 from core.service_ports import CodePorts, EventSink, Storage
 from core.streams import TopicReader
 
@@ -172,22 +170,12 @@ class BackOfficeViews(Protocol):
 
     def export_history(
         self, tenant_id: str | None, campaign_id: str | None, limit: int = 100
-    ) -> list[ExportRow]:
+    ) -> list[ExportBatchRecord]:
         """Exports newest first (index (tenant_id, campaign_id))."""
         ...
 
-    def codes_window(
-        self,
-        tenant_id: str,
-        campaign_id: str,
-        *,
-        status: int | None,
-        exported: bool | None,
-        after_id: int,
-        upto_id: int,
-        limit: int,
-    ) -> list[CodeListing]:
-        """Filtered codes with ``after_id < id <= upto_id`` in id order: a bounded stretch of the
+    def codes_window(self, query: CodeQuery) -> list[CodeRecord]:
+        """The codes ``query`` selects within its ``upto_id``: a bounded stretch of the
         primary key, so a filter that matches few rows never reads the whole campaign."""
         ...
 

@@ -45,7 +45,7 @@ from core.errors import (
 from core.export import files
 from core.export.pipe import BackgroundWriter, InlineWriter, chunk_sink
 from core.export.writers import ExportFormat, open_writer
-from core.records import ExportBatchRecord, ExportRow
+from core.records import ExportBatchRecord, ExportMark, ExportRow
 from core.service_ports import AllocationPool, Storage, StoreTx
 from schemas.campaign import CampaignRule
 
@@ -219,9 +219,10 @@ def _run(ports: Exporter, job: ExportJob, export_id: str, reward: str, temp: Pat
 def _fill(tx: StoreTx, ports: Exporter, job: ExportJob, export_id: str,
           reward: str, temp: Path, state: _Progress, progress: ProgressFn | None) -> str:
     now = datetime.now(UTC).replace(tzinfo=None)
+    mark = ExportMark(job.tenant_id, job.campaign_id, job.account_id, export_id, now)
     threaded = ports.writer_thread
     with chunk_sink(open_writer(job.file_format, temp), threaded=threaded) as sink:
-        _stream(tx, ports, job, export_id, reward, sink, state, now, progress)
+        _stream(tx, ports, job, mark, reward, sink, state, progress)
         sink.finish()
     if state.written < job.count:
         raise NotEnoughCodes(
@@ -236,8 +237,8 @@ def _fill(tx: StoreTx, ports: Exporter, job: ExportJob, export_id: str,
     return sha
 
 
-def _stream(tx: StoreTx, ports: Exporter, job: ExportJob, export_id: str,
-            reward: str, sink: BackgroundWriter | InlineWriter, state: _Progress, now: datetime,
+def _stream(tx: StoreTx, ports: Exporter, job: ExportJob, mark: ExportMark,
+            reward: str, sink: BackgroundWriter | InlineWriter, state: _Progress,
             progress: ProgressFn | None) -> None:
     """Lock a chunk, hand it to the file, mark it, until ``job.count`` or nothing is left."""
     campaign = job.campaign_id
@@ -247,11 +248,11 @@ def _stream(tx: StoreTx, ports: Exporter, job: ExportJob, export_id: str,
         rows = tx.lock_chunk(job.tenant_id, campaign, job.owner_filter, after, want)
         if not rows:
             return
-        codes = _reveal(ports.protector, job.tenant_id, export_id, rows)
+        codes = _reveal(ports.protector, job.tenant_id, mark.export_id, rows)
         sink.submit([(code, campaign, reward, r.valid_from, r.expired_at)
                      for code, r in zip(codes, rows, strict=True)])
         ids = [r.row_id for r in rows]
-        tx.mark_exported(job.tenant_id, campaign, ids, job.account_id, export_id, now)
+        tx.mark_exported(mark, ids)
         state.low_id = state.low_id or ids[0]
         state.written, after = state.written + len(rows), ids[-1]
         state.high_id = after

@@ -33,6 +33,7 @@ from core.records import (
     DONE,
     RUNNING,
     BatchRecord,
+    CachedCode,
     CampaignRecord,
     RowTemplate,
     TenantRecord,
@@ -219,9 +220,9 @@ class BatchRunner:
                 rows = tx.batch_rows(batch, after, _RESTORE_PAGE)
             if not rows:
                 return
-            self.cache.restore_codes(
-                batch.tenant_id, campaign.campaign_id, campaign.use_limit,
-                ((code, st, used, user) for _i, code, st, used, user in rows))
+            self.cache.restore_codes(batch.tenant_id, (
+                CachedCode(code, campaign.campaign_id, campaign.use_limit, used, st, user or "")
+                for _i, code, st, used, user in rows))
             after = rows[-1][0]
 
     def _finish(self, batch_id: str) -> tuple[BatchRecord, int]:

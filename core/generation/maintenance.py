@@ -6,8 +6,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from core.campaign_tenant import read_campaign
 from core.codes import assert_code_space, describe_odds, guess_odds, rule_code_space
-from core.errors import DomainRuleViolation, PermanentError, UnknownCampaign
+from core.errors import DomainRuleViolation, PermanentError
 from core.generation.batches import (
     DEFAULT_CHUNK_SIZE,
     BatchResult,
@@ -124,11 +125,7 @@ class Generation(BatchRunner):
 
     def campaign(self, tenant_id: str, campaign_id: str) -> CampaignRecord:
         """A tenant's campaign (UnknownCampaign when it has none of that id)."""
-        with self.store.read("read campaign") as tx:
-            campaign = tx.get_campaign(campaign_id, tenant_id=tenant_id)
-        if campaign is None:
-            raise UnknownCampaign(f"tenant {tenant_id} has no campaign {campaign_id}")
-        return campaign
+        return read_campaign(self.store, tenant_id, campaign_id)
 
     def generated_code_counts(self) -> dict[str, int]:
         """Codes ever generated on the platform by code type, from every batch's stored

@@ -9,6 +9,7 @@ against both. The publisher port is :class:`core.ports.EventPublisher`.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -22,6 +23,30 @@ Runner = Callable[..., Awaitable[Any]]
 #: The domain's judgement of a commit: the claims by tenant and the rows locked for them
 #: in, the plan of writes out (:func:`core.redemption.verdict.decide_commit`).
 Decide = Callable[[dict[str, list[Attempt]], dict[str, LockedRows]], CommitPlan]
+
+
+@dataclass(frozen=True)
+class CommitBatch:
+    """What a batch's commit records: the ``claims`` to judge on their locked rows with
+    ``decide``, the requests already ``decided`` (recorded as they are), at ``now`` (naive
+    UTC)."""
+
+    claims: list[Attempt]
+    decided: list[Attempt]
+    now: datetime
+    decide: Decide
+
+
+@dataclass(frozen=True)
+class StoreView:
+    """The store's view of one tenant's codes the claim cache missed, as the cache loads it:
+    their states (unknown codes absent), their campaigns and the users' usage
+    ((campaign_id, user_id) -> used)."""
+
+    tenant_id: str
+    states: dict[str, CodeState]
+    campaigns: dict[str, CampaignInfo]
+    usage: dict[tuple[str, str], int]
 
 
 class Clock(Protocol):
@@ -79,16 +104,9 @@ class RedemptionStore(Protocol):
         """Per-user redemption counts: (campaign_id, user_id) -> used."""
         ...
 
-    async def begin_commit(
-        self,
-        claims: list[Attempt],
-        decided: list[Attempt],
-        now: datetime,
-        run: Runner,
-        decide: Decide,
-    ) -> OpenCommit:
-        """Lock the claims' rows, call ``decide`` with them, prepare the plan's writes and
-        the outcomes of ``claims`` and ``decided`` (``now``: naive UTC)."""
+    async def begin_commit(self, batch: CommitBatch, run: Runner) -> OpenCommit:
+        """Lock the claims' rows, call ``batch.decide`` with them, prepare the plan's writes
+        and the outcomes of the claims and of the requests already decided."""
         ...
 
     async def record_grants(self, attempts: Sequence[Attempt], now: datetime, run: Runner) -> None:
@@ -108,14 +126,7 @@ class ClaimCache(Protocol):
         """Check and claim each attempt, in order; one reply per attempt."""
         ...
 
-    async def fill(
-        self,
-        tenant_id: str,
-        states: dict[str, CodeState],
-        campaigns: dict[str, CampaignInfo],
-        usage: dict[tuple[str, str], int],
-        wanted: Sequence[Attempt],
-    ) -> None:
+    async def fill(self, view: StoreView, wanted: Sequence[Attempt]) -> None:
         """Load the store's view of missed codes (never over fresher entries); codes the
         store lacks are remembered as unknown for a while."""
         ...

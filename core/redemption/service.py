@@ -29,7 +29,14 @@ from core.redemption.formats import TenantCodeFormats
 from core.redemption.grants import build_grants
 from core.redemption.ids import redemption_id
 from core.redemption.model import Attempt, CampaignInfo, ClaimReply
-from core.redemption.ports import ClaimCache, Clock, OpenCommit, RedemptionStore
+from core.redemption.ports import (
+    ClaimCache,
+    Clock,
+    CommitBatch,
+    OpenCommit,
+    RedemptionStore,
+    StoreView,
+)
 from core.redemption.stages import OpenCommits, OrderedStages
 from core.redemption.tenant_status import TenantStatuses
 from core.redemption.verdict import CacheCorrection, CommitPlan, LockedRows, decide_commit
@@ -170,7 +177,7 @@ class RedemptionService:
             return decide_commit(by_tenant, locked, campaigns, now)
 
         return await self._store.begin_commit(
-            claims, decided, naive_utc(now), self._run, decide
+            CommitBatch(claims, decided, naive_utc(now), decide), self._run
         )
 
     async def _run(self, func: Callable[..., T], *args: Any) -> T:
@@ -283,7 +290,7 @@ class RedemptionService:
             campaigns = await self._campaign_infos(campaign_ids, refresh=True)
             users = [a.request.user_id for a in group]
             usage = await self._run(self._store.user_usage, tenant, sorted(campaign_ids), users)
-            await self._cache.fill(tenant, states, campaigns, usage, group)
+            await self._cache.fill(StoreView(tenant, states, campaigns, usage), group)
 
     async def _find_unprotected(
         self, tenant: str, group: list[Attempt], states: dict[str, Any]

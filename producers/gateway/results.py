@@ -141,7 +141,8 @@ class ResultListener:
     def _reader(self) -> PartitionReader:
         return PartitionReader(
             self._settings.kafka_bootstrap_servers, self._topic, start="end", name="gateway",
-            config={"enable.partition.eof": False, "fetch.wait.max.ms": 10},
+            config={"enable.partition.eof": False,
+                    "fetch.wait.max.ms": self._settings.consumer_fetch_max_wait_ms},
         )
 
     def _read(self, reader: PartitionReader) -> None:

@@ -16,7 +16,7 @@ from core.adapters.redis.client import async_client
 from core.adapters.redis.keys import RedisKeys
 from core.codes.status import CodeStatus
 from core.redemption.model import Attempt, CampaignInfo, CodeState
-from core.redemption.ports import ClaimCache
+from core.redemption.ports import ClaimCache, StoreView
 from core.redemption.verdict import CacheCorrection
 from core.settings import Settings
 from schemas.events import Channel, RedeemRequested
@@ -68,8 +68,9 @@ class World:
 
     async def fill(self, cache: ClaimCache, states: list[CodeState], wanted: list[Attempt],
                    usage: dict[tuple[str, str], int] | None = None) -> None:
-        await cache.fill(self.tenant, {s.code: s for s in states}, {"c1": self.campaign},
-                         usage or {}, wanted)
+        view = StoreView(self.tenant, {s.code: s for s in states}, {"c1": self.campaign},
+                         usage or {})
+        await cache.fill(view, wanted)
 
 
 async def _verdicts(cache: ClaimCache, attempts: list[Attempt]) -> list[str]:

@@ -19,7 +19,7 @@ from core.errors import ConcurrentUpdate
 from core.redemption.grants import build_grants
 from core.redemption.ids import redemption_id
 from core.redemption.model import Attempt, CampaignInfo, CodeState
-from core.redemption.ports import RedemptionStore
+from core.redemption.ports import CommitBatch, RedemptionStore
 from core.redemption.verdict import CommitPlan, LockedRows, decide_commit
 from schemas.campaign import CampaignRule
 from schemas.events import Channel, RedeemOutcome, RedeemRequested
@@ -103,7 +103,9 @@ async def _commit(store: RedemptionStore, seeded: Seeded, claims: list[Attempt])
         return decide_commit(by_tenant, locked, campaigns, now)
 
     store.open()
-    commit = await store.begin_commit(claims, [], now.replace(tzinfo=None), _run, decide)
+    commit = await store.begin_commit(
+        CommitBatch(claims, [], now.replace(tzinfo=None), decide), _run
+    )
     try:
         return await commit.finish()
     finally:

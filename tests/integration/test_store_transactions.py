@@ -20,6 +20,7 @@ from core.bootstrap import bootstrap
 from core.errors import ConcurrentUpdate
 from core.redemption.ids import redemption_id
 from core.redemption.model import Attempt
+from core.redemption.ports import CommitBatch
 from core.redemption.verdict import decide_commit
 from schemas.base import naive_utc, utc_now
 from schemas.events import RedeemOutcome as O
@@ -54,7 +55,7 @@ def _decider(campaigns):
 async def _begin(store: RedemptionStore, seeded, attempt: Attempt) -> OpenCommit:
     campaigns = await _run(store.campaigns, [seeded.campaign_id])
     return await store.begin_commit(
-        [attempt], [], naive_utc(utc_now()), _run, _decider(campaigns)
+        CommitBatch([attempt], [], naive_utc(utc_now()), _decider(campaigns)), _run
     )
 
 
@@ -246,7 +247,9 @@ async def test_a_commit_locks_only_its_own_users_usage_rows_on_an_empty_table(
     campaigns = await _run(store.campaigns, [seeded.campaign_id])
     try:
         commit = await asyncio.wait_for(
-            store.begin_commit(attempts, [], naive_utc(utc_now()), _run, _decider(campaigns)),
+            store.begin_commit(
+                CommitBatch(attempts, [], naive_utc(utc_now()), _decider(campaigns)), _run
+            ),
             NO_WAIT_SECONDS,
         )
         await asyncio.wait_for(commit.finish(), NO_WAIT_SECONDS)

@@ -25,6 +25,7 @@ from core.adapters.redis.client import async_client
 from core.adapters.redis.keys import RedisKeys
 from core.codes.status import CodeStatus
 from core.redemption.model import Attempt, CampaignInfo, CodeState
+from core.redemption.ports import StoreView
 from core.redemption.verdict import LockedRows, decide_commit
 from core.settings import RateLimitTier, Settings
 from schemas.campaign import CampaignStatus
@@ -172,7 +173,7 @@ async def _lua_outcomes(settings_: Settings, case: Case, tenant: str) -> list[st
     try:
         await cache.start()
         attempts = _attempts(case, tenant)
-        await cache.fill(tenant, case.states, case.campaigns, case.usage, attempts)
+        await cache.fill(StoreView(tenant, case.states, case.campaigns, case.usage), attempts)
         replies = await cache.claim(attempts, int(NOW.timestamp() * 1000))
     finally:
         await cache.close()

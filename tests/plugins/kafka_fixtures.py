@@ -15,7 +15,6 @@ from typing import Protocol
 
 import pytest
 
-from core.adapters.kafka.broker import EmbeddedBroker
 from core.settings import Settings
 
 EXTERNAL_BROKER_ENV = "REDEEMFLOW_KAFKA_BOOTSTRAP_SERVERS"
@@ -42,6 +41,8 @@ def broker() -> Iterator[BrokerHandle]:
     if external:
         yield ExternalBroker(external)
         return
+    from core.adapters.kafka.broker import EmbeddedBroker
+
     with EmbeddedBroker() as embedded:
         yield embedded
 

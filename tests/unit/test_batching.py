@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from consumers.batching import _process_batches
+from consumers.batch_loop import process_batches
 from core.pipeline import BatchRunner
 
 
@@ -42,7 +42,7 @@ async def test_a_backlog_gathered_while_not_ready_becomes_one_batch(gated: bool)
     runner = BatchRunner(lambda b: b, process, _Publisher(), ready=ready if gated else None)
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=100)
     events = [_Event(i) for i in range(60)]
-    loop = asyncio.ensure_future(_process_batches(queue, runner, 100, 0.005, 4))
+    loop = asyncio.ensure_future(process_batches(queue, runner, 100, 0.005, 4))
     for event in events:
         await queue.put(event)
         await asyncio.sleep(0.002)  # slower than the window: ungated, they go in pieces
@@ -123,16 +123,16 @@ async def _turns(count: int = 5) -> None:
 
 
 async def test_a_lone_event_is_a_batch_at_once_and_a_fetch_of_several_waits_for_more() -> None:
-    from consumers.batching import _next_batch
+    from consumers.batch_loop import next_batch
 
     queue: asyncio.Queue[Any] = asyncio.Queue()
-    lone = asyncio.ensure_future(_next_batch(queue, 100, window=3600))
+    lone = asyncio.ensure_future(next_batch(queue, 100, window=3600))
     await _turns()
     queue.put_nowait("alone")
     await _turns()
     assert lone.done() and lone.result() == ["alone"], "a lone event waited for the window"
 
-    several = asyncio.ensure_future(_next_batch(queue, 3, window=3600))
+    several = asyncio.ensure_future(next_batch(queue, 3, window=3600))
     await _turns()
     queue.put_nowait("a")
     queue.put_nowait("b")  # arrived together: more are likely, the window is worth waiting

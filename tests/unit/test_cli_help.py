@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
+import pytest
 import typer.main
+import typer.testing
 from typer.testing import CliRunner
 
 from cli.main import app
@@ -30,6 +33,18 @@ EXPECTED_GROUPS = {
     "admin",
     "operator",
 }
+
+
+@pytest.fixture(autouse=True)
+def _converted_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """typer's CliRunner converts the whole Typer app into its click command on every
+    ``invoke`` (most of this module's time, with ~70 invocations): convert it once."""
+    monkeypatch.setattr(typer.testing, "_get_command", _command_of)
+
+
+@cache
+def _command_of(app: typer.Typer) -> Any:
+    return typer.main.get_command(app)
 
 
 def _paths(command: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
+import string
 from functools import cache
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from core.codes import (
+    CheckChar,
     CodeCodec,
     default_alphabet,
     is_weak_totally_antisymmetric,
@@ -37,39 +37,6 @@ def _codec_for_json(rule_json: str) -> CodeCodec:
 
 def rule_of(**fields: object) -> CodeGenerateRule:
     return CodeGenerateRule.model_validate(fields)
-
-
-@st.composite
-def rules(draw: st.DrawFn) -> CodeGenerateRule:
-    """Random valid rules with a check char: every random type, prefixes, exclusions, signing."""
-    code_type = draw(st.sampled_from(RANDOM_TYPES))
-    symbols = default_alphabet(code_type).symbols
-    excluded = draw(st.lists(st.sampled_from(symbols), max_size=len(symbols) - 3, unique=True))
-    if not check_char_supports(len(symbols) - len(excluded)):
-        excluded = excluded[:-1] if excluded else excluded
-    if not check_char_supports(len(symbols) - len(excluded)):
-        excluded = []
-    signed = draw(st.booleans())
-    sig_len = draw(st.integers(2, 8))
-    prefix = draw(st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", max_size=8))
-    room = 32 - len(prefix) - 1 - (sig_len if signed else 0)
-    length = draw(st.integers(4, min(room, 32)))
-    return rule_of(
-        codeType=code_type,
-        length=length,
-        prefix=prefix,
-        excludeChars=excluded,
-        signed=signed,
-        signatureLength=sig_len,
-    )
-
-
-@st.composite
-def rules_and_codes(draw: st.DrawFn) -> tuple[CodeCodec, str]:
-    rule = draw(rules())
-    body = draw(st.text(rule.alphabet, min_size=rule.length, max_size=rule.length))
-    codec = codec_for(rule)
-    return codec, codec.encode(body)
 
 
 # -- alphabets and tables ----------------------------------------------------------------
@@ -152,40 +119,99 @@ def test_bulk_and_single_paths_agree() -> None:
 # -- check char properties ---------------------------------------------------------------
 
 
-@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rules_and_codes())
-def test_every_single_substitution_is_rejected(case: tuple[CodeCodec, str]) -> None:
-    codec, code = case
-    assert codec.parse(code) == code
-    start = len(codec.rule.prefix)
-    for i in range(start, len(code)):
-        for symbol in codec.alphabet.symbols:
-            if symbol != code[i]:
-                assert codec.parse(code[:i] + symbol + code[i + 1 :]) is None, (code, i, symbol)
+#: Every alphabet size a rule can have and a check char supports, per random code type
+#: (``excludeChars`` shrink the default alphabet down to 3 symbols).
+CHECKED_SIZES = [
+    (code_type, size)
+    for code_type in RANDOM_TYPES
+    for size in range(3, default_alphabet(code_type).size + 1)
+    if check_char_supports(size)
+]
 
 
-@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rules_and_codes())
-def test_every_adjacent_transposition_is_rejected(case: tuple[CodeCodec, str]) -> None:
-    codec, code = case
-    canonical = codec.alphabet.translation()
-    for i in range(len(code) - 1):
-        a, b = code[i], code[i + 1]
-        if canonical.get(ord(a), a) != canonical.get(ord(b), b):
-            swapped = code[:i] + b + a + code[i + 2 :]
-            assert codec.parse(swapped) is None, (code, i)
+@pytest.mark.parametrize(("code_type", "size"), CHECKED_SIZES)
+def test_check_chars_catch_every_substitution_and_adjacent_transposition(
+    code_type: CodeType, size: int
+) -> None:
+    """Proven for every payload, not sampled: over every state x every pair of symbols.
+
+    ``CheckChar`` reads a payload one symbol at a time; the state before a position can be any
+    state (a one-symbol payload reaches each: ``via[s]``). Hence, for every payload and every
+    position: a substitution leaves two different states after that position (rows are
+    permutations), a transposition of two different adjacent symbols too (the anti-symmetry),
+    and every later symbol keeps two different states different (columns are permutations),
+    so the altered payload ends in a state other than the one valid state. The check depends on
+    the alphabet's size and order only, so one alphabet per size stands for all of that size.
+    """
+    symbols = default_alphabet(code_type).symbols[:size]
+    checker = CheckChar(make_alphabet(symbols))
+    states = range(size)
+    via = {checker.state(x): x for x in symbols}
+    assert sorted(via) == list(states)
+    after = {(s, x): checker.state(via[s] + x) for s in states for x in symbols}
+    for s in states:
+        assert len({after[s, x] for x in symbols}) == size, ("substitution", s)
+        closed = via[s] + checker.compute(via[s])
+        assert checker.is_valid(closed) and checker.state(closed) == 0
+        assert [checker.is_valid(via[s] + x) for x in symbols].count(True) == 1
+    for x in symbols:
+        assert len({after[s, x] for s in states}) == size, ("later symbol", x)
+    for s in states:
+        for i, x in enumerate(symbols):
+            for y in symbols[i + 1 :]:
+                assert after[after[s, x], y] != after[after[s, y], x], ("transposition", s, x, y)
 
 
-@settings(max_examples=300, deadline=None)
-@given(rules_and_codes(), st.integers(0, 31), st.sampled_from("0123456789ABCDEFGHJKMNPQRSTUVWXYZ"))
-def test_a_wrong_prefix_is_rejected(case: tuple[CodeCodec, str], pos: int, char: str) -> None:
-    codec, code = case
-    prefix = codec.rule.prefix
-    canonical = codec.alphabet.translation()
-    i = pos % max(len(prefix), 1)
-    if not prefix or canonical.get(ord(char), char) == canonical.get(ord(prefix[i]), prefix[i]):
-        return
-    assert codec.parse(code[:i] + char + code[i + 1 :]) is None
+#: Prefixes of the grid: plain, with look-alikes (O/0, I/L/1), short.
+PREFIXES = ["VIP", "O0IL1", "Z9X"]
+
+
+def _grid_rules() -> list[CodeGenerateRule]:
+    """Two rules per checked alphabet size (``CHECKED_SIZES``): signed with a prefix, and
+    plain; symbols excluded from the end or from the start of the default alphabet, and
+    body, signature and prefix varied from rule to rule."""
+    grid = []
+    for n, (code_type, size) in enumerate(CHECKED_SIZES):
+        symbols = default_alphabet(code_type).symbols
+        excluded = list(symbols[size:] if n % 2 else symbols[: len(symbols) - size])
+        prefix, sig_len = PREFIXES[n % len(PREFIXES)], 2 + n % 7
+        length = min(4 + n * 5 % 17, 32 - len(prefix) - 1 - sig_len)
+        grid.append(rule_of(codeType=code_type, length=length, prefix=prefix,
+                            excludeChars=excluded, signed=True, signatureLength=sig_len))
+        grid.append(rule_of(codeType=code_type, length=length, excludeChars=excluded))
+    return grid
+
+
+def test_parse_rejects_every_substitution_and_adjacent_transposition() -> None:
+    """Every position after the prefix (body, signature, check char) x every other symbol,
+    and every adjacent pair (the prefix boundary included), for a code of every grid rule:
+    ``parse`` checks the whole payload the property above covers."""
+    for rule in _grid_rules():
+        codec = codec_for(rule)
+        code = codec.generate()
+        assert codec.parse(code) == code
+        for i in range(len(rule.prefix), len(code)):
+            for symbol in codec.alphabet.symbols:
+                if symbol != code[i]:
+                    assert codec.parse(code[:i] + symbol + code[i + 1 :]) is None, (code, i)
+        canonical = codec.alphabet.translation()
+        for i in range(len(code) - 1):
+            a, b = code[i], code[i + 1]
+            if canonical.get(ord(a), a) != canonical.get(ord(b), b):
+                assert codec.parse(code[:i] + b + a + code[i + 2 :]) is None, (code, i)
+
+
+def test_a_wrong_prefix_is_rejected() -> None:
+    """Every prefix position x every letter and digit a person may type there, for every
+    grid rule with a prefix (compared literally, after the confusable map)."""
+    for rule in _grid_rules():
+        codec = codec_for(rule)
+        code = codec.generate()
+        canonical = codec.alphabet.translation()
+        for i, expected in enumerate(rule.prefix):
+            for char in string.digits + string.ascii_uppercase:
+                if canonical.get(ord(char), char) != canonical.get(ord(expected), expected):
+                    assert codec.parse(code[:i] + char + code[i + 1 :]) is None, (code, i, char)
 
 
 # -- normalisation -----------------------------------------------------------------------
@@ -195,18 +221,24 @@ def to_full_width(text: str) -> str:
     return "".join(chr(ord(c) + 0xFEE0) for c in text)
 
 
-@settings(max_examples=300, deadline=None)
-@given(rules_and_codes(), st.sampled_from(["lower", "spaces", "dashes", "full", "mixed"]))
-def test_typed_variants_parse_to_the_canonical_code(case: tuple[CodeCodec, str], how: str) -> None:
-    codec, code = case
-    typed = {
-        "lower": code.lower(),
-        "spaces": "  " + " ".join(code[i : i + 4] for i in range(0, len(code), 4)) + "\t\n",
-        "dashes": "-".join(code[i : i + 3] for i in range(0, len(code), 3)) + "_",
-        "full": to_full_width(code.lower()),
-        "mixed": "\u3000" + to_full_width(code[:3]) + "\u2013" + code[3:].lower(),
-    }[how]
-    assert codec.parse(typed) == code
+def typed_variants(code: str) -> list[str]:
+    """How people type or paste a code: lower case, grouped with spaces or dashes,
+    full-width, mixed."""
+    return [
+        code.lower(),
+        "  " + " ".join(code[i : i + 4] for i in range(0, len(code), 4)) + "\t\n",
+        "-".join(code[i : i + 3] for i in range(0, len(code), 3)) + "_",
+        to_full_width(code.lower()),
+        "\u3000" + to_full_width(code[:3]) + "\u2013" + code[3:].lower(),
+    ]
+
+
+def test_typed_variants_parse_to_the_canonical_code() -> None:
+    for rule in _grid_rules():
+        codec = codec_for(rule)
+        code = codec.generate()
+        for typed in typed_variants(code):
+            assert codec.parse(typed) == code, (typed, code)
 
 
 def test_numeric_confusables_are_mapped() -> None:

@@ -16,7 +16,7 @@ import pytest
 from core.codes import CodeCodec
 from core.codes.status import CodeStatus, RedemptionStatus
 from core.redemption.model import Attempt, CampaignInfo, CodeState
-from core.redemption.ports import ClaimCache, RedemptionStore
+from core.redemption.ports import ClaimCache, RedemptionStore, StoreView
 from core.redemption.service import RedemptionService
 from core.settings import Settings
 from schemas.campaign import CampaignRule
@@ -208,10 +208,9 @@ async def test_a_claim_the_store_refuses_is_corrected_in_the_cache(world: World)
     [code, warm] = world.codes(world.campaign(use_limit=1, per_user_limit=5), 2)
     await world.redeem(("alice", warm))
     request = _request(world.tenant, "alice", code)
-    await world.cache.fill(  # the cache loads the code while it is unused
-        world.tenant, world.store.lookup_codes(world.tenant, [code]),
-        world.store.campaigns(["c1"]), {}, [Attempt(request, code=code)],
-    )
+    view = StoreView(world.tenant, world.store.lookup_codes(world.tenant, [code]),
+                     world.store.campaigns(["c1"]), {})
+    await world.cache.fill(view, [Attempt(request, code=code)])  # loaded while unused
     key = (world.tenant, code)
     world.store.codes[key] = replace(world.store.codes[key], used_count=1,
                                      status=int(CodeStatus.GRANTED))

@@ -9,16 +9,15 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from core.adapters.mysql.code_admin_store import filtered_codes
+from core.adapters.mysql.code_admin_store import CODE_COLUMNS, CODE_FROM
+from core.adapters.mysql.export_store import EXPORT_BATCH_COLUMNS, export_batch_record
 from core.backoffice.rows import (
     CampaignCounts,
     CampaignRow,
-    CodeRecord,
-    ExportRow,
     RedemptionRow,
 )
 from core.codes.status import CodeStatus
-from core.records import CodeListing
+from core.records import CodeRecord, ExportBatchRecord
 
 
 def _scope(tenant_id: str | None, column: str = "tenant_id") -> tuple[str, dict[str, Any]]:
@@ -100,20 +99,12 @@ def outcome_mix(conn: Connection, tenant_id: str | None, since: datetime) -> dic
     return {str(r[0]): int(r[1]) for r in rows}
 
 
-_CODE_COLUMNS = (
-    "r.id, r.tenant_id, r.campaign_id, r.code, r.status, r.use_limit, r.used_count,"
-    " r.gen_batch_id, r.gen_account_id, r.gen_time, r.export_status, r.export_account_id,"
-    " r.export_time, r.export_batch_id, r.user_id, a.allocated_at, r.act_user_id, r.act_time,"
-    " r.remark, r.code_mask"
-)
-_CODE_FROM = ("FROM redeem_codes r LEFT JOIN code_allocations a"
-              " ON a.tenant_id = r.tenant_id AND a.code = r.code")
 
 
 def find_code(conn: Connection, tenant_id: str, code: str, plain: str = "") -> CodeRecord | None:
     """A tenant's code by its lookup, or by ``plain`` for a row not migrated yet (the
     unique key (tenant_id, code))."""
-    row = conn.execute(text(f"SELECT {_CODE_COLUMNS} {_CODE_FROM}"
+    row = conn.execute(text(f"SELECT {CODE_COLUMNS} {CODE_FROM}"
                             " WHERE r.tenant_id = :t AND r.code IN (:code, :plain) LIMIT 1"),
                        {"t": tenant_id, "code": code, "plain": plain or code}).first()
     return CodeRecord(*row) if row else None
@@ -122,7 +113,7 @@ def find_code(conn: Connection, tenant_id: str, code: str, plain: str = "") -> C
 def code_by_row(conn: Connection, tenant_id: str, campaign_id: str,
                 row_id: int) -> CodeRecord | None:
     """A campaign's code by row id (the primary key)."""
-    row = conn.execute(text(f"SELECT {_CODE_COLUMNS} {_CODE_FROM} WHERE r.tenant_id = :t"
+    row = conn.execute(text(f"SELECT {CODE_COLUMNS} {CODE_FROM} WHERE r.tenant_id = :t"
                             " AND r.campaign_id = :c AND r.id = :id"),
                        {"t": tenant_id, "c": campaign_id, "id": row_id}).first()
     return CodeRecord(*row) if row else None
@@ -151,7 +142,7 @@ def recorded_grants(conn: Connection, redemption_ids: list[str]) -> dict[str, da
 
 
 def export_history(conn: Connection, tenant_id: str | None, campaign_id: str | None,
-                   limit: int = 100) -> list[ExportRow]:
+                   limit: int = 100) -> list[ExportBatchRecord]:
     """Exports newest first (index (tenant_id, campaign_id))."""
     where, params = _scope(tenant_id)
     if campaign_id is not None:
@@ -159,28 +150,9 @@ def export_history(conn: Connection, tenant_id: str | None, campaign_id: str | N
         params["c"] = campaign_id
     params["n"] = limit
     rows = conn.execute(text(
-        "SELECT export_id, tenant_id, campaign_id, account_id, owner_override, code_count,"
-        f" file_format, file_sha256, created_at FROM export_batches WHERE {where}"
+        f"SELECT {EXPORT_BATCH_COLUMNS} FROM export_batches WHERE {where}"
         " ORDER BY created_at DESC LIMIT :n"), params).all()
-    return [ExportRow(r[0], r[1], r[2], r[3], bool(r[4]), int(r[5]), r[6], r[7], r[8])
-            for r in rows]
-
-
-def codes_window(conn: Connection, tenant_id: str, campaign_id: str, *, status: int | None,
-                 exported: bool | None, after_id: int, upto_id: int,
-                 limit: int) -> list[CodeListing]:
-    """Filtered codes with ``after_id < id <= upto_id`` in id order: a bounded stretch of the
-    primary key, so a filter that matches few rows never reads the whole campaign."""
-    sql = ("SELECT r.id, COALESCE(r.code_mask, r.code), r.status, r.use_limit, r.used_count,"
-           " r.export_status,"
-           " r.gen_account_id, r.gen_time, r.export_account_id, r.export_time,"
-           " r.export_batch_id, r.user_id, a.allocated_at, r.act_user_id, r.act_time,"
-           " r.valid_from, r.expired_at, r.remark FROM redeem_codes r LEFT JOIN code_allocations a"
-           " ON a.tenant_id = r.tenant_id AND a.code = r.code WHERE r.tenant_id = :t"
-           " AND r.campaign_id = :c AND r.id > :after AND r.id <= :upto")
-    params: dict[str, Any] = {"t": tenant_id, "c": campaign_id, "after": after_id,
-                              "upto": upto_id, "n": limit}
-    return filtered_codes(conn, sql, params, status=status, exported=exported)
+    return [export_batch_record(r) for r in rows]
 
 
 def code_id_range(conn: Connection, tenant_id: str, campaign_id: str) -> tuple[int, int]:

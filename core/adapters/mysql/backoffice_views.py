@@ -8,16 +8,14 @@ from datetime import datetime
 
 from sqlalchemy.engine import Connection, Engine
 
-from core.adapters.mysql import backoffice_store
+from core.adapters.mysql import backoffice_store, code_admin_store
 from core.adapters.mysql.engine import guarded_connection
 from core.backoffice.rows import (
     CampaignCounts,
     CampaignRow,
-    CodeRecord,
-    ExportRow,
     RedemptionRow,
 )
-from core.records import CodeListing
+from core.records import CodeQuery, CodeRecord, ExportBatchRecord
 
 
 class MySQLBackOfficeViews:
@@ -79,32 +77,13 @@ class MySQLBackOfficeViews:
 
     def export_history(
         self, tenant_id: str | None, campaign_id: str | None, limit: int = 100
-    ) -> list[ExportRow]:
+    ) -> list[ExportBatchRecord]:
         with self._read("export history") as conn:
             return backoffice_store.export_history(conn, tenant_id, campaign_id, limit)
 
-    def codes_window(
-        self,
-        tenant_id: str,
-        campaign_id: str,
-        *,
-        status: int | None,
-        exported: bool | None,
-        after_id: int,
-        upto_id: int,
-        limit: int,
-    ) -> list[CodeListing]:
+    def codes_window(self, query: CodeQuery) -> list[CodeRecord]:
         with self._read("codes window") as conn:
-            return backoffice_store.codes_window(
-                conn,
-                tenant_id,
-                campaign_id,
-                status=status,
-                exported=exported,
-                after_id=after_id,
-                upto_id=upto_id,
-                limit=limit,
-            )
+            return code_admin_store.list_codes(conn, query)
 
     def code_id_range(self, tenant_id: str, campaign_id: str) -> tuple[int, int]:
         with self._read("code id range") as conn:

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from core.codes.status import CodeStatus
-from core.records import BoundCode, CodeListing, VoidCandidate
+from core.records import BoundCode, CodeQuery, CodeRecord, VoidCandidate, VoidTarget
 
 _FREE = (
     f"status = {CodeStatus.UNUSED:d} AND used_count = 0 AND export_status = 0 AND user_id IS NULL"
@@ -74,36 +74,35 @@ def campaign_exists(conn: Connection, tenant_id: str, campaign_id: str) -> bool:
 
 
 # listings show the stored mask (a row not yet migrated: its code, masked by the caller)
-_LIST_COLUMNS = (
-    "r.id, COALESCE(r.code_mask, r.code), r.status, r.use_limit, r.used_count, r.export_status,"
-    " r.gen_account_id,"
-    " r.gen_time, r.export_account_id, r.export_time, r.export_batch_id, r.user_id,"
-    " a.allocated_at, r.act_user_id, r.act_time, r.valid_from, r.expired_at, r.remark"
+#: The columns of a ``CodeRecord``, from ``CODE_FROM``.
+CODE_COLUMNS = (
+    "r.id, r.tenant_id, r.campaign_id, r.code, r.status, r.use_limit, r.used_count,"
+    " r.gen_batch_id, r.gen_account_id, r.gen_time, r.export_status, r.export_account_id,"
+    " r.export_time, r.export_batch_id, r.user_id, a.allocated_at, r.act_user_id, r.act_time,"
+    " r.valid_from, r.expired_at, r.remark, r.code_mask"
 )
+#: Codes with their allocation.
+CODE_FROM = ("FROM redeem_codes r LEFT JOIN code_allocations a"
+             " ON a.tenant_id = r.tenant_id AND a.code = r.code")
 
 
-def list_codes(conn: Connection, tenant_id: str, campaign_id: str, *, status: int | None,
-               exported: bool | None, after_id: int, limit: int) -> list[CodeListing]:
-    """A page of a campaign's codes in id order, ids above ``after_id`` (keyset)."""
-    sql = (f"SELECT {_LIST_COLUMNS} FROM redeem_codes r LEFT JOIN code_allocations a"
-           " ON a.tenant_id = r.tenant_id AND a.code = r.code"
+def list_codes(conn: Connection, query: CodeQuery) -> list[CodeRecord]:
+    """The codes ``query`` selects (with their allocation), in id order."""
+    sql = (f"SELECT {CODE_COLUMNS} {CODE_FROM}"
            " WHERE r.tenant_id = :t AND r.campaign_id = :c AND r.id > :after")
-    params: dict[str, Any] = {"t": tenant_id, "c": campaign_id, "after": after_id, "n": limit}
-    return filtered_codes(conn, sql, params, status=status, exported=exported)
-
-
-def filtered_codes(conn: Connection, sql: str, params: dict[str, Any], *, status: int | None,
-                   exported: bool | None) -> list[CodeListing]:
-    """Run a code listing query (``sql`` ends in its WHERE clause, ``params`` holds ``n``)
-    narrowed to a status and an export state when given, in id order, at most ``n`` rows."""
-    if status is not None:
+    params: dict[str, Any] = {"t": query.tenant_id, "c": query.campaign_id,
+                              "after": query.after_id, "n": query.limit}
+    if query.upto_id is not None:
+        sql += " AND r.id <= :upto"
+        params["upto"] = query.upto_id
+    if query.status is not None:
         sql += " AND r.status = :s"
-        params["s"] = status
-    if exported is not None:
+        params["s"] = query.status
+    if query.exported is not None:
         sql += " AND r.export_status = :e"
-        params["e"] = int(exported)
+        params["e"] = int(query.exported)
     rows = conn.execute(text(sql + " ORDER BY r.id LIMIT :n"), params).all()
-    return [CodeListing(*row) for row in rows]
+    return [CodeRecord(*row) for row in rows]
 
 
 def _selector(by: str) -> str:
@@ -114,18 +113,20 @@ def _selector(by: str) -> str:
     }[by]
 
 
-def lock_voidable(conn: Connection, tenant_id: str, by: str, value: str, after_id: int,
-                  limit: int, campaign_id: str | None = None,
-                  plain: str | None = None) -> list[VoidCandidate]:
-    """Lock up to ``limit`` never-redeemed codes matching the selector, ids > ``after_id``
-    (by code: ``value`` is the lookup, ``plain`` the code, for rows not migrated yet)."""
+def _target_params(target: VoidTarget) -> dict[str, Any]:
+    return {"t": target.tenant_id, "v": target.value, "p": target.plain or target.value,
+            "c": target.campaign_id}
+
+
+def lock_voidable(conn: Connection, target: VoidTarget, after_id: int,
+                  limit: int) -> list[VoidCandidate]:
+    """Lock up to ``limit`` never-redeemed codes of ``target``, ids > ``after_id``."""
     rows = conn.execute(
         text("SELECT id, code, campaign_id, use_limit, user_id FROM redeem_codes"
-             f" WHERE tenant_id = :t AND {_selector(by)} AND status = {CodeStatus.UNUSED:d}"
-             " AND used_count = 0"
+             f" WHERE tenant_id = :t AND {_selector(target.by)}"
+             f" AND status = {CodeStatus.UNUSED:d} AND used_count = 0"
              " AND id > :after ORDER BY id LIMIT :n FOR UPDATE"),
-        {"t": tenant_id, "v": value, "p": plain or value, "c": campaign_id, "after": after_id,
-         "n": limit},
+        {**_target_params(target), "after": after_id, "n": limit},
     ).all()
     return [VoidCandidate(int(r[0]), r[1], r[2], int(r[3]), r[4]) for r in rows]
 
@@ -146,15 +147,14 @@ def void_rows(conn: Connection, tenant_id: str, rows: list[VoidCandidate], note:
     return changed
 
 
-def void_census(conn: Connection, tenant_id: str, by: str, value: str,
-                campaign_id: str | None = None, plain: str | None = None) -> dict[str, int]:
-    """Codes matching the selector that were not voidable: voided, partly used, used."""
+def void_census(conn: Connection, target: VoidTarget) -> dict[str, int]:
+    """Codes of ``target`` that were not voidable: voided, partly used, used."""
     row = conn.execute(
         text(f"SELECT COUNT(*), COALESCE(SUM(status = {CodeStatus.VOIDED:d}), 0),"
              f" COALESCE(SUM(status = {CodeStatus.UNUSED:d} AND used_count > 0), 0),"
              f" COALESCE(SUM(status IN ({CodeStatus.CLAIMED:d}, {CodeStatus.GRANTED:d})), 0)"
-             f" FROM redeem_codes WHERE tenant_id = :t AND {_selector(by)}"),
-        {"t": tenant_id, "v": value, "p": plain or value, "c": campaign_id},
+             f" FROM redeem_codes WHERE tenant_id = :t AND {_selector(target.by)}"),
+        _target_params(target),
     ).one()
     return {"matched": int(row[0]), "already_voided": int(row[1]),
             "partly_used": int(row[2]), "used": int(row[3])}

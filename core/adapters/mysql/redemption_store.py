@@ -34,7 +34,7 @@ from core.adapters.mysql.script import RenderedScript, SqlScript, marks
 from core.adapters.mysql.stored_grants import RedemptionFacts
 from core.errors import ConcurrentUpdate
 from core.redemption.model import Attempt, CampaignInfo, CodeState, KnownOutcome
-from core.redemption.ports import Decide, Runner
+from core.redemption.ports import CommitBatch, Runner
 from core.redemption.verdict import CacheCorrection, LockedRows
 from schemas.campaign import CampaignRule
 from schemas.code_rule import CodeGenerateRule
@@ -225,17 +225,10 @@ class RedemptionStore:
 
         return guarded("read user usage", work)
 
-    async def begin_commit(
-        self,
-        claims: list[Attempt],
-        decided: list[Attempt],
-        now: datetime,
-        run: Runner,
-        decide: Decide,
-    ) -> OpenCommit:
+    async def begin_commit(self, batch: CommitBatch, run: Runner) -> OpenCommit:
         """The first half of a batch's commit: a transaction with the claimed codes and
-        their users' usage rows locked (and their campaigns' status read), ``decide`` (the
-        domain's judgement) called with those rows, and the writes of its plan built.
+        their users' usage rows locked (and their campaigns' status read), ``batch.decide``
+        (the domain's judgement) called with those rows, and the writes of its plan built.
         Nothing is written before :meth:`OpenCommit.finish`.
 
         The transaction reads READ COMMITTED (:func:`lock_rows` sets it): its locking reads
@@ -249,12 +242,12 @@ class RedemptionStore:
         Two round trips in the executor (here, and the writes with the commit in
         ``finish``); the judging and the SQL in between run on the caller's thread.
         """
-        by_tenant = claims_by_tenant(claims)
+        by_tenant = claims_by_tenant(batch.claims)
         conn, locked = await run(self._begin_locked, by_tenant)
         try:
-            plan = decide(by_tenant, locked)
+            plan = batch.decide(by_tenant, locked)
             ordered = [a for tenant in sorted(by_tenant) for a in by_tenant[tenant]]
-            script = commit_script(plan, [*ordered, *decided], now)
+            script = commit_script(plan, [*ordered, *batch.decided], batch.now)
             return OpenCommit(self, conn, self._rendered(script), plan.corrections, run)
         except BaseException:
             await run(self._abandon, conn)

@@ -28,12 +28,15 @@ from core.records import (
     BatchRecord,
     BoundCode,
     CampaignRecord,
-    CodeListing,
+    CodeQuery,
+    CodeRecord,
     ExportBatchRecord,
+    ExportMark,
     ExportRow,
     RowTemplate,
     TenantRecord,
     VoidCandidate,
+    VoidTarget,
 )
 from schemas.events import TenantUpdated
 
@@ -186,49 +189,17 @@ class MySQLTx:
     def campaign_exists(self, tenant_id: str, campaign_id: str) -> bool:
         return code_admin_store.campaign_exists(self._conn, tenant_id, campaign_id)
 
-    def list_codes(
-        self,
-        tenant_id: str,
-        campaign_id: str,
-        *,
-        status: int | None,
-        exported: bool | None,
-        after_id: int,
-        limit: int,
-    ) -> list[CodeListing]:
-        return code_admin_store.list_codes(
-            self._conn,
-            tenant_id,
-            campaign_id,
-            status=status,
-            exported=exported,
-            after_id=after_id,
-            limit=limit,
-        )
+    def list_codes(self, query: CodeQuery) -> list[CodeRecord]:
+        return code_admin_store.list_codes(self._conn, query)
 
-    def lock_voidable(
-        self,
-        tenant_id: str,
-        by: str,
-        value: str,
-        after_id: int,
-        limit: int,
-        campaign_id: str | None = None,
-        plain: str | None = None,
-    ) -> list[VoidCandidate]:
-        return code_admin_store.lock_voidable(
-            self._conn, tenant_id, by, value, after_id, limit, campaign_id, plain
-        )
+    def lock_voidable(self, target: VoidTarget, after_id: int, limit: int) -> list[VoidCandidate]:
+        return code_admin_store.lock_voidable(self._conn, target, after_id, limit)
 
     def void_rows(self, tenant_id: str, rows: list[VoidCandidate], note: str) -> int:
         return code_admin_store.void_rows(self._conn, tenant_id, rows, note)
 
-    def void_census(
-        self, tenant_id: str, by: str, value: str, campaign_id: str | None = None,
-        plain: str | None = None,
-    ) -> dict[str, int]:
-        return code_admin_store.void_census(self._conn, tenant_id, by, value, campaign_id,
-                                            plain)
+    def void_census(self, target: VoidTarget) -> dict[str, int]:
+        return code_admin_store.void_census(self._conn, target)
 
     def count_exportable(self, tenant_id: str, campaign_id: str, account_id: str | None) -> int:
         return export_store.count_exportable(self._conn, tenant_id, campaign_id, account_id)
@@ -240,18 +211,8 @@ class MySQLTx:
             self._conn, tenant_id, campaign_id, account_id, after_id, limit
         )
 
-    def mark_exported(
-        self,
-        tenant_id: str,
-        campaign_id: str,
-        ids: list[int],
-        account_id: str,
-        export_id: str,
-        now: datetime,
-    ) -> int:
-        return export_store.mark_exported(
-            self._conn, tenant_id, campaign_id, ids, account_id, export_id, now
-        )
+    def mark_exported(self, mark: ExportMark, ids: list[int]) -> int:
+        return export_store.mark_exported(self._conn, mark, ids)
 
     def insert_export_batch(self, record: ExportBatchRecord) -> None:
         return export_store.insert_export_batch(self._conn, record)

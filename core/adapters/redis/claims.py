@@ -13,6 +13,7 @@ from core.adapters.redis.scripts import ScriptRunner
 from core.codes.status import cached_status
 from core.errors import CacheUnavailable
 from core.redemption.model import Attempt, CampaignInfo, ClaimReply, CodeState
+from core.redemption.ports import StoreView
 from core.redemption.verdict import CacheCorrection
 from core.settings import Settings
 from schemas.events import RedeemRequested
@@ -119,22 +120,15 @@ class ClaimCache:
             ]
         return keys, args
 
-    async def fill(
-        self,
-        tenant_id: str,
-        states: dict[str, CodeState],
-        campaigns: dict[str, CampaignInfo],
-        usage: dict[tuple[str, str], int],
-        wanted: Sequence[Attempt],
-    ) -> None:
+    async def fill(self, view: StoreView, wanted: Sequence[Attempt]) -> None:
         """Load MySQL's view of missed codes; codes MySQL lacks get a negative entry."""
-        k = self._keys
+        k, tenant_id = self._keys, view.tenant_id
         calls = []
         try:
             async with self._client.pipeline(transaction=False) as pipe:
                 for attempt in wanted:
                     code = attempt.code or ""
-                    state = states.get(code)
+                    state = view.states.get(code)
                     if state is None:
                         pipe.set(
                             k.negative(tenant_id, code),
@@ -142,15 +136,12 @@ class ClaimCache:
                             ex=self._settings.negative_cache_seconds,
                         )
                         continue
-                    campaign = campaigns.get(state.campaign_id)
+                    campaign = view.campaigns.get(state.campaign_id)
                     if campaign is None:
                         continue
                     user = attempt.request.user_id
-                    calls.append(
-                        _fill_call(
-                            k, state, campaign, user, usage.get((campaign.campaign_id, user), 0)
-                        )
-                    )
+                    used = view.usage.get((campaign.campaign_id, user), 0)
+                    calls.append(_fill_call(k, state, campaign, user, used))
                 await pipe.execute()
             if calls:
                 await self._scripts.run_many("load_code", calls)

@@ -15,6 +15,7 @@ per-argument packing) and sent on one pooled connection. Redis errors become
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
@@ -27,7 +28,7 @@ from core.adapters.redis.client import (
 from core.adapters.redis.client import redis_guard as _guard
 from core.adapters.redis.keys import RedisKeys, campaign_fields, code_value
 from core.codes.status import CodeStatus
-from core.records import CampaignRecord
+from core.records import CachedCode, CampaignRecord
 from schemas.campaign import CampaignRule
 
 T = TypeVar("T")
@@ -86,27 +87,21 @@ class CodeLoader:
         finally:
             pool.release(conn)
 
-    def restore_codes(
-        self,
-        tenant_id: str,
-        campaign_id: str,
-        use_limit: int,
-        rows: Iterable[tuple[str, int, int, str | None]],
-    ) -> None:
-        """Write (code, status, used, user) entries from MySQL without overwriting any (SET NX).
+    def restore_codes(self, tenant_id: str, states: Iterable[CachedCode]) -> None:
+        """Write entries from MySQL without overwriting any (SET NX), and pool the free codes.
 
         Used when resuming a batch: entries already in Redis may be fresher than MySQL.
         """
         pipe = self._client.pipeline(transaction=False)
-        pool = self._keys.pool(tenant_id, campaign_id)
-        unallocated = []
-        for code, status, used, user in rows:
-            value = code_value(campaign_id, use_limit, used, status, user or "")
-            pipe.set(self._keys.code(tenant_id, code), value, nx=True)
-            if status == CodeStatus.UNUSED and used == 0 and not user:
-                unallocated.append(code)
-        for part in _parts(unallocated):
-            pipe.sadd(pool, *part)
+        unallocated: dict[str, list[str]] = defaultdict(list)
+        for s in states:
+            value = code_value(s.campaign_id, s.use_limit, s.used, s.status, s.bound_user)
+            pipe.set(self._keys.code(tenant_id, s.code), value, nx=True)
+            if s.status == CodeStatus.UNUSED and s.used == 0 and not s.bound_user:
+                unallocated[s.campaign_id].append(s.code)
+        for campaign_id, codes in unallocated.items():
+            for part in _parts(codes):
+                pipe.sadd(self._keys.pool(tenant_id, campaign_id), *part)
         _guard("restore codes", pipe.execute)
 
     def remove_codes(self, tenant_id: str, campaign_id: str, codes: list[str]) -> None:
