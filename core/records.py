@@ -167,6 +167,8 @@ class ExportBatchRecord:
     file_name: str
     file_sha256: str | None
     created_at: datetime
+    seq: int = 0
+    """The export's number, kept on each of its codes as ``export_seq`` (migration 15)."""
 
 
 

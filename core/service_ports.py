@@ -254,16 +254,15 @@ class ExportTx(Protocol):
         """Lock up to ``limit`` eligible codes with ids above ``after_id``, skipping locked ones."""
         ...
 
+    def reserve_export_seq(self) -> int:
+        """The number of a new export (reserve it in a transaction of its own)."""
+        ...
+
     def mark_exported(
-        self,
-        tenant_id: str,
-        campaign_id: str,
-        ids: list[int],
-        account_id: str,
-        export_id: str,
-        now: datetime,
+        self, tenant_id: str, campaign_id: str, ids: list[int], export_seq: int
     ) -> int:
-        """Mark locked codes exported by ``account_id`` in ``export_id``; returns rows changed."""
+        """Mark locked codes exported by export number ``export_seq``; returns rows changed
+        (who and when are the export's audit row)."""
         ...
 
     def insert_export_batch(self, record: ExportBatchRecord) -> None:

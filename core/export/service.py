@@ -1,8 +1,10 @@
 """Export N unexported codes of a campaign to an .xlsx or .csv file, in one transaction.
 
-    preflight count -> [BEGIN (READ COMMITTED)
+    preflight count -> number the export (id_sequences, its own transaction)
+    -> [BEGIN (READ COMMITTED)
         repeat: lock a chunk FOR UPDATE SKIP LOCKED -> write its rows (on a thread of
-                their own with export_writer_thread) -> mark it exported
+                their own with export_writer_thread) -> mark it exported (export_status,
+                export_seq: fixed-width columns, changed in place)
         fewer than N locked? -> refuse (rollback, delete the file)
         close + fsync + sha256 the file -> insert the export_batches audit row
     COMMIT] -> rename the file into place
@@ -119,6 +121,8 @@ class ExportResult:
 
 @dataclass
 class _Progress:
+    seq: int
+    """The export's number, marked on its codes (``export_batches.seq``)."""
     written: int = 0
     low_id: int = 0
     high_id: int = 0
@@ -149,8 +153,10 @@ def export_codes(
     reward = _reward_text(ports, job)
     _preflight(ports, job)
     export_id = f"exp-{uuid.uuid4().hex}"
+    with ports.store.begin("number the export") as tx:  # own transaction: no waiting on it
+        seq = tx.reserve_export_seq()
     temp = files.temp_path(job.output, export_id)
-    state = _Progress()
+    state = _Progress(seq=seq)
     try:
         sha = _run(ports, job, export_id, reward, temp, state, progress)
     except BaseException:
@@ -221,7 +227,7 @@ def _fill(tx: StoreTx, ports: Exporter, job: ExportJob, export_id: str,
     now = datetime.now(UTC).replace(tzinfo=None)
     threaded = ports.writer_thread
     with chunk_sink(open_writer(job.file_format, temp), threaded=threaded) as sink:
-        _stream(tx, ports, job, export_id, reward, sink, state, now, progress)
+        _stream(tx, ports, job, export_id, reward, sink, state, progress)
         sink.finish()
     if state.written < job.count:
         raise NotEnoughCodes(
@@ -232,12 +238,12 @@ def _fill(tx: StoreTx, ports: Exporter, job: ExportJob, export_id: str,
     sha = files.fsync_and_hash(temp)
     tx.insert_export_batch(ExportBatchRecord(
         export_id, job.tenant_id, job.campaign_id, job.account_id, job.override_owner,
-        state.written, job.file_format.value, _file_name(job.output), sha, now))
+        state.written, job.file_format.value, _file_name(job.output), sha, now, state.seq))
     return sha
 
 
 def _stream(tx: StoreTx, ports: Exporter, job: ExportJob, export_id: str,
-            reward: str, sink: BackgroundWriter | InlineWriter, state: _Progress, now: datetime,
+            reward: str, sink: BackgroundWriter | InlineWriter, state: _Progress,
             progress: ProgressFn | None) -> None:
     """Lock a chunk, hand it to the file, mark it, until ``job.count`` or nothing is left."""
     campaign = job.campaign_id
@@ -251,7 +257,7 @@ def _stream(tx: StoreTx, ports: Exporter, job: ExportJob, export_id: str,
         sink.submit([(code, campaign, reward, r.valid_from, r.expired_at)
                      for code, r in zip(codes, rows, strict=True)])
         ids = [r.row_id for r in rows]
-        tx.mark_exported(job.tenant_id, campaign, ids, job.account_id, export_id, now)
+        tx.mark_exported(job.tenant_id, campaign, ids, state.seq)
         state.low_id = state.low_id or ids[0]
         state.written, after = state.written + len(rows), ids[-1]
         state.high_id = after

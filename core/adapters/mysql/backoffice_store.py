@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from core.adapters.mysql.code_admin_store import filtered_codes
+from core.adapters.mysql.code_admin_store import CODE_JOINS, LIST_COLUMNS, filtered_codes
 from core.backoffice.rows import (
     CampaignCounts,
     CampaignRow,
@@ -102,12 +102,11 @@ def outcome_mix(conn: Connection, tenant_id: str | None, since: datetime) -> dic
 
 _CODE_COLUMNS = (
     "r.id, r.tenant_id, r.campaign_id, r.code, r.status, r.use_limit, r.used_count,"
-    " r.gen_batch_id, r.gen_account_id, r.gen_time, r.export_status, r.export_account_id,"
-    " r.export_time, r.export_batch_id, r.user_id, a.allocated_at, r.act_user_id, r.act_time,"
+    " r.gen_batch_id, r.gen_account_id, r.gen_time, r.export_status, x.account_id,"
+    " x.created_at, x.export_id, r.user_id, a.allocated_at, r.act_user_id, r.act_time,"
     " r.remark, r.code_mask"
 )
-_CODE_FROM = ("FROM redeem_codes r LEFT JOIN code_allocations a"
-              " ON a.tenant_id = r.tenant_id AND a.code = r.code")
+_CODE_FROM = f"FROM redeem_codes r {CODE_JOINS}"
 
 
 def find_code(conn: Connection, tenant_id: str, code: str, plain: str = "") -> CodeRecord | None:
@@ -171,12 +170,7 @@ def codes_window(conn: Connection, tenant_id: str, campaign_id: str, *, status: 
                  limit: int) -> list[CodeListing]:
     """Filtered codes with ``after_id < id <= upto_id`` in id order: a bounded stretch of the
     primary key, so a filter that matches few rows never reads the whole campaign."""
-    sql = ("SELECT r.id, COALESCE(r.code_mask, r.code), r.status, r.use_limit, r.used_count,"
-           " r.export_status,"
-           " r.gen_account_id, r.gen_time, r.export_account_id, r.export_time,"
-           " r.export_batch_id, r.user_id, a.allocated_at, r.act_user_id, r.act_time,"
-           " r.valid_from, r.expired_at, r.remark FROM redeem_codes r LEFT JOIN code_allocations a"
-           " ON a.tenant_id = r.tenant_id AND a.code = r.code WHERE r.tenant_id = :t"
+    sql = (f"SELECT {LIST_COLUMNS} FROM redeem_codes r {CODE_JOINS} WHERE r.tenant_id = :t"
            " AND r.campaign_id = :c AND r.id > :after AND r.id <= :upto")
     params: dict[str, Any] = {"t": tenant_id, "c": campaign_id, "after": after_id,
                               "upto": upto_id, "n": limit}

@@ -73,20 +73,25 @@ def campaign_exists(conn: Connection, tenant_id: str, campaign_id: str) -> bool:
     return row is not None
 
 
-# listings show the stored mask (a row not yet migrated: its code, masked by the caller)
-_LIST_COLUMNS = (
+# listings show the stored mask (a row not yet migrated: its code, masked by the caller);
+# who exported a code and when come from its export's row (a code keeps only export_seq)
+LIST_COLUMNS = (
     "r.id, COALESCE(r.code_mask, r.code), r.status, r.use_limit, r.used_count, r.export_status,"
     " r.gen_account_id,"
-    " r.gen_time, r.export_account_id, r.export_time, r.export_batch_id, r.user_id,"
+    " r.gen_time, x.account_id, x.created_at, x.export_id, r.user_id,"
     " a.allocated_at, r.act_user_id, r.act_time, r.valid_from, r.expired_at, r.remark"
+)
+#: A code's allocation (``a``) and export (``x``: none while ``export_seq`` is 0).
+CODE_JOINS = (
+    "LEFT JOIN code_allocations a ON a.tenant_id = r.tenant_id AND a.code = r.code"
+    " LEFT JOIN export_batches x ON r.export_seq > 0 AND x.seq = r.export_seq"
 )
 
 
 def list_codes(conn: Connection, tenant_id: str, campaign_id: str, *, status: int | None,
                exported: bool | None, after_id: int, limit: int) -> list[CodeListing]:
     """A page of a campaign's codes in id order, ids above ``after_id`` (keyset)."""
-    sql = (f"SELECT {_LIST_COLUMNS} FROM redeem_codes r LEFT JOIN code_allocations a"
-           " ON a.tenant_id = r.tenant_id AND a.code = r.code"
+    sql = (f"SELECT {LIST_COLUMNS} FROM redeem_codes r {CODE_JOINS}"
            " WHERE r.tenant_id = :t AND r.campaign_id = :c AND r.id > :after")
     params: dict[str, Any] = {"t": tenant_id, "c": campaign_id, "after": after_id, "n": limit}
     return filtered_codes(conn, sql, params, status=status, exported=exported)
@@ -110,7 +115,8 @@ def _selector(by: str) -> str:
     return {
         "code": "code IN (:v, :p)",  # its lookup, or the plaintext of an unmigrated row
         "campaign": "campaign_id = :v",
-        "export": "campaign_id = :c AND export_batch_id = :v",
+        "export": "campaign_id = :c AND export_seq = (SELECT seq FROM export_batches"
+                  " WHERE export_id = :v AND tenant_id = :t)",
     }[by]
 
 

@@ -14,12 +14,12 @@ scanned but not matched are not kept locked.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from core.adapters.mysql.code_store import reserve_ids
 from core.codes.status import CodeStatus
 from core.records import ExportBatchRecord, ExportRow
 
@@ -79,32 +79,33 @@ def _export_row(row_id: int, line: str) -> ExportRow:
                      sealed or None)
 
 
-def mark_exported(
-    conn: Connection,
-    tenant_id: str,
-    campaign_id: str,
-    ids: list[int],
-    account_id: str,
-    export_id: str,
-    now: datetime,
-) -> int:
-    """Mark locked codes exported by ``account_id`` in ``export_id``; returns rows changed.
+def reserve_export_seq(conn: Connection) -> int:
+    """The number of a new export (``id_sequences`` row 'export_batches'). Reserve it in a
+    transaction of its own: the counter row stays locked until that transaction ends."""
+    return reserve_ids(conn, "export_batches", 1)
 
-    Keyed by the listed ids only. A range form (``id BETWEEN first AND last`` filtered by
-    the list) cost 12-17 % less server CPU but made concurrent exports wait for each other's
-    row locks (docs/performance.md), so it was not kept.
+
+def mark_exported(
+    conn: Connection, tenant_id: str, campaign_id: str, ids: list[int], export_seq: int
+) -> int:
+    """Mark locked codes exported by export number ``export_seq``; returns rows changed.
+
+    Writes two fixed-width NOT NULL columns only, so InnoDB changes each row in place (who
+    and when are in the export's ``export_batches`` row: migration 15). Keyed by the listed
+    ids only. A range form (``id BETWEEN first AND last`` filtered by the list) cost 12-17 %
+    less server CPU but made concurrent exports wait for each other's row locks
+    (docs/performance.md), so it was not kept.
     """
     if not ids:
         return 0
     marks = ", ".join(str(int(i)) for i in ids)
     result = conn.execute(
         text(
-            "UPDATE redeem_codes SET export_status = 1, export_account_id = :a,"
-            " export_time = :now, export_batch_id = :e"
+            "UPDATE redeem_codes SET export_status = 1, export_seq = :s"
             f" WHERE tenant_id = :t AND campaign_id = :c AND id IN ({marks})"
             " AND export_status = 0"
         ),
-        {"a": account_id, "now": now, "e": export_id, "t": tenant_id, "c": campaign_id},
+        {"s": int(export_seq), "t": tenant_id, "c": campaign_id},
     )
     return int(result.rowcount)
 
@@ -114,9 +115,9 @@ def insert_export_batch(conn: Connection, record: ExportBatchRecord) -> None:
     conn.execute(
         text(
             "INSERT INTO export_batches (export_id, tenant_id, campaign_id, account_id,"
-            " owner_override, code_count, file_format, file_name, file_sha256, created_at)"
+            " owner_override, code_count, file_format, file_name, file_sha256, created_at, seq)"
             " VALUES (:export_id, :tenant_id, :campaign_id, :account_id, :owner_override,"
-            " :code_count, :file_format, :file_name, :file_sha256, :created_at)"
+            " :code_count, :file_format, :file_name, :file_sha256, :created_at, :seq)"
         ),
         {**record.__dict__, "owner_override": int(record.owner_override)},
     )
@@ -127,7 +128,7 @@ def get_export_batch(conn: Connection, export_id: str) -> ExportBatchRecord | No
     row = conn.execute(
         text(
             "SELECT export_id, tenant_id, campaign_id, account_id, owner_override, code_count,"
-            " file_format, file_name, file_sha256, created_at FROM export_batches"
+            " file_format, file_name, file_sha256, created_at, seq FROM export_batches"
             " WHERE export_id = :e"
         ),
         {"e": export_id},

@@ -241,18 +241,13 @@ class MySQLTx:
             self._conn, tenant_id, campaign_id, account_id, after_id, limit
         )
 
+    def reserve_export_seq(self) -> int:
+        return export_store.reserve_export_seq(self._conn)
+
     def mark_exported(
-        self,
-        tenant_id: str,
-        campaign_id: str,
-        ids: list[int],
-        account_id: str,
-        export_id: str,
-        now: datetime,
+        self, tenant_id: str, campaign_id: str, ids: list[int], export_seq: int
     ) -> int:
-        return export_store.mark_exported(
-            self._conn, tenant_id, campaign_id, ids, account_id, export_id, now
-        )
+        return export_store.mark_exported(self._conn, tenant_id, campaign_id, ids, export_seq)
 
     def insert_export_batch(self, record: ExportBatchRecord) -> None:
         return export_store.insert_export_batch(self._conn, record)
