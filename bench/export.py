@@ -10,9 +10,10 @@ Besides wall time it prints the CPU seconds of the exporting process and of Mari
 threads serving its connections (``bench/_server_cpu.py``): on a shared machine wall time
 is inflated by everyone else, CPU seconds much less. The CPU probe (ms of a fixed Python
 loop, ``bench/_machine.py``) says how fast the machine was during the run. Per export it
-then prints the phases (``ExportResult.phases``: lock, handoff, reveal, write, mark, pool,
-drain, fsync+hash, audit, transaction) in wall and thread-CPU seconds and µs per code, and
-at the end the cost per code of the lookup HMAC, the AES-GCM seal and open (issue 20).
+then prints the phases (``ExportResult.phases``: preflight, lock, handoff, reveal, write,
+mark, pool, drain, fsync+hash, audit, transaction) in wall and thread-CPU seconds and µs
+per code, and at the end the cost per code of the lookup HMAC, the AES-GCM seal and open
+(issue 20).
 
     python bench/export.py --count 1000000 [--formats xlsx,csv] [--drivers auto,pymysql]
         [--writer-thread off,on] [--chunk-size 5000] [--json]

@@ -244,8 +244,10 @@ class CodeAdminTx(Protocol):
 class ExportTx(Protocol):
     """Code exports: eligible codes, marking them, the audit row."""
 
-    def count_exportable(self, tenant_id: str, campaign_id: str, account_id: str | None) -> int:
-        """Codes an export could take now (``account_id`` None: any generator's codes)."""
+    def count_exportable(self, tenant_id: str, campaign_id: str, account_id: str | None,
+                         limit: int | None = None) -> int:
+        """Codes an export could take now (``account_id`` None: any generator's codes),
+        counting no further than ``limit`` when given."""
         ...
 
     def lock_chunk(

@@ -1,8 +1,10 @@
 """Where an export's time goes, phase by phase (for ``bench/export.py``).
 
-An export repeats, per chunk: ``lock`` (read and lock rows: server work), ``reveal`` (open
-each seal: client CPU), ``write`` (format the file), ``mark`` (the UPDATE: server work) and
-``pool`` (leave the Redis pool); then ``finish`` (close, fsync, hash, audit row, commit).
+An export first checks and numbers itself (``preflight``: campaign, enough codes, the
+export's number), then repeats, per chunk: ``lock`` (read and lock rows: server work),
+``handoff`` (give them to the sink: inline, that runs ``reveal``, opening each seal, and
+``write``, formatting the file), ``mark`` (the UPDATE: server work) and ``pool`` (leave the
+Redis pool); then ``drain``, ``fsync+hash`` and ``audit``; ``transaction`` spans it all.
 For each phase the clock adds the wall seconds and the calling thread's CPU seconds: wall
 minus CPU of ``lock`` and ``mark`` is time spent waiting on MariaDB. The cost is two clock
 reads per phase per chunk (a few hundred per million codes), so it is always on.

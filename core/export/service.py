@@ -153,13 +153,15 @@ def export_codes(
     job = ExportJob(tenant_id, campaign_id, account_id, count, ExportFormat(file_format),
                     Path(output).resolve(), override_owner, chunk_size)
     started = time.perf_counter()
-    reward = _reward_text(ports, job)
-    _preflight(ports, job)
+    clock = PhaseClock()
+    with clock.phase("preflight"):
+        reward = _reward_text(ports, job)
+        _preflight(ports, job)
+        with ports.store.begin("number the export") as tx:  # own transaction: no waiting on it
+            seq = tx.reserve_export_seq()
     export_id = f"exp-{uuid.uuid4().hex}"
-    with ports.store.begin("number the export") as tx:  # own transaction: no waiting on it
-        seq = tx.reserve_export_seq()
     temp = files.temp_path(job.output, export_id)
-    state = _Progress(seq, PhaseClock())
+    state = _Progress(seq, clock)
     try:
         sha = _run(ports, job, export_id, reward, temp, state, progress)
     except BaseException:
@@ -193,12 +195,12 @@ def _preflight(ports: Exporter, job: ExportJob) -> None:
     if not job.output.parent.is_dir():
         raise ExportRefused(f"directory {job.output.parent} does not exist")
 
-    with ports.store.read("count exportable codes") as tx:
-        total = tx.count_exportable(job.tenant_id, job.campaign_id, None)
-        mine = total if job.override_owner else tx.count_exportable(
-            job.tenant_id, job.campaign_id, job.account_id)
-    if mine >= job.count:
-        return
+    with ports.store.read("count exportable codes") as tx:  # enough? (stops at count)
+        mine = tx.count_exportable(job.tenant_id, job.campaign_id, job.owner_filter, job.count)
+        if mine >= job.count:
+            return
+        total = mine if job.override_owner else tx.count_exportable(
+            job.tenant_id, job.campaign_id, None)
     message = (f"cannot export {job.count:,} codes of campaign {job.campaign_id}: only "
                f"{mine:,} unexported codes")
     if job.override_owner:

@@ -231,8 +231,10 @@ class MySQLTx:
         return code_admin_store.void_census(self._conn, tenant_id, by, value, campaign_id,
                                             plain)
 
-    def count_exportable(self, tenant_id: str, campaign_id: str, account_id: str | None) -> int:
-        return export_store.count_exportable(self._conn, tenant_id, campaign_id, account_id)
+    def count_exportable(self, tenant_id: str, campaign_id: str, account_id: str | None,
+                         limit: int | None = None) -> int:
+        return export_store.count_exportable(self._conn, tenant_id, campaign_id, account_id,
+                                             limit)
 
     def lock_chunk(
         self, tenant_id: str, campaign_id: str, account_id: str | None, after_id: int, limit: int
