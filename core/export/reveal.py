@@ -8,6 +8,7 @@ marking the next chunks.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,6 +17,12 @@ from core.errors import TamperedCode, UnknownCodeKey
 from core.export.phases import PhaseClock
 from core.export.writers import RowWriter
 from core.records import ExportRow
+
+#: Rows opened and written between two yields of the GIL. On the writer thread a chunk is
+#: ~20 ms of CPU; the exporting thread, back from MariaDB, would wait for the GIL up to the
+#: 5 ms switch interval each time (three times per chunk). A yield per slice (~2 ms of
+#: work) lets it in sooner; on the caller's thread it costs a system call per slice.
+SLICE = 1_000
 
 
 @dataclass
@@ -31,7 +38,12 @@ class RevealingWriter:
     clock: PhaseClock
 
     def write_rows(self, rows: Sequence[ExportRow]) -> None:
-        """Open the chunk's seals, then append its rows to the file."""
+        """Open the chunk's seals, then append its rows to the file, a slice at a time."""
+        for start in range(0, len(rows), SLICE):
+            self._write_slice(rows[start:start + SLICE])
+            time.sleep(0)  # let a thread that waits for the GIL (the export's queries) in
+
+    def _write_slice(self, rows: Sequence[ExportRow]) -> None:
         with self.clock.phase("reveal"):
             codes = reveal_chunk(self.protector, self.tenant_id, self.export_id, rows)
         with self.clock.phase("write"):
