@@ -9,7 +9,11 @@ format and variant, each in a fresh process, so ``ru_maxrss`` is that export's o
 Besides wall time it prints the CPU seconds of the exporting process and of MariaDB's
 threads serving its connections (``bench/_server_cpu.py``): on a shared machine wall time
 is inflated by everyone else, CPU seconds much less. The CPU probe (ms of a fixed Python
-loop, ``bench/_machine.py``) says how fast the machine was during the run.
+loop, ``bench/_machine.py``) says how fast the machine was during the run. Per export it
+then prints the phases (``ExportResult.phases``: preflight, lock, handoff, reveal, write,
+mark, pool, drain, fsync+hash, audit, transaction) in wall and thread-CPU seconds and µs
+per code, and at the end the cost per code of the lookup HMAC, the AES-GCM seal and open
+(issue 20).
 
     python bench/export.py --count 1000000 [--formats xlsx,csv] [--drivers auto,pymysql]
         [--writer-thread off,on] [--chunk-size 5000] [--json]
@@ -59,6 +63,13 @@ def _variant(settings: Settings, driver: str, thread: str) -> Settings:
 
 
 def _rss_mb() -> float:
+    """This process image's peak RSS (``VmHWM``). Not ``ru_maxrss``: Linux carries that
+    across ``execve``, so a spawned child starts with the peak of the process that forked
+    it (here the loader, ~150 MB after protecting a million codes), which hid the export's
+    own peak below it (the "baseline 70 -> 146 MB" of session 10)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
@@ -121,7 +132,7 @@ def _export_child(settings: dict, tenant: str, campaign: str, count: int, fmt: s
             "cpu_seconds": round(cpu, 2),
             "server_cpu_seconds": None if server_cpu is None else round(server_cpu, 2),
             "peak_rss_mb": round(_rss_mb(), 1), "baseline_rss_mb": round(baseline, 1),
-            "file_mb": round(Path(output).stat().st_size / 2**20, 1)}
+            "file_mb": round(Path(output).stat().st_size / 2**20, 1), "phases": result.phases}
 
 
 def run(count: int, formats: list[str], variants: list[tuple[str, str]], chunk_size: int,
@@ -172,6 +183,19 @@ def _table(figures: dict) -> Table:
     return table
 
 
+def _phase_table(export: dict) -> Table:
+    """Seconds (wall and the thread's CPU) and µs per code of each phase of one export."""
+    table = Table(title=f"{export['format']} (writer thread {export['writer_thread']}):"
+                        " phases; lock and mark wall minus CPU = waiting on MariaDB")
+    for column in ("phase", "wall s", "CPU s", "wall µs/code", "CPU µs/code"):
+        table.add_column(column, justify="right")
+    rows = max(export["rows"], 1)
+    for name, value in export["phases"].items():
+        table.add_row(name, f"{value['wall_s']:.2f}", f"{value['cpu_s']:.2f}",
+                      f"{value['wall_s'] * 1e6 / rows:.2f}", f"{value['cpu_s'] * 1e6 / rows:.2f}")
+    return table
+
+
 def main() -> None:
     """Parse arguments, run, print a table or JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -192,6 +216,8 @@ def main() -> None:
         sys.stdout.write(orjson.dumps(figures).decode() + "\n")
         return
     Console(width=160).print(_table(figures))
+    for e in figures["exports"]:
+        Console(width=160).print(_phase_table(e))
     Console().print(f"per exported code: AES-GCM open {figures['open_us']} µs (lookup HMAC"
                     f" {figures['lookup_us']} µs, protect at generation"
                     f" {figures['protect_us']} µs)")

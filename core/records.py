@@ -133,6 +133,7 @@ class CodeRecord:
     gen_time: datetime
     export_status: int
     export_account_id: str | None
+    """Who exported it, when, in which export: its export's row (the code keeps its number)."""
     export_time: datetime | None
     export_batch_id: str | None
     bound_user: str | None
@@ -189,14 +190,13 @@ class ExportRow(NamedTuple):
 
 @dataclass(frozen=True)
 class ExportMark:
-    """What marking locked codes exported writes on them: who exported them, in which export,
-    when (naive UTC); the campaign's rows only."""
+    """What marking locked codes exported writes on them: the export's number (``seq`` of its
+    ``export_batches`` row, where who and when are kept: migration 15); the campaign's rows
+    only."""
 
     tenant_id: str
     campaign_id: str
-    account_id: str
-    export_id: str
-    now: datetime
+    seq: int
 
 
 @dataclass(frozen=True)
@@ -213,6 +213,8 @@ class ExportBatchRecord:
     file_name: str
     file_sha256: str | None
     created_at: datetime
+    seq: int = 0
+    """The export's number, kept on each of its codes as ``export_seq`` (migration 15)."""
 
 
 

@@ -225,8 +225,10 @@ class CodeAdminTx(Protocol):
 class ExportTx(Protocol):
     """Code exports: eligible codes, marking them, the audit row."""
 
-    def count_exportable(self, tenant_id: str, campaign_id: str, account_id: str | None) -> int:
-        """Codes an export could take now (``account_id`` None: any generator's codes)."""
+    def count_exportable(self, tenant_id: str, campaign_id: str, account_id: str | None,
+                         limit: int | None = None) -> int:
+        """Codes an export could take now (``account_id`` None: any generator's codes),
+        counting no further than ``limit`` when given."""
         ...
 
     def lock_chunk(
@@ -235,8 +237,13 @@ class ExportTx(Protocol):
         """Lock up to ``limit`` eligible codes with ids above ``after_id``, skipping locked ones."""
         ...
 
+    def reserve_export_seq(self) -> int:
+        """The number of a new export (reserve it in a transaction of its own)."""
+        ...
+
     def mark_exported(self, mark: ExportMark, ids: list[int]) -> int:
-        """Mark the locked codes ``ids`` exported as ``mark`` says; returns rows changed."""
+        """Mark the locked codes ``ids`` exported with ``mark``'s export number; returns rows
+        changed (who and when are the export's audit row)."""
         ...
 
     def insert_export_batch(self, record: ExportBatchRecord) -> None:

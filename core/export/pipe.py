@@ -1,5 +1,8 @@
 """Where an export hands its chunks: the caller's thread (the default), or a file writer
 on its own thread, fed chunk by chunk through a short queue (``export_writer_thread``).
+A chunk is whatever the writer takes: the export hands locked rows to a writer that opens
+their seals and formats them (``core/export/service.py``), so with the thread both of those
+client-CPU steps overlap the server's work.
 
 An export alternates database round trips (lock a chunk, mark it: work done by the server
 while the client waits) with formatting rows into the file (client CPU). Running the writer
@@ -19,21 +22,33 @@ import queue
 import threading
 from collections.abc import Sequence
 from types import TracebackType
-
-from core.export.writers import Row, RowWriter
+from typing import Generic, Protocol, TypeVar
 
 _DONE = None
 _POLL_SECONDS = 0.5
 
+T = TypeVar("T")
+T_contra = TypeVar("T_contra", contravariant=True)
 
-class InlineWriter:
+
+class ChunkWriter(Protocol[T_contra]):
+    """Takes chunks of items (rows) and completes its file at ``close()``."""
+
+    def write_rows(self, rows: Sequence[T_contra]) -> None:
+        """Append a chunk."""
+
+    def close(self) -> None:
+        """Finish the file."""
+
+
+class InlineWriter(Generic[T]):
     """The same interface as :class:`BackgroundWriter`, writing on the caller's thread."""
 
-    def __init__(self, writer: RowWriter) -> None:
+    def __init__(self, writer: ChunkWriter[T]) -> None:
         self._writer = writer
         self._closed = False
 
-    def submit(self, rows: Sequence[Row]) -> None:
+    def submit(self, rows: Sequence[T]) -> None:
         """Write a chunk now."""
         self._writer.write_rows(rows)
 
@@ -41,7 +56,7 @@ class InlineWriter:
         """Close the file."""
         self._close()
 
-    def __enter__(self) -> InlineWriter:
+    def __enter__(self) -> InlineWriter[T]:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
@@ -54,18 +69,18 @@ class InlineWriter:
             self._writer.close()
 
 
-class BackgroundWriter:
+class BackgroundWriter(Generic[T]):
     """Feeds chunks of rows to ``writer`` on a thread; closes the writer at :meth:`finish`."""
 
-    def __init__(self, writer: RowWriter, depth: int = 2) -> None:
+    def __init__(self, writer: ChunkWriter[T], depth: int = 2) -> None:
         self._writer = writer
-        self._queue: queue.Queue[Sequence[Row] | None] = queue.Queue(maxsize=depth)
+        self._queue: queue.Queue[Sequence[T] | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._closed = False
         self._thread = threading.Thread(target=self._drain, name="export-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, rows: Sequence[Row]) -> None:
+    def submit(self, rows: Sequence[T]) -> None:
         """Queue a chunk (blocks while ``depth`` chunks wait); raises the writer's error."""
         while True:
             self._raise_if_failed()
@@ -80,7 +95,7 @@ class BackgroundWriter:
         self._stop()
         self._raise_if_failed()
 
-    def __enter__(self) -> BackgroundWriter:
+    def __enter__(self) -> BackgroundWriter[T]:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
@@ -126,6 +141,7 @@ class BackgroundWriter:
                 self._error = exc
 
 
-def chunk_sink(writer: RowWriter, *, threaded: bool) -> BackgroundWriter | InlineWriter:
+def chunk_sink(writer: ChunkWriter[T], *,
+               threaded: bool) -> BackgroundWriter[T] | InlineWriter[T]:
     """Where an export hands its chunks: a writer thread, or the caller's thread."""
     return BackgroundWriter(writer) if threaded else InlineWriter(writer)

@@ -1,8 +1,10 @@
 """Export N unexported codes of a campaign to an .xlsx or .csv file, in one transaction.
 
-    preflight count -> [BEGIN (READ COMMITTED)
+    preflight count -> number the export (id_sequences, its own transaction)
+    -> [BEGIN (READ COMMITTED)
         repeat: lock a chunk FOR UPDATE SKIP LOCKED -> write its rows (on a thread of
-                their own with export_writer_thread) -> mark it exported
+                their own with export_writer_thread) -> mark it exported (export_status,
+                export_seq: fixed-width columns, changed in place)
         fewer than N locked? -> refuse (rollback, delete the file)
         close + fsync + sha256 the file -> insert the export_batches audit row
     COMMIT] -> rename the file into place
@@ -29,7 +31,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,12 +40,12 @@ from core.errors import (
     CacheUnavailable,
     ExportRefused,
     StorageUnavailable,
-    TamperedCode,
     UnknownCampaign,
-    UnknownCodeKey,
 )
 from core.export import files
+from core.export.phases import PhaseClock
 from core.export.pipe import BackgroundWriter, InlineWriter, chunk_sink
+from core.export.reveal import RevealingWriter
 from core.export.writers import ExportFormat, open_writer
 from core.records import ExportBatchRecord, ExportMark, ExportRow
 from core.service_ports import AllocationPool, Storage, StoreTx
@@ -110,6 +112,8 @@ class ExportResult:
     owner_override: bool
     seconds: float
     pool_synced: bool
+    phases: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Wall and thread-CPU seconds per phase (:class:`core.export.phases.PhaseClock`)."""
 
     @property
     def rows_per_second(self) -> float:
@@ -119,6 +123,9 @@ class ExportResult:
 
 @dataclass
 class _Progress:
+    mark: ExportMark
+    """The export's number (``export_batches.seq``) as marked on its codes."""
+    clock: PhaseClock
     written: int = 0
     low_id: int = 0
     high_id: int = 0
@@ -146,11 +153,15 @@ def export_codes(
     job = ExportJob(tenant_id, campaign_id, account_id, count, ExportFormat(file_format),
                     Path(output).resolve(), override_owner, chunk_size)
     started = time.perf_counter()
-    reward = _reward_text(ports, job)
-    _preflight(ports, job)
+    clock = PhaseClock()
+    with clock.phase("preflight"):
+        reward = _reward_text(ports, job)
+        _preflight(ports, job)
+        with ports.store.begin("number the export") as tx:  # own transaction: no waiting on it
+            seq = tx.reserve_export_seq()
     export_id = f"exp-{uuid.uuid4().hex}"
     temp = files.temp_path(job.output, export_id)
-    state = _Progress()
+    state = _Progress(ExportMark(tenant_id, campaign_id, seq), clock)
     try:
         sha = _run(ports, job, export_id, reward, temp, state, progress)
     except BaseException:
@@ -160,7 +171,8 @@ def export_codes(
     files.publish(temp, job.output)
     return ExportResult(export_id, tenant_id, campaign_id, account_id, count,
                         job.file_format.value, str(job.output), sha, override_owner,
-                        time.perf_counter() - started, state.pool_synced)
+                        time.perf_counter() - started, state.pool_synced,
+                        state.clock.figures())
 
 
 def _reward_text(ports: Exporter, job: ExportJob) -> str:
@@ -183,12 +195,12 @@ def _preflight(ports: Exporter, job: ExportJob) -> None:
     if not job.output.parent.is_dir():
         raise ExportRefused(f"directory {job.output.parent} does not exist")
 
-    with ports.store.read("count exportable codes") as tx:
-        total = tx.count_exportable(job.tenant_id, job.campaign_id, None)
-        mine = total if job.override_owner else tx.count_exportable(
-            job.tenant_id, job.campaign_id, job.account_id)
-    if mine >= job.count:
-        return
+    with ports.store.read("count exportable codes") as tx:  # enough? (stops at count)
+        mine = tx.count_exportable(job.tenant_id, job.campaign_id, job.owner_filter, job.count)
+        if mine >= job.count:
+            return
+        total = mine if job.override_owner else tx.count_exportable(
+            job.tenant_id, job.campaign_id, None)
     message = (f"cannot export {job.count:,} codes of campaign {job.campaign_id}: only "
                f"{mine:,} unexported codes")
     if job.override_owner:
@@ -207,7 +219,9 @@ def _run(ports: Exporter, job: ExportJob, export_id: str, reward: str, temp: Pat
     sha: list[str] = []
 
     try:
-        with ports.bulk.begin_read_committed("export codes") as tx:
+        # "transaction": all of it, the other phases split it; minus them: BEGIN and COMMIT
+        with state.clock.phase("transaction"), \
+                ports.bulk.begin_read_committed("export codes") as tx:
             sha.append(_fill(tx, ports, job, export_id, reward, temp, state, progress))
         # leaving the block committed; the audit row is now durable with the file's hash
     except StorageUnavailable:
@@ -219,62 +233,54 @@ def _run(ports: Exporter, job: ExportJob, export_id: str, reward: str, temp: Pat
 def _fill(tx: StoreTx, ports: Exporter, job: ExportJob, export_id: str,
           reward: str, temp: Path, state: _Progress, progress: ProgressFn | None) -> str:
     now = datetime.now(UTC).replace(tzinfo=None)
-    mark = ExportMark(job.tenant_id, job.campaign_id, job.account_id, export_id, now)
-    threaded = ports.writer_thread
-    with chunk_sink(open_writer(job.file_format, temp), threaded=threaded) as sink:
-        _stream(tx, ports, job, mark, reward, sink, state, progress)
-        sink.finish()
+    clock = state.clock
+    writer = RevealingWriter(open_writer(job.file_format, temp), ports.protector,
+                             job.tenant_id, job.campaign_id, reward, export_id, clock)
+    with chunk_sink(writer, threaded=ports.writer_thread) as sink:
+        _stream(tx, ports, job, sink, state, progress)
+        with clock.phase("drain"):
+            sink.finish()
     if state.written < job.count:
         raise NotEnoughCodes(
             f"cannot export {job.count:,} codes of campaign {job.campaign_id}: only "
             f"{state.written:,} could be reserved (others are being exported or allocated "
             "right now); nothing was exported",
             requested=job.count, available=state.written)
-    sha = files.fsync_and_hash(temp)
-    tx.insert_export_batch(ExportBatchRecord(
-        export_id, job.tenant_id, job.campaign_id, job.account_id, job.override_owner,
-        state.written, job.file_format.value, _file_name(job.output), sha, now))
+    with clock.phase("fsync+hash"):
+        sha = files.fsync_and_hash(temp)
+    with clock.phase("audit"):
+        tx.insert_export_batch(ExportBatchRecord(
+            export_id, job.tenant_id, job.campaign_id, job.account_id, job.override_owner,
+            state.written, job.file_format.value, _file_name(job.output), sha, now,
+            state.mark.seq))
     return sha
 
 
-def _stream(tx: StoreTx, ports: Exporter, job: ExportJob, mark: ExportMark,
-            reward: str, sink: BackgroundWriter | InlineWriter, state: _Progress,
+def _stream(tx: StoreTx, ports: Exporter, job: ExportJob,
+            sink: BackgroundWriter[ExportRow] | InlineWriter[ExportRow], state: _Progress,
             progress: ProgressFn | None) -> None:
     """Lock a chunk, hand it to the file, mark it, until ``job.count`` or nothing is left."""
-    campaign = job.campaign_id
+    campaign, clock = job.campaign_id, state.clock
     after = 0
     while state.written < job.count:
         want = min(job.chunk_size, job.count - state.written)
-        rows = tx.lock_chunk(job.tenant_id, campaign, job.owner_filter, after, want)
+        with clock.phase("lock"):
+            rows = tx.lock_chunk(job.tenant_id, campaign, job.owner_filter, after, want)
         if not rows:
             return
-        codes = _reveal(ports.protector, job.tenant_id, mark.export_id, rows)
-        sink.submit([(code, campaign, reward, r.valid_from, r.expired_at)
-                     for code, r in zip(codes, rows, strict=True)])
+        with clock.phase("handoff"):  # inline: the reveal and write phases run in here
+            sink.submit(rows)
         ids = [r.row_id for r in rows]
-        tx.mark_exported(mark, ids)
+        with clock.phase("mark"):
+            tx.mark_exported(state.mark, ids)
         state.low_id = state.low_id or ids[0]
         state.written, after = state.written + len(rows), ids[-1]
         state.high_id = after
-        synced = _leave_pool(ports.pool, job, [r.code for r in rows])
+        with clock.phase("pool"):
+            synced = _leave_pool(ports.pool, job, [r.code for r in rows])
         state.pool_synced = synced and state.pool_synced
         if progress is not None:
             progress(state.written, job.count)
-
-
-def _reveal(protector: CodeProtector, tenant_id: str, export_id: str,
-            rows: list[ExportRow]) -> list[str]:
-    """The full codes of a chunk (one AES-GCM open per code). A seal that does not open
-    (KeyMaterialError, TamperedCode) fails the export, naming the row: the transaction rolls
-    back and the file is discarded, so nothing is written."""
-    reveal = protector.reveal
-    try:
-        return [reveal(tenant_id, r.code, r.key_id, r.sealed) for r in rows]
-    except (TamperedCode, UnknownCodeKey):
-        for r in rows:
-            reveal(tenant_id, r.code, r.key_id, r.sealed,
-                   where=f"tenant {tenant_id} code row {r.row_id}, export {export_id}")
-        raise
 
 
 def _leave_pool(pool: AllocationPool, job: ExportJob, codes: list[str]) -> bool:

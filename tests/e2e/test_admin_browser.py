@@ -150,8 +150,9 @@ def test_an_operators_day(office: tuple[Container, ServedApp], browser: Browser,
         assert sheet is not None
         exported = [str(row[0]) for row in sheet.iter_rows(min_row=2, values_only=True)]
         assert len(exported) == 100 and set(exported) <= set(codes)
-        assert count_rows(container, "redeem_codes", "tenant_id = :t AND campaign_id = :c"
-                          " AND export_status = 1 AND export_account_id = :a",
+        assert count_rows(container, "redeem_codes r JOIN export_batches x"
+                          " ON x.seq = r.export_seq", "r.tenant_id = :t AND r.campaign_id = :c"
+                          " AND r.export_status = 1 AND x.account_id = :a",
                           t=tenant, c=campaign, a=account.operator_id) == 100
         page.goto("/exports")
         digest = hashlib.sha256(saved.read_bytes()).hexdigest()

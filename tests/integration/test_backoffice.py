@@ -24,6 +24,7 @@ from core.backoffice.model import AuditFilter, Principal
 from core.backoffice.sessions import csrf_matches
 from core.bootstrap import Container, bootstrap
 from core.errors import NotFound, UnknownCampaign
+from core.export import export_codes
 from core.settings import Settings
 from tests.code_support import PLAIN_CODE, reveal
 from tests.conftest import unique_id
@@ -206,6 +207,27 @@ def test_lookup_normalises_masks_and_scopes(office: Container) -> None:
     with pytest.raises(InvalidInput):
         lookup(office.backoffice.services, services.operator_store, services.audit, alice, "",
                "x" * 65)
+
+
+def test_lookup_shows_who_exported_from_the_export_row(office: Container, tmp_path) -> None:
+    """A code keeps only its export's number (migration 15): the lookup joins the export's
+    row for who exported it, when and which export; an unexported code shows none."""
+    tenant = make_tenant(office)
+    alice = _principal(office, tenant, "operator")
+    campaign = make_campaign(office, tenant, codes=4, account_id=alice.operator_id)
+    out = tmp_path / "two.csv"
+    result = export_codes(office.exporter, tenant, campaign, alice.operator_id, 2, "csv", out)
+    exported = {line.split(",")[0] for line in out.read_text().splitlines()[1:]}
+    services = office.backoffice
+    for code in campaign_codes(office, tenant, campaign):
+        history = lookup(services.services, services.operator_store, services.audit, alice, "",
+                         code)
+        if code in exported:
+            assert (history.exported_by, history.export_id) == (alice.email, result.export_id)
+            assert history.exported_at is not None
+        else:
+            assert (history.exported_by, history.exported_at, history.export_id) == (
+                None, None, None)
 
 
 def test_void_one_code_with_reason(office: Container) -> None:

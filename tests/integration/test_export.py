@@ -24,11 +24,15 @@ OWNER = "tester"  # seed_campaign's gen_account_id
 
 
 def exported_rows(container, tenant: str, campaign: str) -> list[tuple]:
-    """The exported rows, each code revealed from its seal (MySQL keeps none in clear)."""
+    """The exported rows with who exported them, in which export and when (from the
+    export's row: a code keeps only its number), each code revealed from its seal (MySQL
+    keeps none in clear). An exported code without its export row is missing here."""
     with container.engine.connect() as conn:
         rows = conn.execute(
-            text(f"SELECT {PLAIN_CODE}, export_account_id, export_batch_id, export_time"
-                 " FROM redeem_codes WHERE tenant_id=:t AND campaign_id=:c AND export_status=1"),
+            text("SELECT r.plain, x.account_id, x.export_id, x.created_at"
+                 f" FROM (SELECT {PLAIN_CODE} AS plain, export_seq FROM redeem_codes"
+                 " WHERE tenant_id=:t AND campaign_id=:c AND export_status=1) r"
+                 " JOIN export_batches x ON x.seq = r.export_seq"),
             {"t": tenant, "c": campaign},
         ).all()
     return [(reveal(container, r[0]), *r[1:]) for r in rows]

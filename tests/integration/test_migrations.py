@@ -7,7 +7,7 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from core.adapters.mysql.code_store import reserve_code_ids
+from core.adapters.mysql.code_store import reserve_code_ids, reserve_ids
 from core.adapters.mysql.ddl import CODE_PARTITIONS, MIGRATIONS
 from core.adapters.mysql.migrate import upgrade
 from tests.conftest import MYSQL_SERVER
@@ -96,3 +96,38 @@ def _code_rows(engine) -> list[tuple]:
         return [tuple(r) for r in conn.execute(text(
             "SELECT id, tenant_id, code, campaign_id, status, used_count FROM redeem_codes"
             " ORDER BY id"))]
+
+
+def test_narrow_export_mark_moves_who_and_when_to_the_export(fresh_engine) -> None:
+    """Migration 15 on a version-14 database with two exports: the exports are numbered in
+    the order they were made, each exported code gets its export's number (unexported: 0),
+    the three wide columns are gone, and new export numbers continue after the highest."""
+    upgrade(fresh_engine, target=14)
+    code = text(
+        "INSERT INTO redeem_codes (id, tenant_id, code, product_code, campaign_id, gen_batch_id,"
+        " gen_time, export_status, export_account_id, export_time, export_batch_id)"
+        " VALUES (:id, 'tn1', :code, 'P', 'c1', 'b', NOW(6), :s, :a, :at, :e)")
+    batch = text(
+        "INSERT INTO export_batches (export_id, tenant_id, campaign_id, account_id, code_count,"
+        " file_format, file_name, created_at) VALUES (:e, 'tn1', 'c1', :a, 2, 'csv', 'f', :at)")
+    with fresh_engine.begin() as conn:
+        conn.execute(batch, {"e": "exp-late", "a": "bob", "at": "2026-02-01 10:00:00"})
+        conn.execute(batch, {"e": "exp-early", "a": "ann", "at": "2026-01-01 10:00:00"})
+        for n, (export, account) in enumerate([("exp-early", "ann"), ("exp-early", "ann"),
+                                               ("exp-late", "bob"), (None, None)], start=1):
+            conn.execute(code, {"id": n, "code": f"CODE{n}", "s": int(export is not None),
+                                "a": account, "at": None if export is None else "2026-01-01",
+                                "e": export})
+
+    assert upgrade(fresh_engine).applied == [m.version for m in MIGRATIONS if m.version > 14]
+
+    with fresh_engine.connect() as conn:
+        seqs = dict(conn.execute(text("SELECT export_id, seq FROM export_batches")).all())
+        marks = conn.execute(text("SELECT id, export_status, export_seq FROM redeem_codes"
+                                  " ORDER BY id")).all()
+    assert seqs == {"exp-early": 1, "exp-late": 2}
+    assert [tuple(m) for m in marks] == [(1, 1, 1), (2, 1, 1), (3, 1, 2), (4, 0, 0)]
+    columns = {c["name"] for c in inspect(fresh_engine).get_columns("redeem_codes")}
+    assert not columns & {"export_account_id", "export_time", "export_batch_id"}
+    with fresh_engine.begin() as conn:
+        assert reserve_ids(conn, "export_batches", 1) == 3

@@ -73,21 +73,25 @@ def campaign_exists(conn: Connection, tenant_id: str, campaign_id: str) -> bool:
     return row is not None
 
 
-# listings show the stored mask (a row not yet migrated: its code, masked by the caller)
+# listings show the stored mask (a row not yet migrated: its code, masked by the caller);
+# who exported a code and when come from its export's row (a code keeps only export_seq)
 #: The columns of a ``CodeRecord``, from ``CODE_FROM``.
 CODE_COLUMNS = (
     "r.id, r.tenant_id, r.campaign_id, r.code, r.status, r.use_limit, r.used_count,"
-    " r.gen_batch_id, r.gen_account_id, r.gen_time, r.export_status, r.export_account_id,"
-    " r.export_time, r.export_batch_id, r.user_id, a.allocated_at, r.act_user_id, r.act_time,"
+    " r.gen_batch_id, r.gen_account_id, r.gen_time, r.export_status, x.account_id,"
+    " x.created_at, x.export_id, r.user_id, a.allocated_at, r.act_user_id, r.act_time,"
     " r.valid_from, r.expired_at, r.remark, r.code_mask"
 )
-#: Codes with their allocation.
-CODE_FROM = ("FROM redeem_codes r LEFT JOIN code_allocations a"
-             " ON a.tenant_id = r.tenant_id AND a.code = r.code")
+#: Codes with their allocation (``a``) and export (``x``: none while ``export_seq`` is 0).
+CODE_FROM = (
+    "FROM redeem_codes r"
+    " LEFT JOIN code_allocations a ON a.tenant_id = r.tenant_id AND a.code = r.code"
+    " LEFT JOIN export_batches x ON r.export_seq > 0 AND x.seq = r.export_seq"
+)
 
 
 def list_codes(conn: Connection, query: CodeQuery) -> list[CodeRecord]:
-    """The codes ``query`` selects (with their allocation), in id order."""
+    """The codes ``query`` selects (with their allocation and export), in id order."""
     sql = (f"SELECT {CODE_COLUMNS} {CODE_FROM}"
            " WHERE r.tenant_id = :t AND r.campaign_id = :c AND r.id > :after")
     params: dict[str, Any] = {"t": query.tenant_id, "c": query.campaign_id,
@@ -109,7 +113,8 @@ def _selector(by: str) -> str:
     return {
         "code": "code IN (:v, :p)",  # its lookup, or the plaintext of an unmigrated row
         "campaign": "campaign_id = :v",
-        "export": "campaign_id = :c AND export_batch_id = :v",
+        "export": "campaign_id = :c AND export_seq = (SELECT seq FROM export_batches"
+                  " WHERE export_id = :v AND tenant_id = :t)",
     }[by]
 
 

@@ -175,14 +175,19 @@ def reserve_code_ids(conn: Connection, count: int) -> int:
     """The first of ``count`` consecutive row ids nobody else will get (the counter row is
     locked until ``conn``'s transaction ends: reserve in a transaction of its own when other
     writers must not wait)."""
+    return reserve_ids(conn, "redeem_codes", count)
+
+
+def reserve_ids(conn: Connection, name: str, count: int) -> int:
+    """The first of ``count`` consecutive numbers of the ``id_sequences`` row ``name``."""
     if count <= 0:
         raise ValueError("count must be positive")
     conn.execute(
         text(
             "UPDATE id_sequences SET next_id = LAST_INSERT_ID(next_id + :n)"
-            " WHERE name = 'redeem_codes'"
+            " WHERE name = :name"
         ),
-        {"n": count},
+        {"n": count, "name": name},
     )
     end = conn.execute(text("SELECT LAST_INSERT_ID()")).scalar()
     return int(end or 0) - count

@@ -201,8 +201,10 @@ class MySQLTx:
     def void_census(self, target: VoidTarget) -> dict[str, int]:
         return code_admin_store.void_census(self._conn, target)
 
-    def count_exportable(self, tenant_id: str, campaign_id: str, account_id: str | None) -> int:
-        return export_store.count_exportable(self._conn, tenant_id, campaign_id, account_id)
+    def count_exportable(self, tenant_id: str, campaign_id: str, account_id: str | None,
+                         limit: int | None = None) -> int:
+        return export_store.count_exportable(self._conn, tenant_id, campaign_id, account_id,
+                                             limit)
 
     def lock_chunk(
         self, tenant_id: str, campaign_id: str, account_id: str | None, after_id: int, limit: int
@@ -210,6 +212,9 @@ class MySQLTx:
         return export_store.lock_chunk(
             self._conn, tenant_id, campaign_id, account_id, after_id, limit
         )
+
+    def reserve_export_seq(self) -> int:
+        return export_store.reserve_export_seq(self._conn)
 
     def mark_exported(self, mark: ExportMark, ids: list[int]) -> int:
         return export_store.mark_exported(self._conn, mark, ids)
